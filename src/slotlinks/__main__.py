@@ -1,0 +1,5 @@
+"""`python -m slotlinks` is the `slotlinks` command."""
+
+from slotlinks.cli import main
+
+main()

@@ -1,0 +1,196 @@
+"""The `slotlinks` command: one entry point for every role.
+
+Each option also reads an environment variable (`SLOTLINKS_PROVIDER_DB`, `SLOTLINKS_BASE_URL`, ...);
+options given on the command line win.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from slotlinks.config import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="SMART Scheduling Links: publish, find and book appointment slots.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
+generate_app = typer.Typer(help="Generate realistic data.", no_args_is_help=True)
+serve_app = typer.Typer(help="Run a server.", no_args_is_help=True)
+publish_app = typer.Typer(help="Publication tools.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(generate_app, name="generate")
+app.add_typer(serve_app, name="serve")
+app.add_typer(publish_app, name="publish")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", envvar="SLOTLINKS_PROVIDER_DB", help="sqlite:///path/file.db or postgresql://..."),
+]
+DataDirOption = Annotated[
+    Path, typer.Option("--data-dir", envvar="SLOTLINKS_DATA_DIR", help="Where SQLite files and caches live.")
+]
+
+
+def _settings(db: str | None, data_dir: Path, **overrides: object) -> Settings:
+    try:
+        return Settings.from_env().with_overrides(provider_db=db, data_dir=data_dir, **overrides)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: DbOption = None,
+    data_dir: DataDirOption = Path("data"),
+) -> None:
+    """Create or migrate the provider database schema to the latest version."""
+    from slotlinks.provider.store import open_store
+
+    settings = _settings(db, data_dir)
+    store = open_store(settings.provider_db_url)
+    state = store.state()
+    store.dispose()
+    console.print(f"provider schema is up to date (data set version {state.version})")
+
+
+@generate_app.command("provider")
+def generate_provider_cmd(
+    db: DbOption = None,
+    data_dir: DataDirOption = Path("data"),
+    name: Annotated[str, typer.Option(help="The provider's name.")] = "Commonwealth Health",
+    locations: Annotated[int, typer.Option(help="Number of physical locations.")] = 10,
+    states: Annotated[str, typer.Option(help="Comma-separated US states, e.g. MA,RI.")] = "MA",
+    days: Annotated[int, typer.Option(help="Days of slots from today.")] = 28,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same provider.")] = 1,
+    portal_url: Annotated[
+        str,
+        typer.Option("--portal-url", envvar="SLOTLINKS_PORTAL_URL", help="The booking portal's public URL."),
+    ] = "http://127.0.0.1:8001",
+) -> None:
+    """Generate a provider with realistic locations, services, practitioners, schedules and slots."""
+    from slotlinks.provider.generate import GenerateOptions, generate_provider
+    from slotlinks.provider.store import open_store
+
+    settings = _settings(db, data_dir)
+    if not portal_url.startswith(("http://", "https://")):
+        err_console.print("[red]error:[/red] --portal-url must be an absolute http(s) URL")
+        raise typer.Exit(2)
+    store = open_store(settings.provider_db_url)
+    options = GenerateOptions(
+        name=name,
+        locations=locations,
+        states=tuple(s.strip().upper() for s in states.split(",") if s.strip()),
+        days=days,
+        seed=seed,
+        portal_url=portal_url,
+        today=datetime.now(UTC).date(),
+    )
+    started = time.perf_counter()
+    try:
+        counts = generate_provider(store, options)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        store.dispose()
+    table = Table(title=f"{name}: generated in {time.perf_counter() - started:.1f} s")
+    table.add_column("resource type")
+    table.add_column("count", justify="right")
+    for type_name, count in counts.items():
+        table.add_row(type_name, str(count))
+    console.print(table)
+
+
+@serve_app.command("provider")
+def serve_provider(
+    db: DbOption = None,
+    data_dir: DataDirOption = Path("data"),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8001,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            envvar="SLOTLINKS_BASE_URL",
+            help="Public FHIR base URL, e.g. http://127.0.0.1:8001/fhir",
+        ),
+    ] = None,
+    admin_token: Annotated[
+        str | None,
+        typer.Option("--admin-token", envvar="SLOTLINKS_ADMIN_TOKEN", help="Bearer token of the admin API."),
+    ] = None,
+    max_age: Annotated[int | None, typer.Option("--max-age", help="Cache-Control max-age in seconds.")] = None,
+) -> None:
+    """Serve a provider's publication ($bulk-publish), admin API and booking portal."""
+    import uvicorn
+
+    from slotlinks.provider.app import create_app
+
+    settings = _settings(
+        db,
+        data_dir,
+        base_url=base_url or f"http://{host}:{port}/fhir",
+        admin_token=admin_token,
+        max_age=max_age,
+    )
+    console.print(f"manifest: {settings.base_url.rstrip('/')}/$bulk-publish")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@publish_app.command("export")
+def publish_export(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the manifest and NDJSON files to.")],
+    base_url: Annotated[
+        str,
+        typer.Option("--base-url", envvar="SLOTLINKS_BASE_URL", help="Public URL the files will be served under."),
+    ],
+    db: DbOption = None,
+    data_dir: DataDirOption = Path("data"),
+) -> None:
+    """Write the publication as static files, byte-identical to the live server's for the same base URL."""
+    from slotlinks.provider.snapshots import export
+    from slotlinks.provider.store import open_store
+
+    settings = _settings(db, data_dir, base_url=base_url)
+    store = open_store(settings.provider_db_url)
+    started = time.perf_counter()
+    try:
+        publication = export(store, out, settings.base_url)
+    finally:
+        store.dispose()
+    total = sum(f.count for f in publication.files)
+    console.print(
+        f"wrote {len(publication.files)} files, {total} resources to {out} "
+        f"in {time.perf_counter() - started:.1f} s; manifest: {out / '$bulk-publish'}"
+    )
+
+
+@app.command("demo")
+def demo(
+    data_dir: DataDirOption = Path("data/demo"),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="First TCP port; each provider takes the next one.")] = 8001,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Regenerate the demo data.")] = False,
+) -> None:
+    """Run the demo: generated providers publishing their slots, on embedded SQLite."""
+    from slotlinks.demo import run_demo
+
+    token = secrets.token_urlsafe(24)
+    asyncio.run(run_demo(data_dir=data_dir, host=host, first_port=port, fresh=fresh, admin_token=token))
+
+
+def main() -> None:
+    app()

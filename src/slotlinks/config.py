@@ -1,0 +1,90 @@
+"""One Settings object, built once at start-up from the environment and the command line, then passed in.
+
+Nothing reads the environment anywhere else. Defaults are safe for a laptop; values that would be unsafe
+in production (an admin token that is missing or too short) disable the feature rather than guess.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["Settings", "sqlite_url"]
+
+MIN_TOKEN_LENGTH = 16
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of an SQLite file."""
+    return f"sqlite:///{path}"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable. `from_env` reads `SLOTLINKS_*`; `with_overrides` applies CLI options."""
+
+    data_dir: Path = Path("data")
+    provider_db: str = ""
+    discovery_db: str = ""
+    # The provider's public FHIR base URL: the manifest and file URLs are built from it, never from
+    # the request's Host header (a forged Host must not redirect clients elsewhere).
+    base_url: str = "http://127.0.0.1:8001/fhir"
+    admin_token: str = ""
+    max_age: int = 300
+    horizon_days: int = 28
+    max_import_bytes: int = 50 * 1024 * 1024
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("SLOTLINKS_DATA_DIR", "data"))
+        return cls(
+            data_dir=data_dir,
+            provider_db=env.get("SLOTLINKS_PROVIDER_DB", ""),
+            discovery_db=env.get("SLOTLINKS_DISCOVERY_DB", ""),
+            base_url=env.get("SLOTLINKS_BASE_URL", cls.base_url),
+            admin_token=env.get("SLOTLINKS_ADMIN_TOKEN", ""),
+            max_age=int(env.get("SLOTLINKS_MAX_AGE", "300")),
+            horizon_days=int(env.get("SLOTLINKS_HORIZON_DAYS", "28")),
+            extra={"allow_private_networks": _flag(env.get("SLOTLINKS_ALLOW_PRIVATE_NETWORKS"))},
+        )
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the given non-None values replaced (CLI options win over the environment)."""
+        settings = replace(self, **{k: v for k, v in changes.items() if v is not None})
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"base URL must be an absolute http(s) URL, got {self.base_url!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"base URL must not carry a query or fragment, got {self.base_url!r}")
+        if self.max_age < 0:
+            raise ValueError("max-age must not be negative")
+        if not 1 <= self.horizon_days <= 366:
+            raise ValueError("the slot horizon must be between 1 and 366 days")
+
+    @property
+    def admin_enabled(self) -> bool:
+        """The admin API answers only when a token of useful strength is configured."""
+        return len(self.admin_token) >= MIN_TOKEN_LENGTH
+
+    @property
+    def provider_db_url(self) -> str:
+        return self.provider_db or sqlite_url(self.data_dir / "provider.db")
+
+    @property
+    def base_path(self) -> str:
+        """The path part of the base URL, e.g. `/fhir`, without a trailing slash."""
+        return urlsplit(self.base_url).path.rstrip("/")

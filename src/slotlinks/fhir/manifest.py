@@ -1,0 +1,110 @@
+"""The `$bulk-publish` manifest (specification, "Bulk Publication" / "Manifest File").
+
+A JSON object: `transactionTime` (instant), `request` (the manifest's own URL), `output` (one entry per
+NDJSON file: `type`, absolute `url`, optional `extension` whose `state` lists the jurisdictions the file
+covers) and `error` (usually empty). Publishers put other keys in `output[].extension` (Walgreens:
+`currentAsOf`), so `extension` is kept as an open object and only `state` is typed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from slotlinks.errors import Issue
+from slotlinks.fhir.instant import InvalidInstant, parse_instant
+from slotlinks.fhir.resources import RESOURCE_TYPES, Instant
+
+__all__ = [
+    "MANIFEST_DECODER",
+    "Manifest",
+    "ManifestOutput",
+    "decode_manifest",
+    "encode_manifest",
+    "validate_manifest",
+]
+
+
+class ManifestOutput(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One `output` (or `error`) entry: a file of one resource type."""
+
+    type: str
+    url: str
+    extension: dict[str, Any] = {}
+
+    def __post_init__(self) -> None:
+        # Raised here so msgspec reports it with its path, e.g. `$.output[2]`.
+        state = self.extension.get("state")
+        if state is not None and not (isinstance(state, list) and all(isinstance(s, str) for s in state)):
+            raise ValueError("`extension.state` must be an array of strings")
+
+    @property
+    def states(self) -> list[str]:
+        """The `extension.state` codes (empty when the publisher gave none)."""
+        state = self.extension.get("state")
+        return list(state) if isinstance(state, list) else []
+
+
+class Manifest(msgspec.Struct, kw_only=True):
+    """A `$bulk-publish` manifest. `error` is always written, even empty, as Bulk Data requires
+    (hence no `omit_defaults` here: no field of this Struct can be null)."""
+
+    transactionTime: Instant  # noqa: N815 (the spec's field name)
+    request: str
+    output: list[ManifestOutput]
+    error: list[ManifestOutput] = msgspec.field(default_factory=list)
+
+    def outputs_of(self, resource_type: str) -> list[ManifestOutput]:
+        """The outputs of one type, in manifest order."""
+        return [o for o in self.output if o.type == resource_type]
+
+
+MANIFEST_DECODER = msgspec.json.Decoder(Manifest)
+_ENCODER = msgspec.json.Encoder()
+
+
+def decode_manifest(data: bytes | str) -> Manifest:
+    """Decode a manifest; raises `msgspec.ValidationError` (with the JSON path) or `msgspec.DecodeError`."""
+    return MANIFEST_DECODER.decode(data)
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    """Encode a manifest as compact JSON, with `"error": []` present even when empty."""
+    return _ENCODER.encode(manifest)
+
+
+def validate_manifest(manifest: Manifest) -> list[Issue]:
+    """What the schema cannot check: a parseable transactionTime, absolute http(s) output URLs,
+    a `state` hint on every output (SHOULD: a warning) and output types we do not know (ignored,
+    as clients SHOULD: information). Mirrors the Inferno test kit's manifest checks.
+    """
+    issues: list[Issue] = []
+    try:
+        parse_instant(manifest.transactionTime)
+    except InvalidInstant as exc:
+        issues.append(Issue(str(exc), expression=("transactionTime",)))
+    for i, out in enumerate(manifest.output):
+        where = f"output[{i}]"
+        parts = urlsplit(out.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            issues.append(Issue(f"output url {out.url!r} is not an absolute http(s) URL", expression=(f"{where}.url",)))
+        if not out.states:
+            issues.append(
+                Issue(
+                    "output has no extension.state (SHOULD be present on every output)",
+                    severity="warning",
+                    expression=(f"{where}.extension",),
+                )
+            )
+        if out.type not in RESOURCE_TYPES:
+            issues.append(
+                Issue(
+                    f"output type {out.type!r} is not one clients know; they will ignore it",
+                    code="informational",
+                    severity="information",
+                    expression=(f"{where}.type",),
+                )
+            )
+    return issues

@@ -1,0 +1,54 @@
+"""The provider server: publication, admin API and (for now) a placeholder booking page.
+
+`create_app(settings)` builds everything from the settings it is given; nothing happens at import.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from slotlinks.config import Settings
+from slotlinks.fhirhttp import install_error_handlers
+from slotlinks.provider.routes_admin import admin_router
+from slotlinks.provider.routes_portal import portal_router
+from slotlinks.provider.routes_publish import publication_router
+from slotlinks.provider.snapshots import PublicationCache
+from slotlinks.provider.store import ProviderStore, open_store
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAPI:
+    """The provider's ASGI app over `store` (default: the configured provider database, migrated)."""
+    settings.validate()
+    store = store or open_store(settings.provider_db_url)
+    cache = PublicationCache(store, settings.base_url, Path(settings.data_dir) / "publication-cache")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Encode the publication ahead of the first client so its first byte is not a full encode.
+        threading.Thread(target=cache.current, name="publication-warmup", daemon=True).start()
+        yield
+        store.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="slotlinks provider",
+        summary="SMART Scheduling Links slot publisher and booking portal",
+        docs_url="/admin/docs",
+        openapi_url="/admin/openapi.json",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(publication_router(settings, store, cache))
+    app.include_router(admin_router(settings, store))
+    app.include_router(portal_router(settings, store))
+    app.state.store = store
+    app.state.cache = cache
+
+    return app

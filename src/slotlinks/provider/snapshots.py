@@ -1,0 +1,151 @@
+"""Encoded publications on disk: the live server's cache and `slotlinks publish export`.
+
+A data set that has not changed is encoded once: the first request after a change writes every file
+of the new version into its own directory, renamed into place when complete, and every later request
+streams those bytes. Static export is the same build aimed at a directory of the operator's choice,
+so exported files are byte-identical to what the live server returns for the same base URL.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from slotlinks.provider.publication import (
+    MANIFEST_NAME,
+    PORTAL_URL_SETTING,
+    OutputFile,
+    Publication,
+    manifest_bytes,
+    write_files,
+)
+from slotlinks.provider.store import ProviderStore
+
+__all__ = ["BuiltPublication", "PublicationCache", "build", "export"]
+
+_BUFFER = 1 << 20
+_KEEP_VERSIONS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltPublication:
+    """A complete publication in a directory: the manifest and every NDJSON file it lists."""
+
+    directory: Path
+    version: int
+    publication: Publication
+
+    @property
+    def transaction_ms(self) -> int:
+        return self.publication.transaction_ms
+
+    def file(self, name: str) -> OutputFile | None:
+        for out in self.publication.files:
+            if out.name == name:
+                return out
+        return None
+
+
+def build(store: ProviderStore, directory: Path, base_url: str) -> tuple[int, Publication]:
+    """Writes the current data set (one consistent snapshot) as a publication into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def opener(name: str) -> IO[bytes]:
+        return open(directory / name, "wb", buffering=_BUFFER)
+
+    with store.read() as conn:
+        state = store.state(conn)
+        portal_url = store.get_setting(PORTAL_URL_SETTING, conn=conn)
+        files = write_files(conn, portal_url, opener)
+    publication = Publication(state.changed_ms, files)
+    (directory / MANIFEST_NAME).write_bytes(manifest_bytes(publication, base_url))
+    return state.version, publication
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    retired = target.with_name(f".{target.name}.old-{os.getpid()}-{threading.get_ident()}")
+    os.replace(target, retired)
+    os.replace(staging, target)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def export(store: ProviderStore, out_dir: Path, base_url: str) -> Publication:
+    """`slotlinks publish export`: the publication as static files, swapped into `out_dir` whole."""
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        _, publication = build(store, staging, base_url)
+        _swap_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return publication
+
+
+class PublicationCache:
+    """The live server's encoded publications, one directory per data-set version."""
+
+    def __init__(self, store: ProviderStore, base_url: str, directory: Path) -> None:
+        self.store = store
+        self.base_url = base_url
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._gzip_lock = threading.Lock()
+        self._latest: BuiltPublication | None = None
+
+    def current(self) -> BuiltPublication:
+        """The publication of the data set as it is now, encoding it first if it changed."""
+        version = self.store.state().version
+        latest = self._latest
+        if latest is not None and latest.version == version:
+            return latest
+        with self._lock:
+            latest = self._latest
+            if latest is not None and latest.version >= version:
+                return latest
+            self.directory.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.directory))
+            try:
+                built_version, publication = build(self.store, staging, self.base_url)
+                target = self.directory / f"v{built_version}"
+                shutil.rmtree(target, ignore_errors=True)
+                os.replace(staging, target)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            self._latest = BuiltPublication(target, built_version, publication)
+            self._prune(keep=target)
+            return self._latest
+
+    def gzipped(self, path: Path) -> Path:
+        """A gzip-compressed sibling of an encoded file, made once on first demand."""
+        compressed = path.with_name(path.name + ".gz")
+        if compressed.exists():
+            return compressed
+        with self._gzip_lock:
+            if not compressed.exists():
+                partial = compressed.with_name(compressed.name + ".part")
+                with open(path, "rb") as src, gzip.open(partial, "wb", compresslevel=6) as dst:
+                    shutil.copyfileobj(src, dst, _BUFFER)
+                os.replace(partial, compressed)
+        return compressed
+
+    def _prune(self, keep: Path) -> None:
+        # Older versions stay a little while: a client that read the previous manifest may still be
+        # downloading its files.
+        versions = sorted(
+            (p for p in self.directory.glob("v*") if p.is_dir() and p != keep),
+            key=lambda p: int(p.name[1:]) if p.name[1:].isdigit() else -1,
+        )
+        for old in versions[: max(len(versions) - (_KEEP_VERSIONS - 1), 0)]:
+            shutil.rmtree(old, ignore_errors=True)

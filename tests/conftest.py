@@ -1,0 +1,75 @@
+"""Shared fixtures: databases (a fresh SQLite file, or a fresh PostgreSQL schema) for every test.
+
+PostgreSQL tests use the server at SLOTLINKS_TEST_PG (default: the project's machines' local server).
+Where none is reachable they skip with the reason, except on CI (CI=true), where they must run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_URL = os.environ.get("SLOTLINKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REALWORLD = Path(os.environ.get("SLOTLINKS_REALWORLD", Path(__file__).resolve().parents[2] / "shared" / "realworld"))
+
+
+def _driver_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+_pg_checked: list[str | None] = []
+
+
+def _pg_unreachable() -> str | None:
+    """None when PostgreSQL answers, else why not (checked once per run)."""
+    if not _pg_checked:
+        try:
+            engine = create_engine(_driver_url(PG_URL), connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+            _pg_checked.append(None)
+        except Exception as exc:  # any failure to connect means "not reachable"
+            _pg_checked.append(f"PostgreSQL at {PG_URL} is not reachable: {exc.__class__.__name__}: {exc}")
+    return _pg_checked[0]
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A database URL whose connections see only a fresh schema of their own."""
+    reason = _pg_unreachable()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI requires PostgreSQL: {reason}")
+        pytest.skip(reason)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(_driver_url(PG_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that takes `db_url` runs once on an SQLite file and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def realworld() -> Path:
+    if not (REALWORLD / "smart-examples").is_dir():
+        pytest.fail(f"the shared real-world corpora are missing at {REALWORLD}")
+    return REALWORLD
