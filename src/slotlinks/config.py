@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 __all__ = ["Settings", "sqlite_url"]
 
 MIN_TOKEN_LENGTH = 16
+DEFAULT_BASE_URL = "http://127.0.0.1:8001/fhir"
 
 
 def sqlite_url(path: Path) -> str:
@@ -36,7 +37,7 @@ class Settings:
     discovery_db: str = ""
     # The provider's public FHIR base URL: the manifest and file URLs are built from it, never from
     # the request's Host header (a forged Host must not redirect clients elsewhere).
-    base_url: str = "http://127.0.0.1:8001/fhir"
+    base_url: str = DEFAULT_BASE_URL
     admin_token: str = ""
     max_age: int = 300
     horizon_days: int = 28
@@ -51,7 +52,7 @@ class Settings:
             data_dir=data_dir,
             provider_db=env.get("SLOTLINKS_PROVIDER_DB", ""),
             discovery_db=env.get("SLOTLINKS_DISCOVERY_DB", ""),
-            base_url=env.get("SLOTLINKS_BASE_URL", cls.base_url),
+            base_url=env.get("SLOTLINKS_BASE_URL", DEFAULT_BASE_URL),
             admin_token=env.get("SLOTLINKS_ADMIN_TOKEN", ""),
             max_age=int(env.get("SLOTLINKS_MAX_AGE", "300")),
             horizon_days=int(env.get("SLOTLINKS_HORIZON_DAYS", "28")),

@@ -21,23 +21,31 @@ def _schedule(*extensions: Extension) -> Schedule:
     return Schedule(id="1", actor=[Reference(reference="Location/1")], extension=list(extensions))
 
 
-def test_urls_are_the_specs() -> None:
-    base = "http://fhir-registry.smarthealthit.org/StructureDefinition/"
-    assert ext.BOOKING_DEEP_LINK == base + "booking-deep-link"
-    assert ext.BOOKING_PHONE == base + "booking-phone"
-    assert ext.SLOT_CAPACITY == base + "slot-capacity"
-    assert ext.VACCINE_PRODUCT == base + "vaccine-product"
-    assert ext.VACCINE_DOSE == base + "vaccine-dose"
-    assert ext.SPECIALTY == base + "specialty"
-    assert ext.HAS_AVAILABILITY == base + "has-availability"
-    assert ext.LAST_SOURCE_SYNC == "http://hl7.org/fhir/StructureDefinition/lastSourceSync"
-    assert ext.TIMEZONE == "http://hl7.org/fhir/StructureDefinition/timezone"
-    assert ext.HL7_SERVICE_TYPE == "http://terminology.hl7.org/CodeSystem/service-type"
-    assert ext.SMART_SERVICE_TYPE == "http://fhir-registry.smarthealthit.org/CodeSystem/service-type"
-    assert ext.SNOMED_CT == "http://snomed.info/sct"
-    assert ext.CVX == "http://hl7.org/fhir/sid/cvx"
-    assert ext.NPI == "http://hl7.org/fhir/sid/us-npi"
-    assert ext.VTRCKS == "https://cdc.gov/vaccines/programs/vtrcks"
+_BASE = "http://fhir-registry.smarthealthit.org/StructureDefinition/"
+
+
+@pytest.mark.parametrize(
+    ("constant", "url"),
+    [
+        (ext.BOOKING_DEEP_LINK, _BASE + "booking-deep-link"),
+        (ext.BOOKING_PHONE, _BASE + "booking-phone"),
+        (ext.SLOT_CAPACITY, _BASE + "slot-capacity"),
+        (ext.VACCINE_PRODUCT, _BASE + "vaccine-product"),
+        (ext.VACCINE_DOSE, _BASE + "vaccine-dose"),
+        (ext.SPECIALTY, _BASE + "specialty"),
+        (ext.HAS_AVAILABILITY, _BASE + "has-availability"),
+        (ext.LAST_SOURCE_SYNC, "http://hl7.org/fhir/StructureDefinition/lastSourceSync"),
+        (ext.TIMEZONE, "http://hl7.org/fhir/StructureDefinition/timezone"),
+        (ext.HL7_SERVICE_TYPE, "http://terminology.hl7.org/CodeSystem/service-type"),
+        (ext.SMART_SERVICE_TYPE, "http://fhir-registry.smarthealthit.org/CodeSystem/service-type"),
+        (ext.SNOMED_CT, "http://snomed.info/sct"),
+        (ext.CVX, "http://hl7.org/fhir/sid/cvx"),
+        (ext.NPI, "http://hl7.org/fhir/sid/us-npi"),
+        (ext.VTRCKS, "https://cdc.gov/vaccines/programs/vtrcks"),
+    ],
+)
+def test_urls_are_the_specs(constant: str, url: str) -> None:
+    assert constant == url
 
 
 def test_slot_extensions() -> None:

@@ -122,7 +122,11 @@ PRACTITIONER_ROLE: dict[str, Any] = {
     "healthcareService": [{"reference": "HealthcareService/online-primary-care"}],
     "telecom": [{"system": "phone", "value": "413-555-0123"}],
     "availableTime": [
-        {"daysOfWeek": ["mon", "tue", "wed", "thu", "fri"], "availableStartTime": "09:00:00", "availableEndTime": "17:00:00"}
+        {
+            "daysOfWeek": ["mon", "tue", "wed", "thu", "fri"],
+            "availableStartTime": "09:00:00",
+            "availableEndTime": "17:00:00",
+        }
     ],
     "notAvailable": [{"description": "Vacation", "during": {"start": "2026-07-01", "end": "2026-07-14"}}],
 }
@@ -149,7 +153,15 @@ PRACTITIONER: dict[str, Any] = {
     "id": "doc-smith",
     "identifier": [{"use": "official", "system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567890"}],
     "active": True,
-    "name": [{"use": "official", "text": "Dr. John Robert Smith", "family": "Smith", "given": ["John", "Robert"], "prefix": ["Dr."]}],
+    "name": [
+        {
+            "use": "official",
+            "text": "Dr. John Robert Smith",
+            "family": "Smith",
+            "given": ["John", "Robert"],
+            "prefix": ["Dr."],
+        }
+    ],
     "telecom": [{"system": "email", "value": "jsmith@example.org", "use": "work", "rank": 1}],
     "gender": "male",
     "qualification": [{"code": {"coding": [{"code": "MD"}]}, "period": {"start": "2001"}}],

@@ -160,9 +160,7 @@ def test_phoenix_has_no_dst(day: date) -> None:
 
 
 def test_long_slot_across_the_transition_keeps_its_absolute_length() -> None:
-    slots = list(
-        expand([rule("01:00", "05:00", 120)], [], NEW_YORK, SPRING_FORWARD_2026, SPRING_FORWARD_2026)
-    )
+    slots = list(expand([rule("01:00", "05:00", 120)], [], NEW_YORK, SPRING_FORWARD_2026, SPRING_FORWARD_2026))
     assert [(s.start, s.end) for s in slots] == [
         ("2026-03-08T01:00:00-05:00", "2026-03-08T04:00:00-04:00"),
         # 03:00 is the next wall-clock start; 01:00 + 120 min = 03:00 on the wall clock
@@ -377,6 +375,7 @@ ZONES = [
     "Australia/Lord_Howe",  # half-hour DST shift
     "Asia/Kolkata",
     "Pacific/Auckland",
+    "America/Santiago",  # transitions at local midnight
     "UTC",
 ]
 # Ranges that include the zones' transitions in 2026.
@@ -384,6 +383,7 @@ ANCHORS = [
     date(2026, 3, 7),
     date(2026, 3, 28),
     date(2026, 4, 4),
+    date(2026, 9, 5),
     date(2026, 10, 3),
     date(2026, 10, 24),
     date(2026, 10, 31),
@@ -511,9 +511,7 @@ def test_throughput(capsys: pytest.CaptureFixture[str]) -> None:
     ]
     holidays = [Closure(date(2026, 1, 1)), Closure(date(2026, 1, 19)), Closure(date(2026, 2, 16))]
     began = clock.perf_counter()
-    many = sum(
-        1 for _ in range(430) for _ in expand(clinic, holidays, NEW_YORK, date(2026, 1, 1), date(2026, 3, 31))
-    )
+    many = sum(1 for _ in range(430) for _ in expand(clinic, holidays, NEW_YORK, date(2026, 1, 1), date(2026, 3, 31)))
     many_elapsed = clock.perf_counter() - began
     with capsys.disabled():
         print(f"\nexpand() dense: {count:,} slots in {elapsed:.2f} s = {count / elapsed:,.0f} slots/s")

@@ -69,6 +69,7 @@ from slotlinks.fhir.manifest import (
 )
 from slotlinks.fhir.ndjson import (
     DEFAULT_MAX_LINE_BYTES,
+    LineDecoder,
     LineError,
     LineSplitter,
     NdjsonWriter,
@@ -170,6 +171,7 @@ __all__ = [
     "Instant",
     "InvalidInstant",
     "InvalidReference",
+    "LineDecoder",
     "LineError",
     "LineSplitter",
     "Location",

@@ -21,6 +21,7 @@ from slotlinks.errors import Issue
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
+    "LineDecoder",
     "LineError",
     "LineSplitter",
     "NdjsonWriter",
@@ -31,10 +32,17 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 #: A Location with many identifiers and hours is a few kB; 1 MiB leaves room without inviting abuse.
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _CHUNK_SIZE = 1 << 16
+
+
+class LineDecoder(Protocol[T_co]):
+    """What decodes one line: a `msgspec.json.Decoder` (built once, reused for every line)."""
+
+    def decode(self, buf: bytes, /) -> T_co: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +153,7 @@ def split_error_path(message: str) -> tuple[str, str]:
     return "$", message
 
 
-def decode_line(decoder: msgspec.json.Decoder[T], line_number: int, line: bytes) -> T | LineError:
+def decode_line(decoder: LineDecoder[T], line_number: int, line: bytes) -> T | LineError:
     """Decode one line with `decoder`, or describe why it failed (invalid UTF-8, invalid JSON, wrong
     type or value) as a `LineError` carrying the JSON path msgspec reports, e.g. `$.start`."""
     try:
@@ -187,7 +195,7 @@ def _chunks(source: Readable | Iterable[bytes] | bytes, chunk_size: int) -> Iter
 
 def read_ndjson(
     source: Readable | Iterable[bytes] | bytes,
-    decoder: msgspec.json.Decoder[T],
+    decoder: LineDecoder[T],
     *,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     chunk_size: int = _CHUNK_SIZE,
@@ -203,9 +211,7 @@ def read_ndjson(
     yield from _decode_all(decoder, splitter.finish())
 
 
-def _decode_all(
-    decoder: msgspec.json.Decoder[T], items: list[tuple[int, bytes] | LineError]
-) -> Iterator[T | LineError]:
+def _decode_all(decoder: LineDecoder[T], items: list[tuple[int, bytes] | LineError]) -> Iterator[T | LineError]:
     for item in items:
         if isinstance(item, LineError):
             yield item

@@ -138,7 +138,7 @@ class _Renderer:
         state = info.state if info else None
         return _file_name("slots", state, _iso_week(start, self.weeks)), state
 
-    def slot_line(self, row: Row[Any]) -> bytes:
+    def slot_line(self, row: Row[*tuple[Any, ...]]) -> bytes:
         info = self.schedules[row.schedule_id]
         slot_id = row.id.encode()
         if not row.active:
@@ -196,9 +196,9 @@ def iter_lines(
     else:
         slots = slots.where(s.last_updated > since_ms).order_by(s.start_ms, s.id)
     result = conn.execution_options(yield_per=5000).execute(slots)
-    for row in result:
-        name, state = renderer.slot_file(row.schedule_id, row.start)
-        yield "Slot", name, state, renderer.slot_line(row)
+    for slot_row in result:
+        name, state = renderer.slot_file(slot_row.schedule_id, slot_row.start)
+        yield "Slot", name, state, renderer.slot_line(slot_row)
 
 
 def write_files(

@@ -57,15 +57,32 @@ def _gzip_stream(lines: Iterator[bytes]) -> Iterator[bytes]:
     yield compressor.flush()
 
 
-def _bytes_response(request: Request, body: bytes, media_type: str, headers: dict[str, str]) -> Response:
-    headers = {**headers, "Vary": "Accept-Encoding"}
-    if accepts_gzip(request.headers) and len(body) > 512:
-        body = zlib.compress(body, 6, wbits=31)
+def _validated(
+    request: Request, tag: str, modified_ms: int, max_age: int, *, gzipped: bool
+) -> tuple[dict[str, str], bool]:
+    """Response headers for one representation and whether the client already holds it.
+
+    The gzip and identity encodings are different representations, so they get different strong ETags.
+    """
+    validators = Validators(tag + ("-gz" if gzipped else ""), modified_ms)
+    headers = {**validators.headers(max_age), "Vary": "Accept-Encoding"}
+    if gzipped:
         headers["Content-Encoding"] = "gzip"
+    return headers, not_modified(request.headers, validators)
+
+
+def _manifest_response(request: Request, body: bytes, tag: str, modified_ms: int, max_age: int) -> Response:
+    gzipped = accepts_gzip(request.headers) and len(body) > 512
+    headers, fresh = _validated(request, tag, modified_ms, max_age, gzipped=gzipped)
+    if fresh:
+        headers.pop("Content-Encoding", None)
+        return Response(status_code=304, headers=headers)
+    if gzipped:
+        body = zlib.compress(body, 6, wbits=31)
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(body))
-        return Response(b"", media_type=media_type, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
+        return Response(b"", media_type=MANIFEST_TYPE, headers=headers)
+    return Response(body, media_type=MANIFEST_TYPE, headers=headers)
 
 
 def publication_router(settings: Settings, store: ProviderStore, cache: PublicationCache) -> APIRouter:
@@ -84,20 +101,13 @@ def publication_router(settings: Settings, store: ProviderStore, cache: Publicat
         since = _since_ms(request)
         if since is None:
             built = cache.current()
-            validators = Validators(f"m{built.version}", built.transaction_ms)
-            headers = validators.headers(settings.max_age)
-            if not_modified(request.headers, validators):
-                return Response(status_code=304, headers=headers)
             body = (built.directory / MANIFEST_NAME).read_bytes()
-            return _bytes_response(request, body, MANIFEST_TYPE, headers)
+            return _manifest_response(request, body, f"m{built.version}", built.transaction_ms, settings.max_age)
         since_ms, raw = since
         publication = since_publication(since_ms)
         body = manifest_bytes(publication, settings.base_url, since=raw, file_query=f"?_since={quote(raw, safe=':')}")
-        validators = Validators(f"s{publication.transaction_ms}-{since_ms}", publication.transaction_ms)
-        headers = validators.headers(settings.max_age)
-        if not_modified(request.headers, validators):
-            return Response(status_code=304, headers=headers)
-        return _bytes_response(request, body, MANIFEST_TYPE, headers)
+        tag = f"s{publication.transaction_ms}-{since_ms}"
+        return _manifest_response(request, body, tag, publication.transaction_ms, settings.max_age)
 
     @router.api_route(f"{base}/{{name}}.ndjson", methods=["GET", "HEAD"], include_in_schema=False)
     def ndjson_file(name: str, request: Request) -> Response:
@@ -108,16 +118,14 @@ def publication_router(settings: Settings, store: ProviderStore, cache: Publicat
         built = cache.current()
         if built.file(file_name) is None:
             raise NotFound(f"{file_name} is not part of the current publication", expression=["url"])
-        path = built.directory / file_name
-        validators = Validators(f"f{built.version}", built.transaction_ms)
-        headers = {**validators.headers(settings.max_age), "Vary": "Accept-Encoding"}
-        if not_modified(request.headers, validators):
+        gzipped = accepts_gzip(request.headers)
+        tag = f"f{built.version}"
+        headers, fresh = _validated(request, tag, built.transaction_ms, settings.max_age, gzipped=gzipped)
+        if fresh:
+            headers.pop("Content-Encoding", None)
             return Response(status_code=304, headers=headers)
-        if accepts_gzip(request.headers):
-            path = cache.gzipped(path)
-            headers["Content-Encoding"] = "gzip"
-            headers["ETag"] = headers["ETag"][:-1] + '-gz"'
-        return FileResponse(path, media_type=NDJSON, headers=headers, method=request.method)
+        path = built.directory / file_name
+        return FileResponse(cache.gzipped(path) if gzipped else path, media_type=NDJSON, headers=headers)
 
     def since_file(file_name: str, since_ms: int, request: Request) -> Response:
         if not any(f.name == file_name for f in since_publication(since_ms).files):

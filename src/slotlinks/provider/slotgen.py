@@ -175,8 +175,9 @@ def _regenerate_one(change: Change, schedule_id: str, first_day: date, last_day:
     active, zone = found
     wanted: dict[str, SlotTime] = {}
     if active:
-        for s in expand(load_rules(conn, schedule_id), load_closures(conn, schedule_id), zone, first_day, last_day):
-            wanted[slot_id(schedule_id, s.start_ms)] = s
+        rules, closures = load_rules(conn, schedule_id), load_closures(conn, schedule_id)
+        for want in expand(rules, closures, zone, first_day, last_day):
+            wanted[slot_id(schedule_id, want.start_ms)] = want
     window_start = int(datetime.combine(first_day, time(), zone).timestamp() * 1000)
     window_end = int(datetime.combine(last_day + timedelta(days=1), time(), zone).timestamp() * 1000)
     s = t.slot.c
@@ -190,7 +191,8 @@ def _regenerate_one(change: Change, schedule_id: str, first_day: date, last_day:
     ).all()
     for row in existing:
         target = wanted.pop(row.id, None)
-        untouchable = row.booked > 0 or row.status not in {"free", "busy-unavailable"}
+        # Bookings, holds and statuses staff set by hand are theirs, not the rules'.
+        untouchable = row.booked > 0 or row.status != "free"
         if untouchable:
             stats.kept_booked += 1
             continue
