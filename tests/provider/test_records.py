@@ -29,10 +29,12 @@ from slotlinks.fhir.resources import (
     decode_resource,
     encode_resource,
 )
-from slotlinks.provider import records
+from slotlinks.provider import importer, records, ruleset
 from slotlinks.provider import tables as t
+from slotlinks.provider.provider_settings import ProviderSettings, provider_settings, set_portal_url, set_provider_name
 from slotlinks.provider.publication import PORTAL_URL_SETTING, iter_lines
-from slotlinks.provider.records import ClosureSpec, RuleSpec
+from slotlinks.provider.ruleset import ClosureSpec, RuleSpec
+from slotlinks.provider.slots import create_slot, get_slot, set_slot_status, slot_json
 from slotlinks.provider.store import ProviderStore, open_store
 
 # Monday 1 June 2026, 06:00 in Boston: far from any DST change.
@@ -153,7 +155,7 @@ def test_schedule_location_comes_from_its_role_or_service(store: ProviderStore) 
     )
     # The role moves: its schedule follows, is re-stamped, and its slots move to the new time zone.
     with store.change() as change:
-        records.create_rule(change, "by-role", nine_to_ten(), rule_id="rr")
+        ruleset.create_rule(change, "by-role", nine_to_ten(), rule_id="rr")
     assert slots(store, "by-role")[0].start == "2026-06-01T09:00:00-04:00"
     with store.change() as change:
         records.put_resource(change, PractitionerRole(id="r", location=[Reference(reference="Location/loc-2")]))
@@ -167,7 +169,7 @@ def test_location_state_and_phone_changes_restamp_schedules_and_slots(store: Pro
     with store.change() as change:
         records.put_resource(change, boston())
         records.put_resource(change, schedule())
-        records.create_rule(change, "sch-1", nine_to_ten())
+        ruleset.create_rule(change, "sch-1", nine_to_ten())
     with store.change() as change:
         records.put_resource(change, boston(phone="(617) 555-0199"))
         stamp = change.stamp_ms
@@ -187,17 +189,17 @@ def test_rules_generate_local_slots_and_closures_remove_a_day(store: ProviderSto
     with store.change() as change:
         records.put_resource(change, boston())
         records.put_resource(change, schedule())
-        rule = records.create_rule(change, "sch-1", nine_to_ten(20), rule_id="weekday", horizon_days=HORIZON)
+        rule = ruleset.create_rule(change, "sch-1", nine_to_ten(20), rule_id="weekday", horizon_days=HORIZON)
     assert (rule.weekdays, rule.start, rule.end, rule.slot_minutes) == ("mon-fri", "09:00", "10:00", 20)
     made = slots(store)
     assert len(made) == 5 * 3
     assert (made[0].start, made[0].end) == ("2026-06-01T09:00:00-04:00", "2026-06-01T09:20:00-04:00")
     with store.change() as change:
-        records.create_closure(change, "sch-1", ClosureSpec(day="2026-06-02", reason="training"), horizon_days=HORIZON)
+        ruleset.create_closure(change, "sch-1", ClosureSpec(day="2026-06-02", reason="training"), horizon_days=HORIZON)
     assert not [s for s in slots(store) if s.start.startswith("2026-06-02")]
     assert len([s for s in slots(store, active=False) if s.start.startswith("2026-06-02")]) == 3
     with pytest.raises(Conflict), store.change() as change:
-        records.create_rule(change, "sch-1", nine_to_ten(), rule_id="weekday")
+        ruleset.create_rule(change, "sch-1", nine_to_ten(), rule_id="weekday")
 
 
 @pytest.mark.parametrize(
@@ -216,7 +218,7 @@ def test_rule_errors_name_the_field(store: ProviderStore, spec: RuleSpec, field:
         records.put_resource(change, boston())
         records.put_resource(change, schedule())
     with pytest.raises(InvalidInput) as info, store.change() as change:
-        records.create_rule(change, "sch-1", spec)
+        ruleset.create_rule(change, "sch-1", spec)
     assert info.value.issues[0].expression == (field,)
 
 
@@ -224,7 +226,7 @@ def test_deactivating_a_schedule_ends_its_rules_but_keeps_booked_slots(store: Pr
     with store.change() as change:
         records.put_resource(change, boston())
         records.put_resource(change, schedule())
-        records.create_rule(change, "sch-1", nine_to_ten(), horizon_days=HORIZON)
+        ruleset.create_rule(change, "sch-1", nine_to_ten(), horizon_days=HORIZON)
     booked_id = slots(store)[0].id
     with store.change() as change:
         change.conn.execute(update(t.slot).where(t.slot.c.id == booked_id).values(booked=1))
@@ -234,7 +236,7 @@ def test_deactivating_a_schedule_ends_its_rules_but_keeps_booked_slots(store: Pr
     assert gone.active is False
     assert [s.id for s in slots(store)] == [booked_id]
     with store.read() as conn:
-        assert records.list_rules(conn, "sch-1") == []
+        assert ruleset.list_rules(conn, "sch-1") == []
         assert records.count_resources(conn, "Schedule", active_only=True) == 0
     with store.change() as change:
         loc = records.deactivate(change, "Location", "loc-1")
@@ -246,37 +248,37 @@ def test_hand_slots_and_status_overrides(store: ProviderStore) -> None:
     with store.change() as change:
         records.put_resource(change, boston())
         records.put_resource(change, schedule())
-        made = records.create_slot(change, "sch-1", "2026-06-03T13:00:00-04:00", "2026-06-03T13:30:00-04:00", "free", 2)
+        made = create_slot(change, "sch-1", "2026-06-03T13:00:00-04:00", "2026-06-03T13:30:00-04:00", "free", 2)
     assert made.rule_id is None
     assert made.start_ms == int(datetime(2026, 6, 3, 17, 0, tzinfo=UTC).timestamp() * 1000)
     with pytest.raises(InvalidInput) as info, store.change() as change:
-        records.create_slot(change, "sch-1", "2026-06-03T13:30:00-04:00", "2026-06-03T13:00:00-04:00")
+        create_slot(change, "sch-1", "2026-06-03T13:30:00-04:00", "2026-06-03T13:00:00-04:00")
     assert info.value.issues[0].expression == ("Slot.end",)
     with pytest.raises(InvalidInput) as info, store.change() as change:
-        records.create_slot(change, "sch-1", "2026-06-03T13:30:00", "2026-06-03T14:00:00-04:00")
+        create_slot(change, "sch-1", "2026-06-03T13:30:00", "2026-06-03T14:00:00-04:00")
     assert info.value.issues[0].expression == ("Slot.start",)
     with pytest.raises(InvalidInput) as info, store.change() as change:
-        records.create_slot(change, "nope", "2026-06-03T13:00:00Z", "2026-06-03T14:00:00Z")
+        create_slot(change, "nope", "2026-06-03T13:00:00Z", "2026-06-03T14:00:00Z")
     assert info.value.issues[0].expression == ("Slot.schedule",)
     with store.change() as change:
-        records.set_slot_status(change, made.id, "busy")
+        set_slot_status(change, made.id, "busy")
         change.conn.execute(update(t.slot).where(t.slot.c.id == made.id).values(booked=2))
     with pytest.raises(Conflict, match="overbook"), store.change() as change:
-        records.set_slot_status(change, made.id, "free")
+        set_slot_status(change, made.id, "free")
     with pytest.raises(InvalidInput), store.change() as change:
-        records.set_slot_status(change, made.id, "busy-tentative")
+        set_slot_status(change, made.id, "busy-tentative")
     with pytest.raises(NotFound), store.read() as conn:
-        records.get_slot(conn, "missing")
+        get_slot(conn, "missing")
 
 
 def test_slot_json_is_the_published_line(store: ProviderStore) -> None:
     with store.change() as change:
         records.put_resource(change, boston())
         records.put_resource(change, schedule())
-        records.set_portal_url(change, "https://portal.example.org/", store=store)
-        made = records.create_slot(change, "sch-1", "2026-06-03T13:00:00-04:00", "2026-06-03T13:30:00-04:00", "free", 3)
+        set_portal_url(change, "https://portal.example.org/", store=store)
+        made = create_slot(change, "sch-1", "2026-06-03T13:00:00-04:00", "2026-06-03T13:30:00-04:00", "free", 3)
     with store.read() as conn:
-        rendered = records.slot_json(conn, made.id, portal_url="https://portal.example.org")
+        rendered = slot_json(conn, made.id, portal_url="https://portal.example.org")
         published = [line for kind, _, _, line in iter_lines(conn, "https://portal.example.org") if kind == "Slot"]
     assert published == [rendered + b"\n"]
     slot = orjson.loads(rendered)
@@ -300,14 +302,14 @@ def test_import_is_all_or_nothing_with_line_numbers(store: ProviderStore) -> Non
         encode_resource(schedule()),
     ]
     with pytest.raises(InvalidInput) as info, store.change() as change:
-        records.import_ndjson(change, b"\n".join(lines))
+        importer.import_ndjson(change, b"\n".join(lines))
     where = [i.expression[0] for i in info.value.issues]
     assert where == ["line 3: $.start", "line 4: $", "line 5: Slot.schedule", "line 7: $.id"]
     assert info.value.issues[0].diagnostics.startswith("line 3")
     with store.read() as conn:
         assert records.count_resources(conn, "Location") == 0
     with store.change() as change:
-        counts = records.import_ndjson(change, b"\n".join([lines[0], lines[1], lines[5]]) + b"\n\n")
+        counts = importer.import_ndjson(change, b"\n".join([lines[0], lines[1], lines[5]]) + b"\n\n")
     assert counts == {
         "Location": 1,
         "Practitioner": 0,
@@ -324,19 +326,17 @@ def test_portal_url_setting_stamps_active_slots(store: ProviderStore) -> None:
     with store.change() as change:
         records.put_resource(change, boston())
         records.put_resource(change, schedule())
-        records.create_rule(change, "sch-1", nine_to_ten(), horizon_days=HORIZON)
+        ruleset.create_rule(change, "sch-1", nine_to_ten(), horizon_days=HORIZON)
     with store.change() as change:
-        assert records.set_portal_url(change, "https://book.example.org/", store=store) == "https://book.example.org"
+        assert set_portal_url(change, "https://book.example.org/", store=store) == "https://book.example.org"
         stamp = change.stamp_ms
     assert {s.last_updated for s in slots(store)} == {stamp}
     assert store.get_setting(PORTAL_URL_SETTING) == "https://book.example.org"
     for bad in ("book.example.org", "ftp://x.example", "https://x.example/?a=1"):
         with pytest.raises(InvalidInput) as info, store.change() as change:
-            records.set_portal_url(change, bad, store=store)
+            set_portal_url(change, bad, store=store)
         assert info.value.issues[0].expression == ("portalUrl",)
     with store.change() as change:
-        records.set_provider_name(change, "Example Health", store=store)
+        set_provider_name(change, "Example Health", store=store)
     with store.read() as conn:
-        assert records.provider_settings(store, conn) == records.ProviderSettings(
-            "https://book.example.org", "Example Health"
-        )
+        assert provider_settings(store, conn) == ProviderSettings("https://book.example.org", "Example Health")

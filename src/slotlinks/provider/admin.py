@@ -1,5 +1,6 @@
 """The staff/admin API's services: the bearer-token check, request bodies decoded by the kernel (so every
-error names its field), and one store transaction per call over `records`.
+error names its field), and one store transaction per call over the records layer (`records`, `slots`,
+`ruleset`, `importer`, `provider_settings`).
 
 Routes (`routes_admin`) only read the request, call one function here and send what it returns. FHIR
 resources go in and out as FHIR JSON (spec "Location File", "Schedule File", "Slot File"; 2026 IG
@@ -23,8 +24,9 @@ from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.ndjson import split_error_path
 from slotlinks.fhir.resources import Resource, Slot, encode_resource
 from slotlinks.fhir.validate import decode_and_validate
-from slotlinks.provider import records
-from slotlinks.provider.records import ClosureRecord, ClosureSpec, RuleRecord, RuleSpec
+from slotlinks.provider import importer, records, ruleset, slots
+from slotlinks.provider.provider_settings import provider_settings, set_portal_url, set_provider_name
+from slotlinks.provider.ruleset import ClosureRecord, ClosureSpec, RuleRecord, RuleSpec
 from slotlinks.provider.slotgen import RegenStats
 from slotlinks.provider.store import ProviderStore
 
@@ -300,8 +302,8 @@ def _decode_new_slot(body: bytes) -> tuple[Slot, str | None]:
 def slot_bytes(*, store: ProviderStore, slot_id: str) -> bytes:
     """The Slot as the publication renders it."""
     with store.read() as conn:
-        portal = records.provider_settings(store, conn).portal_url
-        return records.slot_json(conn, slot_id, portal_url=portal)
+        portal = provider_settings(store, conn).portal_url
+        return slots.slot_json(conn, slot_id, portal_url=portal)
 
 
 def create_slot(*, store: ProviderStore, body: bytes) -> tuple[str, bytes]:
@@ -311,7 +313,7 @@ def create_slot(*, store: ProviderStore, body: bytes) -> tuple[str, bytes]:
     schedule_id = schedule.rsplit("/", 1)[-1]
     capacity = ext.slot_capacity(slot)
     with store.change() as change:
-        made = records.create_slot(
+        made = slots.create_slot(
             change,
             schedule_id,
             slot.start,
@@ -326,7 +328,7 @@ def create_slot(*, store: ProviderStore, body: bytes) -> tuple[str, bytes]:
 def patch_slot(*, store: ProviderStore, slot_id: str, body: bytes) -> bytes:
     status = decode_status(body)
     with store.change() as change:
-        records.set_slot_status(change, slot_id, status)
+        slots.set_slot_status(change, slot_id, status)
     return slot_bytes(store=store, slot_id=slot_id)
 
 
@@ -335,7 +337,7 @@ def patch_slot(*, store: ProviderStore, slot_id: str, body: bytes) -> bytes:
 
 def list_rules(*, store: ProviderStore, schedule_id: str) -> list[dict[str, Any]]:
     with store.read() as conn:
-        return [rule_json(r) for r in records.list_rules(conn, schedule_id)]
+        return [rule_json(r) for r in ruleset.list_rules(conn, schedule_id)]
 
 
 def save_rule(
@@ -347,21 +349,21 @@ def save_rule(
         raise InvalidInput(f"the body's id {body_id!r} does not match the address's id {rule_id!r}", expression=["id"])
     with store.change() as change:
         if rule_id is None:
-            made = records.create_rule(change, schedule_id, spec, rule_id=body_id, horizon_days=settings.horizon_days)
+            made = ruleset.create_rule(change, schedule_id, spec, rule_id=body_id, horizon_days=settings.horizon_days)
             return rule_json(made), True
-        existed = any(r.id == rule_id for r in records.list_rules(change.conn, schedule_id, active_only=False))
-        made = records.put_rule(change, schedule_id, spec, rule_id=rule_id, horizon_days=settings.horizon_days)
+        existed = any(r.id == rule_id for r in ruleset.list_rules(change.conn, schedule_id, active_only=False))
+        made = ruleset.put_rule(change, schedule_id, spec, rule_id=rule_id, horizon_days=settings.horizon_days)
         return rule_json(made), not existed
 
 
 def delete_rule(*, store: ProviderStore, settings: Settings, schedule_id: str, rule_id: str) -> dict[str, Any]:
     with store.change() as change:
-        return rule_json(records.deactivate_rule(change, schedule_id, rule_id, horizon_days=settings.horizon_days))
+        return rule_json(ruleset.deactivate_rule(change, schedule_id, rule_id, horizon_days=settings.horizon_days))
 
 
 def list_closures(*, store: ProviderStore, schedule_id: str) -> list[dict[str, Any]]:
     with store.read() as conn:
-        return [closure_json(c) for c in records.list_closures(conn, schedule_id)]
+        return [closure_json(c) for c in ruleset.list_closures(conn, schedule_id)]
 
 
 def save_closure(
@@ -374,19 +376,19 @@ def save_closure(
         )
     with store.change() as change:
         if closure_id is None:
-            made = records.create_closure(
+            made = ruleset.create_closure(
                 change, schedule_id, spec, closure_id=body_id, horizon_days=settings.horizon_days
             )
             return closure_json(made), True
-        existed = any(c.id == closure_id for c in records.list_closures(change.conn, schedule_id, active_only=False))
-        made = records.put_closure(change, schedule_id, spec, closure_id=closure_id, horizon_days=settings.horizon_days)
+        existed = any(c.id == closure_id for c in ruleset.list_closures(change.conn, schedule_id, active_only=False))
+        made = ruleset.put_closure(change, schedule_id, spec, closure_id=closure_id, horizon_days=settings.horizon_days)
         return closure_json(made), not existed
 
 
 def delete_closure(*, store: ProviderStore, settings: Settings, schedule_id: str, closure_id: str) -> dict[str, Any]:
     with store.change() as change:
         return closure_json(
-            records.deactivate_closure(change, schedule_id, closure_id, horizon_days=settings.horizon_days)
+            ruleset.deactivate_closure(change, schedule_id, closure_id, horizon_days=settings.horizon_days)
         )
 
 
@@ -396,13 +398,13 @@ def delete_closure(*, store: ProviderStore, settings: Settings, schedule_id: str
 def import_file(*, store: ProviderStore, settings: Settings, body: bytes) -> dict[str, Any]:
     """All-or-nothing NDJSON import; counts per type written."""
     with store.change() as change:
-        counts = records.import_ndjson(change, body, horizon_days=settings.horizon_days)
+        counts = importer.import_ndjson(change, body, horizon_days=settings.horizon_days)
     return {"imported": counts, "total": sum(counts.values())}
 
 
 def read_settings(*, store: ProviderStore) -> dict[str, str]:
     with store.read() as conn:
-        current = records.provider_settings(store, conn)
+        current = provider_settings(store, conn)
     return {"portalUrl": current.portal_url, "name": current.name}
 
 
@@ -410,15 +412,15 @@ def write_settings(*, store: ProviderStore, body: bytes) -> dict[str, str]:
     portal_url, name = decode_settings(body)
     with store.change() as change:
         if portal_url is not None:
-            records.set_portal_url(change, portal_url, store=store)
+            set_portal_url(change, portal_url, store=store)
         if name is not None:
-            records.set_provider_name(change, name, store=store)
+            set_provider_name(change, name, store=store)
     return read_settings(store=store)
 
 
 def regenerate_all(*, store: ProviderStore, settings: Settings) -> dict[str, int]:
     with store.change() as change:
-        return regen_json(records.regenerate_all(change, horizon_days=settings.horizon_days))
+        return regen_json(ruleset.regenerate_all(change, horizon_days=settings.horizon_days))
 
 
 def resource_bytes(resource: Resource) -> bytes:

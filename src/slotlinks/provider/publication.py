@@ -18,7 +18,7 @@ from datetime import date
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, Select, select
 
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY
 from slotlinks.fhir.instant import ms_to_instant
@@ -32,6 +32,7 @@ __all__ = [
     "deep_link",
     "iter_lines",
     "manifest_bytes",
+    "render_slot",
     "write_files",
 ]
 
@@ -100,16 +101,19 @@ def _iso_week(local_start: str, cache: dict[str, str]) -> str:
 class _Renderer:
     """Turns store rows into NDJSON lines, each tagged with the file it belongs to."""
 
-    def __init__(self, conn: Connection, portal_url: str) -> None:
+    def __init__(self, conn: Connection, portal_url: str, *, schedule_id: str | None = None) -> None:
+        """Loads every schedule's fragments, or only `schedule_id`'s (to render that schedule's slots)."""
         self.portal = orjson.dumps(portal_url.rstrip("/") + BOOKING_PATH)[:-1]
-        self.schedules = self._schedule_infos(conn)
+        self.schedules = self._schedule_infos(conn, schedule_id)
         self.instants: dict[int, bytes] = {}
         self.weeks: dict[str, str] = {}
 
-    def _schedule_infos(self, conn: Connection) -> dict[str, _ScheduleInfo]:
+    def _schedule_infos(self, conn: Connection, schedule_id: str | None) -> dict[str, _ScheduleInfo]:
         query = select(t.schedule.c.id, t.schedule.c.state, t.location.c.phone).outerjoin(
             t.location, t.location.c.id == t.schedule.c.location_id
         )
+        if schedule_id is not None:
+            query = query.where(t.schedule.c.id == schedule_id)
         infos = {}
         for row in conn.execute(query):
             phone = b""
@@ -172,6 +176,21 @@ class _Renderer:
         )
 
 
+def _slot_columns() -> Select[tuple[Any, ...]]:
+    s = t.slot.c
+    return select(s.id, s.schedule_id, s.start, s.end, s.status, s.capacity, s.booked, s.active, s.last_updated)
+
+
+def render_slot(conn: Connection, portal_url: str, slot_id: str) -> bytes | None:
+    """One Slot exactly as the publication renders it (spec "Slot File"; active or not, as a `_since`
+    client would see it), without the line's newline; None if there is no such slot. Loads only that
+    slot's schedule, not every schedule as a full pass does."""
+    row = conn.execute(_slot_columns().where(t.slot.c.id == slot_id)).first()
+    if row is None:
+        return None
+    return _Renderer(conn, portal_url, schedule_id=row.schedule_id).slot_line(row).rstrip(b"\n")
+
+
 def iter_lines(
     conn: Connection, portal_url: str, *, since_ms: int | None = None
 ) -> Iterator[tuple[str, str, str | None, bytes]]:
@@ -190,7 +209,7 @@ def iter_lines(
         for row in conn.execute(query):
             yield type_name, _file_name(prefix, row.state), row.state, row.resource.encode() + b"\n"
     s = t.slot.c
-    slots = select(s.id, s.schedule_id, s.start, s.end, s.status, s.capacity, s.booked, s.active, s.last_updated)
+    slots = _slot_columns()
     if since_ms is None:
         slots = slots.where(s.active).order_by(s.active, s.start_ms, s.id)
     else:
