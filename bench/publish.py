@@ -48,9 +48,10 @@ def options(locations: int, seed: int = 5) -> GenerateOptions:
 
 def locations_for(target: int, scratch: Path) -> int:
     probe = open_store(sqlite_url(scratch / "probe.db"))
-    counts = generate_provider(probe, options(20))
+    probe_locations = 60
+    counts = generate_provider(probe, options(probe_locations))
     probe.dispose()
-    return max(1, round(target * 20 / counts["Slot"]))
+    return max(1, round(target * probe_locations / counts["Slot"]))
 
 
 def baseline_rate(n: int, path: Path) -> float:

@@ -279,7 +279,9 @@ def test_slot_json_is_the_published_line(store: ProviderStore) -> None:
         made = create_slot(change, "sch-1", "2026-06-03T13:00:00-04:00", "2026-06-03T13:30:00-04:00", "free", 3)
     with store.read() as conn:
         rendered = slot_json(conn, made.id, portal_url="https://portal.example.org")
-        published = [line for kind, _, _, line in iter_lines(conn, "https://portal.example.org") if kind == "Slot"]
+        published = [
+            line.encode() for kind, _, _, line in iter_lines(conn, "https://portal.example.org") if kind == "Slot"
+        ]
     assert published == [rendered + b"\n"]
     slot = orjson.loads(rendered)
     assert slot["extension"][0]["valueUrl"] == f"https://portal.example.org/book/{made.id}"

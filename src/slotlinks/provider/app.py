@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,16 @@ from slotlinks.provider.store import ProviderStore, open_store
 __all__ = ["create_app"]
 
 
+log = logging.getLogger(__name__)
+
+
+def _warm(cache: PublicationCache) -> None:
+    try:
+        cache.current()
+    except Exception:  # a failed warm-up only costs the first request the encode
+        log.exception("could not encode the publication ahead of the first request")
+
+
 def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAPI:
     """The provider's ASGI app over `store` (default: the configured provider database, migrated)."""
     settings.validate()
@@ -32,8 +43,10 @@ def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Encode the publication ahead of the first client so its first byte is not a full encode.
-        threading.Thread(target=cache.current, name="publication-warmup", daemon=True).start()
+        warmup = threading.Thread(target=_warm, args=(cache,), name="publication-warmup", daemon=True)
+        warmup.start()
         yield
+        warmup.join(timeout=60)
         store.dispose()
 
     app = FastAPI(

@@ -49,6 +49,7 @@ HORIZON_SETTING = "horizon_days"
 # Share of generated slots (in percent) that start out busy, as a real schedule would.
 BUSY_PERCENT = 22
 
+LOCATION_PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 _CORE = ("primary-care",)
 _LIKELY = {"flu-vaccine": 0.7, "covid-vaccine": 0.5, "lab": 0.5, "urgent-care": 0.3}
 _SPECIALTY_CHANCE = 0.3
@@ -117,6 +118,10 @@ class _Builder:
                 country="US",
             ),
             position=None if virtual else Position(latitude=place.lat, longitude=place.long),
+            # R4's way to say "no physical place"; `virtualService` adds the 2026 IG's details.
+            physicalType=CodeableConcept(coding=[Coding(system=LOCATION_PHYSICAL_TYPE, code="vi", display="Virtual")])
+            if virtual
+            else None,
             identifier=[Identifier(system=self.facility_system, value=f"F{1000 + int(loc_id[4:])}")],
             extension=[Extension(url=ext.TIMEZONE, valueCode=place.tz)],
             virtualService=[

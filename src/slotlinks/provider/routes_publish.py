@@ -139,7 +139,7 @@ def publication_router(settings: Settings, store: ProviderStore, cache: Publicat
                 portal = store.get_setting(PORTAL_URL_SETTING, conn=conn)
                 for _, name, _, line in iter_lines(conn, portal, since_ms=since_ms):
                     if name == file_name:
-                        yield line
+                        yield line.encode()
 
         body: Iterator[bytes] = lines()
         if accepts_gzip(request.headers):

@@ -149,9 +149,9 @@ def _insert(conn: Connection, rows: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-def _new_row(schedule_id: str, s: SlotTime, stamp: int) -> dict[str, Any]:
+def _new_row(row_id: str, schedule_id: str, s: SlotTime, stamp: int) -> dict[str, Any]:
     return {
-        "id": slot_id(schedule_id, s.start_ms),
+        "id": row_id,
         "schedule_id": schedule_id,
         "start": s.start,
         "end": s.end,
@@ -209,11 +209,11 @@ def _regenerate_one(change: Change, schedule_id: str, first_day: date, last_day:
             and row.rule_id == target.rule_id
         )
         if not same:
-            values = _new_row(schedule_id, target, stamp)
+            values = _new_row(row.id, schedule_id, target, stamp)
             del values["id"]
             conn.execute(update(t.slot).where(s.id == row.id).values(**values))
             stats.updated += 1
-    stats.added += _insert(conn, (_new_row(schedule_id, w, stamp) for w in wanted.values()))
+    stats.added += _insert(conn, (_new_row(i, schedule_id, w, stamp) for i, w in wanted.items()))
     return stats
 
 
