@@ -42,6 +42,20 @@ class Settings:
     max_age: int = 300
     horizon_days: int = 28
     max_import_bytes: int = 50 * 1024 * 1024
+    # Discovery side.
+    # This deployment's id, appended to deep links as `source` (spec "Deep Links").
+    source_id: str = "slotlinks"
+    # The discovery server's public URL (its deep-link redirects and aggregate publication live under it).
+    discovery_url: str = "http://127.0.0.1:8000"
+    # Publishers on private, link-local or loopback addresses are refused unless this is set (demo, tests).
+    allow_private_networks: bool = False
+    sync_concurrency: int = 8
+    min_poll_seconds: int = 60
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_file_bytes: int = 2 * 1024 * 1024 * 1024
+    max_line_bytes: int = 1024 * 1024
+    max_manifest_bytes: int = 16 * 1024 * 1024
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -56,7 +70,9 @@ class Settings:
             admin_token=env.get("SLOTLINKS_ADMIN_TOKEN", ""),
             max_age=int(env.get("SLOTLINKS_MAX_AGE", "300")),
             horizon_days=int(env.get("SLOTLINKS_HORIZON_DAYS", "28")),
-            extra={"allow_private_networks": _flag(env.get("SLOTLINKS_ALLOW_PRIVATE_NETWORKS"))},
+            source_id=env.get("SLOTLINKS_SOURCE_ID", "slotlinks"),
+            discovery_url=env.get("SLOTLINKS_DISCOVERY_URL", "http://127.0.0.1:8000"),
+            allow_private_networks=_flag(env.get("SLOTLINKS_ALLOW_PRIVATE_NETWORKS")),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -80,6 +96,10 @@ class Settings:
     def admin_enabled(self) -> bool:
         """The admin API answers only when a token of useful strength is configured."""
         return len(self.admin_token) >= MIN_TOKEN_LENGTH
+
+    @property
+    def discovery_db_url(self) -> str:
+        return self.discovery_db or sqlite_url(self.data_dir / "discovery.db")
 
     @property
     def provider_db_url(self) -> str:

@@ -14,6 +14,7 @@ __all__ = ["upgrade"]
 
 _SIDES = {
     "provider": ("slotlinks.provider:migrations", "slotlinks_provider_version"),
+    "discovery": ("slotlinks.discovery:migrations", "slotlinks_discovery_version"),
 }
 
 

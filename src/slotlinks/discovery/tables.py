@@ -1,0 +1,197 @@
+"""The discovery store's tables (SQLAlchemy Core). Alembic migrations in `migrations/` create them.
+
+Data from a publisher is kept per *generation*: a full refresh writes a new generation beside the old
+one and then flips `publisher.generation` in one short transaction, so a search (which only joins rows
+of the publisher's current generation) never sees half an old and half a new data set. Incremental
+(`_since`) updates change rows of the current generation inside one transaction.
+
+Rows are keyed by our own integer `pk`; `source_id` is the publisher's id. Real feeds reuse one id for
+different slots (same id, different start), so a Slot's natural key is (source_id, start) and
+`source_id` alone is not unique. References between resources are resolved by
+(publisher_id, generation, source id) at the end of each sync into the `*_pk` columns.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "bad_line",
+    "healthcare_service",
+    "location",
+    "metadata",
+    "practitioner",
+    "practitioner_role",
+    "publisher",
+    "referral",
+    "schedule",
+    "slot",
+    "sync_run",
+]
+
+metadata = MetaData()
+
+publisher = Table(
+    "publisher",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False, unique=True),  # the $bulk-publish manifest URL
+    Column("name", Text, nullable=False),
+    Column("states", Text, nullable=False, default=""),  # comma-separated; empty = every state
+    Column("allowed_hosts", Text, nullable=False, default=""),  # extra hosts output URLs may use
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("generation", Integer, nullable=False, default=0),  # the data generation searches see
+    # Polling state.
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    Column("transaction_time", Text, nullable=True),  # the last manifest's transactionTime, for _since
+    Column("max_age", Integer, nullable=True),
+    Column("next_poll_ms", BigInteger, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),  # consecutive, drives backoff
+    Column("last_attempt_ms", BigInteger, nullable=True),
+    Column("last_success_ms", BigInteger, nullable=True),  # when its data was last known good
+    Column("last_error", Text, nullable=True),
+)
+
+# One row per sync of one publisher: what happened, for `publishers list` and the status page.
+sync_run = Table(
+    "sync_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("publisher_id", Integer, ForeignKey("publisher.id", ondelete="CASCADE"), nullable=False),
+    Column("started_ms", BigInteger, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),  # full | incremental | not-modified | failed
+    Column("http_statuses", Text, nullable=False),  # JSON object: URL -> status code
+    Column("added", Integer, nullable=False, default=0),
+    Column("changed", Integer, nullable=False, default=0),
+    Column("removed", Integer, nullable=False, default=0),
+    Column("bad_lines", Integer, nullable=False, default=0),
+    Column("warnings", Integer, nullable=False, default=0),
+    Column("warning_kinds", Text, nullable=False, default="{}"),  # JSON object: quirk -> count
+    Column("error", Text, nullable=True),
+    Index("ix_sync_run_publisher", "publisher_id", "started_ms"),
+)
+
+bad_line = Table(
+    "bad_line",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("sync_run.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("publisher_id", Integer, ForeignKey("publisher.id", ondelete="CASCADE"), nullable=False),
+    Column("file_url", Text, nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("message", Text, nullable=False),
+)
+
+
+def _data_table(name: str, *extra: Column[object] | Index) -> Table:
+    # Table names carry `feed_` so a discovery and a provider store can share one database.
+    name = f"feed_{name}"
+    table = Table(
+        name,
+        metadata,
+        Column("pk", Integer, primary_key=True, autoincrement=True),
+        Column("publisher_id", Integer, ForeignKey("publisher.id", ondelete="CASCADE"), nullable=False),
+        Column("generation", Integer, nullable=False),
+        Column("source_id", String(200), nullable=False),
+        Column("resource", Text, nullable=False),  # the normalized FHIR JSON as received
+        Column("updated_ms", BigInteger, nullable=False),  # when we last stored a change to it
+        *extra,
+    )
+    Index(f"ix_{name}_source", table.c.publisher_id, table.c.generation, table.c.source_id)
+    return table
+
+
+location = _data_table(
+    "location",
+    Column("name", Text, nullable=False),
+    Column("city", Text, nullable=True),
+    Column("state", String(8), nullable=True),
+    Column("postal_code", String(16), nullable=True),
+    # From `position`, else the postal code's centroid (`positioned` says which).
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    Column("positioned", Boolean, nullable=False, default=False),
+    Column("tz", String(64), nullable=True),
+    Column("phone", Text, nullable=True),
+    Column("virtual", Boolean, nullable=False, default=False),
+    Index("ix_feed_location_lat_lon", "latitude", "longitude"),
+)
+
+practitioner = _data_table("practitioner", Column("name", Text, nullable=False))
+
+healthcare_service = _data_table(
+    "healthcare_service",
+    Column("name", Text, nullable=True),
+    Column("location_source_id", String(200), nullable=True),
+)
+
+practitioner_role = _data_table(
+    "practitioner_role",
+    Column("practitioner_source_id", String(200), nullable=True),
+    Column("location_source_id", String(200), nullable=True),
+    Column("practitioner_name", Text, nullable=True),
+)
+
+# Search keys are derived at ingest: `location_pk` (the Location actor, or the location of a
+# PractitionerRole/HealthcareService actor), `service_text` (lower-cased service-type, specialty and
+# service names, for text search), `codes` (space-separated `system|code` tokens of serviceType,
+# specialty and vaccine-product), `practitioner_text`, and `virtual`.
+schedule = _data_table(
+    "schedule",
+    Column("location_source_id", String(200), nullable=True),
+    Column("location_pk", Integer, nullable=True),
+    Column("service_text", Text, nullable=False, default=""),
+    Column("codes", Text, nullable=False, default=""),
+    Column("practitioner_text", Text, nullable=False, default=""),
+    Column("virtual", Boolean, nullable=False, default=False),
+    Index("ix_feed_schedule_location", "location_pk"),
+)
+
+slot = _data_table(
+    "slot",
+    Column("schedule_source_id", String(200), nullable=False),
+    Column("schedule_pk", Integer, nullable=True),
+    Column("start_ms", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("capacity", Integer, nullable=False, default=1),
+    Column("booking_link", Text, nullable=True),  # only http(s) links are kept
+    Column("booking_phone", Text, nullable=True),
+    Index("ix_feed_slot_schedule_start", "schedule_pk", "start_ms"),
+    Index("ix_feed_slot_start", "start_ms"),
+)
+
+# One row per deep link handed out: which slot, from which publisher, when; the outcome columns are
+# filled when the portal reports back (booking outcome exchange).
+referral = Table(
+    "referral",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the booking-referral value
+    Column("publisher_id", Integer, ForeignKey("publisher.id", ondelete="SET NULL"), nullable=True),
+    Column("slot_source_id", String(200), nullable=False),
+    Column("slot_start_ms", BigInteger, nullable=False),
+    Column("location_name", Text, nullable=True),
+    Column("link", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("outcome", String(24), nullable=True),
+    Column("outcome_detail", Text, nullable=True),
+    Column("outcome_start", Text, nullable=True),
+    Column("outcome_location", Text, nullable=True),
+    Column("outcome_checked_ms", BigInteger, nullable=True),
+)
