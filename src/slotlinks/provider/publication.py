@@ -196,10 +196,8 @@ def iter_lines(
             yield type_name, _file_name(prefix, row.state), row.state, row.resource + "\n"
     s = t.slot.c
     slots = _slot_columns()
-    if since_ms is None:
-        slots = slots.where(s.active).order_by(s.active, s.start_ms, s.id)
-    else:
-        slots = slots.where(s.last_updated > since_ms).order_by(s.start_ms, s.id)
+    changed = s.active if since_ms is None else s.last_updated > since_ms
+    slots = slots.where(changed).order_by(s.schedule_id, s.start_ms, s.id)
     slot_file, slot_line = renderer.slot_file, renderer.slot_line
     for slot_row in conn.execution_options(yield_per=5000).execute(slots):
         name, state = slot_file(slot_row[1], slot_row[2])

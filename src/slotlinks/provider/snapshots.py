@@ -125,7 +125,24 @@ class PublicationCache:
                 raise
             self._latest = BuiltPublication(target, built_version, publication)
             self._prune(keep=target)
+            # Compress in the background so gzip clients find the files ready; until then they get
+            # the identity encoding or an on-the-fly stream, never a wait.
+            threading.Thread(target=self._precompress, args=(target,), name="gzip-files", daemon=True).start()
             return self._latest
+
+    def _precompress(self, directory: Path) -> None:
+        for path in sorted(directory.glob("*.ndjson")):
+            if not directory.exists():
+                return
+            try:
+                self.gzipped(path)
+            except OSError:  # the version was pruned meanwhile
+                return
+
+    def ready_gzip(self, path: Path) -> Path | None:
+        """The compressed sibling if it is already made, without waiting for it."""
+        compressed = path.with_name(path.name + ".gz")
+        return compressed if compressed.exists() else None
 
     def gzipped(self, path: Path) -> Path:
         """A gzip-compressed sibling of an encoded file, made once on first demand."""

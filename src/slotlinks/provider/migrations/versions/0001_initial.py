@@ -104,9 +104,8 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean, nullable=False),
         sa.Column("last_updated", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_slot_schedule_start", "slot", ["schedule_id", "start_ms"])
+    op.create_index("ix_slot_schedule_start", "slot", ["schedule_id", "start_ms", "id"])
     op.create_index("ix_slot_last_updated", "slot", ["last_updated"])
-    op.create_index("ix_slot_active_start", "slot", ["active", "start_ms", "id"])
 
 
 def downgrade() -> None:
