@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slotlinks.config import Settings
+from slotlinks.discovery.cli_discovery import publishers_app, sync_command
 
 __all__ = ["app", "main"]
 
@@ -30,6 +31,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(generate_app, name="generate")
 app.add_typer(serve_app, name="serve")
 app.add_typer(publish_app, name="publish")
+app.add_typer(publishers_app, name="publishers")
+app.command("sync")(sync_command)
 
 console = Console()
 err_console = Console(stderr=True)

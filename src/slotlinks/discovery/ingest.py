@@ -1,0 +1,488 @@
+"""Writing a publisher's feed into the discovery store: rows per generation, derived search columns,
+reference resolution, and the generation flip (tables.py explains generations).
+
+Specification, "Bulk Publication" and the resource sections: Slots point at Schedules
+(`Schedule/<id>`), Schedules at their actors (Location, PractitionerRole, HealthcareService,
+Practitioner). Search needs each Slot's Schedule and each Schedule's Location as our own keys, plus
+text and code keys; all are derived here, at ingest, so searches are plain indexed joins.
+
+A full load writes generation g+1 in small batches (searches never look at it), resolves references,
+flips `publisher.generation` in one short transaction, and deletes generation g. An incremental
+(`_since`) load changes generation g in one transaction. All functions take a `Connection` and are
+synchronous: the sync engine runs them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from sqlalchemy import Connection, Table, and_, bindparam, delete, exists, func, select, update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import FromClause
+
+from slotlinks.discovery import tables as t
+from slotlinks.fhir.extensions import (
+    booking_deep_link,
+    booking_phone,
+    location_timezone,
+    slot_capacity,
+    specialty,
+    vaccine_products,
+)
+from slotlinks.fhir.ids import InvalidReference, parse_reference
+from slotlinks.fhir.instant import instant_to_ms
+from slotlinks.fhir.resources import (
+    CodeableConcept,
+    Coding,
+    HealthcareService,
+    Location,
+    Practitioner,
+    PractitionerRole,
+    Resource,
+    Schedule,
+    Slot,
+)
+
+__all__ = [
+    "GONE_SLOT_STATUSES",
+    "TABLES",
+    "ChangeCounts",
+    "GenerationWriter",
+    "apply_incremental",
+    "diff_generations",
+    "discard_other_generations",
+    "flip_generation",
+    "resolve_generation",
+    "row_for",
+]
+
+#: Slot statuses that mean "this slot is gone" in an incremental load.
+GONE_SLOT_STATUSES = frozenset({"busy-unavailable", "entered-in-error"})
+
+TABLES: dict[str, Table] = {
+    "Location": t.location,
+    "Practitioner": t.practitioner,
+    "HealthcareService": t.healthcare_service,
+    "PractitionerRole": t.practitioner_role,
+    "Schedule": t.schedule,
+    "Slot": t.slot,
+}
+
+_BATCH = 1000
+_SCHEDULE_DECODER = msgspec.json.Decoder(Schedule)
+_SERVICE_DECODER = msgspec.json.Decoder(HealthcareService)
+
+
+_ZIP_RE = re.compile(r"([0-9]{5})(?:-?[0-9]{4})?")
+_VIRTUAL_WORDS = ("telehealth", "virtual", "video visit", "telemedicine")
+
+
+@lru_cache(maxsize=8192)
+def zip_info(postal_code: str) -> tuple[float, float, str | None] | None:
+    """(latitude, longitude, IANA time zone) of a US ZIP code's centroid, from the offline `zipcodes`."""
+    import zipcodes
+
+    m = _ZIP_RE.fullmatch(postal_code.strip())
+    if m is None:
+        return None
+    try:
+        found = zipcodes.matching(m.group(1))  # type: ignore[no-untyped-call]
+    except (TypeError, ValueError):
+        return None
+    if not found:
+        return None
+    first = found[0]
+    try:
+        return float(first["lat"]), float(first["long"]), first.get("timezone") or None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _ref_id(reference: str | None, rtype: str) -> str | None:
+    if not reference:
+        return None
+    try:
+        parsed = parse_reference(reference)
+    except InvalidReference:
+        return None
+    return parsed.id if parsed.type == rtype else None
+
+
+def location_row(loc: Location) -> dict[str, Any]:
+    """Location columns: address parts, position (else the ZIP centroid), time zone, phone, virtual."""
+    addr = loc.address
+    postal = addr.postalCode if addr else None
+    found = zip_info(postal) if postal else None
+    lat = lon = None
+    positioned = loc.position is not None
+    if loc.position is not None:
+        lat, lon = loc.position.latitude, loc.position.longitude
+    elif found is not None:
+        lat, lon = found[0], found[1]
+    phone = next((c.value for c in loc.telecom if c.system == "phone" and c.value), None)
+    physical = loc.physicalType.coding if loc.physicalType else []
+    return {
+        "name": loc.name or "",
+        "city": addr.city if addr else None,
+        "state": (addr.state or "")[:8] or None if addr else None,
+        "postal_code": (postal or "")[:16] or None,
+        "latitude": lat,
+        "longitude": lon,
+        "positioned": positioned,
+        "tz": location_timezone(loc) or (found[2] if found else None),
+        "phone": phone,
+        "virtual": bool(loc.virtualService) or any(c.code == "vi" for c in physical),
+    }
+
+
+def practitioner_row(practitioner: Practitioner) -> dict[str, Any]:
+    name = ""
+    for n in practitioner.name:
+        name = n.text or " ".join([*n.prefix, *n.given, n.family or "", *n.suffix]).strip()
+        if name:
+            break
+    return {"name": name}
+
+
+def practitioner_role_row(role: PractitionerRole) -> dict[str, Any]:
+    practitioner = role.practitioner
+    return {
+        "practitioner_source_id": _ref_id(practitioner.reference if practitioner else None, "Practitioner"),
+        "location_source_id": next((i for i in (_ref_id(r.reference, "Location") for r in role.location) if i), None),
+        "practitioner_name": practitioner.display if practitioner else None,
+    }
+
+
+def healthcare_service_row(service: HealthcareService) -> dict[str, Any]:
+    return {
+        "name": service.name,
+        "location_source_id": next(
+            (i for i in (_ref_id(r.reference, "Location") for r in service.location) if i), None
+        ),
+    }
+
+
+def _concept_parts(concepts: list[CodeableConcept], texts: list[str], codes: list[str]) -> None:
+    for concept in concepts:
+        _coding_parts(concept.coding, texts, codes)
+        if concept.text:
+            texts.append(concept.text)
+
+
+def _coding_parts(codings: list[Coding], texts: list[str], codes: list[str]) -> None:
+    for coding in codings:
+        if coding.display:
+            texts.append(coding.display)
+        if coding.code:
+            codes.append(f"{coding.system or ''}|{coding.code}".replace(" ", "%20"))
+
+
+def _unique_lower(items: list[str]) -> str:
+    seen: dict[str, None] = {}
+    for item in items:
+        text = " ".join(item.lower().split())
+        if text:
+            seen.setdefault(text, None)
+    return " ".join(seen)
+
+
+def schedule_row(schedule: Schedule, lookups: _Lookups) -> dict[str, Any]:
+    """Schedule search keys: location, service text, codes, practitioner names, virtual."""
+    texts: list[str] = []
+    codes: list[str] = []
+    names: list[str] = []
+    _concept_parts(schedule.serviceType + schedule.specialty, texts, codes)
+    spec = specialty(schedule)
+    _coding_parts([spec] if spec else [], texts, codes)
+    _coding_parts(vaccine_products(schedule), texts, codes)
+    location_id = None
+    service_virtual = False
+    for actor in schedule.actor:
+        ref = actor.reference or ""
+        if loc_id := _ref_id(ref, "Location"):
+            location_id = location_id or loc_id
+        elif role_id := _ref_id(ref, "PractitionerRole"):
+            role_loc, name = lookups.roles.get(role_id, (None, None))
+            location_id = location_id or role_loc
+            if name or actor.display:
+                names.append(name or actor.display or "")
+        elif service_id := _ref_id(ref, "HealthcareService"):
+            service = lookups.services.get(service_id)
+            if service is not None:
+                own: list[str] = [service.name] if service.name else []
+                _concept_parts(service.type + service.specialty + service.category, own, codes)
+                texts.extend(own)
+                service_virtual = any(w in x.lower() for x in own for w in _VIRTUAL_WORDS)
+                location_id = location_id or healthcare_service_row(service)["location_source_id"]
+        elif actor.display and _ref_id(ref, "Practitioner"):
+            names.append(actor.display)
+    service_text = _unique_lower(texts)
+    return {
+        "location_source_id": location_id,
+        "service_text": service_text,
+        "codes": " ".join(dict.fromkeys(codes)),
+        "practitioner_text": _unique_lower(names),
+        "virtual": service_virtual or any(w in service_text for w in _VIRTUAL_WORDS),
+    }
+
+
+def _http_link(value: str | None) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    return value if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def slot_row(slot: Slot) -> dict[str, Any]:
+    """Slot columns: schedule id, times, status, capacity (default 1), booking link and phone."""
+    capacity = slot_capacity(slot)
+    return {
+        "schedule_source_id": _ref_id(slot.schedule.reference, "Schedule") or "",
+        "start_ms": instant_to_ms(slot.start),
+        "end_ms": instant_to_ms(slot.end),
+        "status": slot.status,
+        "capacity": 1 if capacity is None else capacity,
+        "booking_link": _http_link(booking_deep_link(slot)),
+        "booking_phone": booking_phone(slot),
+    }
+
+
+@dataclass(slots=True)
+class ChangeCounts:
+    """What a load changed, by natural key (Slots: id and start; others: id)."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+
+    def __iadd__(self, other: ChangeCounts) -> ChangeCounts:
+        self.added += other.added
+        self.changed += other.changed
+        self.removed += other.removed
+        return self
+
+
+def row_for(resource: Resource, raw: bytes, *, publisher_id: int, generation: int, now_ms: int) -> dict[str, Any]:
+    """The row (with derived columns) that stores one resource."""
+    values: dict[str, Any] = {
+        "publisher_id": publisher_id,
+        "generation": generation,
+        "source_id": resource.id,
+        "resource": raw.decode("utf-8", "replace"),
+        "updated_ms": now_ms,
+    }
+    if isinstance(resource, Slot):
+        values.update(slot_row(resource))
+    elif isinstance(resource, Schedule):
+        values.update(schedule_row(resource, _Lookups.empty()))
+    elif isinstance(resource, Location):
+        values.update(location_row(resource))
+    elif isinstance(resource, PractitionerRole):
+        values.update(practitioner_role_row(resource))
+    elif isinstance(resource, HealthcareService):
+        values.update(healthcare_service_row(resource))
+    elif isinstance(resource, Practitioner):
+        values.update(practitioner_row(resource))
+    return values
+
+
+class GenerationWriter:
+    """Buffers rows of one new generation and inserts them in batches (each its own transaction)."""
+
+    def __init__(self, publisher_id: int, generation: int, now_ms: int) -> None:
+        self.publisher_id = publisher_id
+        self.generation = generation
+        self.now_ms = now_ms
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._count = 0
+
+    def add(self, resource: Resource, raw: bytes) -> bool:
+        """Buffer one resource; True when a flush is due."""
+        rtype = type(resource).__name__
+        row = row_for(resource, raw, publisher_id=self.publisher_id, generation=self.generation, now_ms=self.now_ms)
+        self._pending.setdefault(rtype, []).append(row)
+        self._count += 1
+        return self._count >= _BATCH
+
+    def flush(self, conn: Connection) -> None:
+        for rtype, rows in self._pending.items():
+            if rows:
+                conn.execute(TABLES[rtype].insert(), rows)
+        self._pending = {}
+        self._count = 0
+
+
+def discard_other_generations(conn: Connection, publisher_id: int, keep: int) -> None:
+    """Delete rows of any generation but `keep` (leftovers of an interrupted or replaced load)."""
+    for table in TABLES.values():
+        conn.execute(delete(table).where(table.c.publisher_id == publisher_id, table.c.generation != keep))
+
+
+def _key_match(new: FromClause, old: FromClause, rtype: str) -> ColumnElement[bool]:
+    cond = and_(old.c.publisher_id == new.c.publisher_id, old.c.source_id == new.c.source_id)
+    if rtype == "Slot":
+        cond = and_(cond, old.c.start_ms == new.c.start_ms)
+    return cond
+
+
+def diff_generations(conn: Connection, publisher_id: int, old_gen: int, new_gen: int) -> ChangeCounts:
+    """Added, changed and removed resources between two generations of one publisher."""
+    counts = ChangeCounts()
+    for rtype, table in TABLES.items():
+        new, old = table.alias("n"), table.alias("o")
+        match = and_(_key_match(new, old, rtype), old.c.generation == old_gen)
+        in_new = and_(new.c.publisher_id == publisher_id, new.c.generation == new_gen)
+        in_old = and_(old.c.publisher_id == publisher_id, old.c.generation == old_gen)
+        counts.added += conn.execute(
+            select(func.count()).select_from(new).where(in_new, ~exists().where(match))
+        ).scalar_one()
+        counts.changed += conn.execute(
+            select(func.count()).select_from(new).where(in_new, exists().where(match, old.c.resource != new.c.resource))
+        ).scalar_one()
+        back = and_(_key_match(old, new, rtype), new.c.generation == new_gen)
+        counts.removed += conn.execute(
+            select(func.count()).select_from(old).where(in_old, ~exists().where(back))
+        ).scalar_one()
+    return counts
+
+
+class _Lookups:
+    """What resolving a Schedule needs from the other resources of its generation."""
+
+    def __init__(
+        self,
+        locations: dict[str, tuple[int, bool]],
+        roles: dict[str, tuple[str | None, str | None]],
+        services: dict[str, HealthcareService],
+    ) -> None:
+        self.locations = locations  # source id -> (pk, virtual)
+        self.roles = roles  # source id -> (location source id, practitioner name)
+        self.services = services
+
+    @classmethod
+    def empty(cls) -> _Lookups:
+        return cls({}, {}, {})
+
+    @classmethod
+    def load(cls, conn: Connection, publisher_id: int, generation: int) -> _Lookups:
+        def mine(table: Table) -> ColumnElement[bool]:
+            return and_(table.c.publisher_id == publisher_id, table.c.generation == generation)
+
+        loc = t.location.c
+        locations = {
+            r.source_id: (r.pk, bool(r.virtual))
+            for r in conn.execute(
+                select(loc.source_id, loc.pk, loc.virtual).where(mine(t.location)).order_by(loc.pk.desc())
+            )
+        }
+        names = {
+            r.source_id: r.name
+            for r in conn.execute(select(t.practitioner.c.source_id, t.practitioner.c.name).where(mine(t.practitioner)))
+        }
+        pr = t.practitioner_role.c
+        roles = {}
+        for r in conn.execute(
+            select(pr.source_id, pr.location_source_id, pr.practitioner_source_id, pr.practitioner_name).where(
+                mine(t.practitioner_role)
+            )
+        ):
+            name = names.get(r.practitioner_source_id or "") or r.practitioner_name
+            roles[r.source_id] = (r.location_source_id, name)
+        services = {}
+        hs = t.healthcare_service.c
+        for h in conn.execute(select(hs.source_id, hs.resource).where(mine(t.healthcare_service))):
+            try:
+                services[h.source_id] = _SERVICE_DECODER.decode(h.resource)
+            except msgspec.MsgspecError:
+                continue
+        return cls(locations, roles, services)
+
+
+def resolve_generation(conn: Connection, publisher_id: int, generation: int, *, only_unresolved: bool = False) -> None:
+    """Fill the `*_pk` columns and Schedule search keys of one generation.
+
+    Schedules are re-derived in full (they are few); Slots get their `schedule_pk` by SQL, all of
+    them, or with `only_unresolved` only those still without one (an incremental load).
+    """
+    lookups = _Lookups.load(conn, publisher_id, generation)
+    s = t.schedule.c
+    changes = []
+    for row in conn.execute(
+        select(
+            s.pk,
+            s.resource,
+            s.location_source_id,
+            s.location_pk,
+            s.service_text,
+            s.codes,
+            s.practitioner_text,
+            s.virtual,
+        ).where(s.publisher_id == publisher_id, s.generation == generation)
+    ):
+        try:
+            schedule = _SCHEDULE_DECODER.decode(row.resource)
+        except msgspec.MsgspecError:
+            continue
+        derived = schedule_row(schedule, lookups)
+        loc = lookups.locations.get(derived["location_source_id"] or "")
+        derived["location_pk"] = loc[0] if loc else None
+        derived["virtual"] = derived["virtual"] or bool(loc and loc[1])
+        if any(getattr(row, k) != v for k, v in derived.items()):
+            changes.append({"b_pk": row.pk, **derived})
+    if changes:
+        stmt = update(t.schedule).where(s.pk == bindparam("b_pk"))
+        conn.execute(stmt, changes)
+    sl = t.slot.c
+    target = (
+        select(s.pk)
+        .where(s.publisher_id == sl.publisher_id, s.generation == sl.generation, s.source_id == sl.schedule_source_id)
+        .order_by(s.pk.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    where = [sl.publisher_id == publisher_id, sl.generation == generation]
+    if only_unresolved:
+        where.append(sl.schedule_pk.is_(None))
+    conn.execute(update(t.slot).where(*where).values(schedule_pk=target))
+
+
+def flip_generation(conn: Connection, publisher_id: int, generation: int, **state: Any) -> None:
+    """Make `generation` the one searches see (and record polling state) in one statement."""
+    conn.execute(update(t.publisher).where(t.publisher.c.id == publisher_id).values(generation=generation, **state))
+
+
+def apply_incremental(
+    conn: Connection, publisher_id: int, generation: int, items: Iterable[tuple[Resource, bytes]], now_ms: int
+) -> ChangeCounts:
+    """Apply a `_since` load to the current generation (call inside one write transaction).
+
+    A Slot replaces the row with the same (id, start); `busy-unavailable` or `entered-in-error`
+    remove it. Other resources replace the row with the same id, kept whatever their status.
+    """
+    counts = ChangeCounts()
+    for resource, raw in items:
+        rtype = type(resource).__name__
+        table = TABLES[rtype]
+        row = row_for(resource, raw, publisher_id=publisher_id, generation=generation, now_ms=now_ms)
+        key = [table.c.publisher_id == publisher_id, table.c.generation == generation, table.c.source_id == resource.id]
+        if isinstance(resource, Slot):
+            key.append(table.c.start_ms == row["start_ms"])
+            if resource.status in GONE_SLOT_STATUSES:
+                counts.removed += conn.execute(delete(table).where(*key)).rowcount or 0
+                continue
+            row["schedule_pk"] = None
+        current = conn.execute(select(table.c.resource).where(*key).limit(1)).first()
+        if current is None:
+            conn.execute(table.insert().values(**row))
+            counts.added += 1
+        elif current.resource != row["resource"]:
+            conn.execute(update(table).where(*key).values(**row))
+            counts.changed += 1
+    resolve_generation(conn, publisher_id, generation, only_unresolved=True)
+    return counts
