@@ -1,0 +1,227 @@
+"""The search request: parsed once from text parameters into one typed value.
+
+The JSON API, the web pages and the CLI all build a `SearchRequest` with `parse_search` from the same
+parameter names (STYLE.md: "FHIR search: parse the query once into a typed request, compile it to SQL"),
+so a malformed value is refused the same way everywhere: `InvalidInput` naming the parameter, which the
+API turns into a 400 OperationOutcome. Parameters (SPEC-NOTES, Roles: the discovery client finds slots
+across publishers and helps weigh distance against wait):
+
+| name | meaning |
+|---|---|
+| near | a US ZIP code (`02114`) or `latitude,longitude` |
+| radius | `25mi`, `40km` or a bare number of miles (default 25 miles) |
+| service, specialty, vaccine | `system|code`, a bare `code`, or text (case-insensitive) |
+| virtual | `true` (telehealth only) or `false` (in person only); absent: both |
+| practitioner | part of a practitioner's name |
+| publisher | a publisher's id, or part of its name (the health system) |
+| from, to | a date (`2026-11-24`, local to `tz`; `to` includes that day) or a date-time |
+| tz | the patient's IANA time zone (default: the ZIP code's, else UTC) |
+| sort | `best` (default), `soonest` or `nearest` |
+| limit | how many locations (default 20, at most 200) |
+| per_location | how many times per location (default 5, at most 50) |
+| include_busy | `true` shows busy slots too (default: free slots with capacity only) |
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from slotlinks.discovery.geo import Point, parse_near, parse_radius
+from slotlinks.errors import InvalidInput
+
+__all__ = [
+    "DEFAULT_DAYS",
+    "DEFAULT_LIMIT",
+    "DEFAULT_PER_LOCATION",
+    "DEFAULT_RADIUS_MILES",
+    "PARAMETERS",
+    "SearchRequest",
+    "Sort",
+    "parse_search",
+]
+
+Sort = Literal["best", "soonest", "nearest"]
+
+DEFAULT_RADIUS_MILES = 25.0
+DEFAULT_DAYS = 14
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 200
+DEFAULT_PER_LOCATION = 5
+MAX_PER_LOCATION = 50
+MAX_TEXT = 200
+
+PARAMETERS = (
+    "near",
+    "radius",
+    "service",
+    "specialty",
+    "vaccine",
+    "virtual",
+    "practitioner",
+    "publisher",
+    "from",
+    "to",
+    "tz",
+    "sort",
+    "limit",
+    "per_location",
+    "include_busy",
+)
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """One search, fully parsed. Times are UTC milliseconds; `[start_ms, end_ms)` is the window."""
+
+    start_ms: int
+    end_ms: int
+    tz: str = "UTC"
+    near: Point | None = None
+    radius_miles: float = DEFAULT_RADIUS_MILES
+    service: str | None = None
+    specialty: str | None = None
+    vaccine: str | None = None
+    virtual: bool | None = None
+    practitioner: str | None = None
+    publisher: str | None = None
+    sort: Sort = "best"
+    limit: int = DEFAULT_LIMIT
+    per_location: int = DEFAULT_PER_LOCATION
+    free_only: bool = True
+    # Internal narrowing used by the stale-slot page: schedules with exactly these codes.
+    schedule_codes: str | None = None
+    only_location_pk: int | None = None
+
+    def with_changes(self, **changes: object) -> SearchRequest:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _fail(name: str, message: str) -> InvalidInput:
+    return InvalidInput(f"parameter '{name}': {message}", expression=(name,))
+
+
+def _text(params: Mapping[str, str | None], name: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > MAX_TEXT:
+        raise _fail(name, f"longer than {MAX_TEXT} characters")
+    if any(ord(c) < 32 for c in value):
+        raise _fail(name, "contains control characters")
+    return value
+
+
+def _bool(params: Mapping[str, str | None], name: str) -> bool | None:
+    value = _text(params, name)
+    if value is None:
+        return None
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise _fail(name, f"{value!r} is not true or false")
+
+
+def _int(params: Mapping[str, str | None], name: str, default: int, high: int) -> int:
+    value = _text(params, name)
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise _fail(name, f"{value!r} is not a whole number")
+    number = int(value)
+    if not 1 <= number <= high:
+        raise _fail(name, f"must be between 1 and {high}")
+    return number
+
+
+def _moment(value: str, zone: ZoneInfo, *, end: bool) -> datetime:
+    """A date (local midnight; an end date includes the whole day) or an ISO date-time."""
+    if _DATE_RE.fullmatch(value):
+        day = date.fromisoformat(value)
+        if end:
+            day += timedelta(days=1)
+        return datetime.combine(day, time(0), tzinfo=zone)
+    moment = datetime.fromisoformat(value.replace("z", "Z"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def _to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def parse_search(params: Mapping[str, str | None], *, now: datetime) -> SearchRequest:
+    """Parse search parameters (names above); raises `InvalidInput` naming the first bad one.
+
+    `now` (aware) is the default window start; the window defaults to 14 days. Recorded data lies in
+    the past, so any window is accepted, as long as it ends after it starts and spans at most a year.
+    """
+    near: Point | None = None
+    if (near_text := _text(params, "near")) is not None:
+        try:
+            near = parse_near(near_text)
+        except ValueError as exc:
+            raise _fail("near", str(exc)) from None
+    radius = DEFAULT_RADIUS_MILES
+    if (radius_text := _text(params, "radius")) is not None:
+        try:
+            radius = parse_radius(radius_text)
+        except ValueError as exc:
+            raise _fail("radius", str(exc)) from None
+
+    tz_name = _text(params, "tz") or (near.tz if near and near.tz else "UTC")
+    try:
+        zone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail("tz", f"unknown time zone {tz_name!r}") from None
+
+    start = now
+    if (from_text := _text(params, "from")) is not None:
+        try:
+            start = _moment(from_text, zone, end=False)
+        except ValueError:
+            raise _fail("from", f"{from_text!r} is not a date (YYYY-MM-DD) or date-time") from None
+    end = start + timedelta(days=DEFAULT_DAYS)
+    if (to_text := _text(params, "to")) is not None:
+        try:
+            end = _moment(to_text, zone, end=True)
+        except ValueError:
+            raise _fail("to", f"{to_text!r} is not a date (YYYY-MM-DD) or date-time") from None
+    if end <= start:
+        raise _fail("to", "the window must end after it starts")
+    if end - start > timedelta(days=366):
+        raise _fail("to", "the window may span at most 366 days")
+
+    sort_text = (_text(params, "sort") or "best").lower()
+    if sort_text not in get_args(Sort):
+        raise _fail("sort", f"{sort_text!r} is not one of best, soonest, nearest")
+
+    include_busy = _bool(params, "include_busy")
+    return SearchRequest(
+        start_ms=_to_ms(start),
+        end_ms=_to_ms(end),
+        tz=tz_name,
+        near=near,
+        radius_miles=radius,
+        service=_text(params, "service"),
+        specialty=_text(params, "specialty"),
+        vaccine=_text(params, "vaccine"),
+        virtual=_bool(params, "virtual"),
+        practitioner=_text(params, "practitioner"),
+        publisher=_text(params, "publisher"),
+        sort=sort_text,  # type: ignore[arg-type]
+        limit=_int(params, "limit", DEFAULT_LIMIT, MAX_LIMIT),
+        per_location=_int(params, "per_location", DEFAULT_PER_LOCATION, MAX_PER_LOCATION),
+        free_only=not include_busy,
+    )

@@ -1,0 +1,201 @@
+"""The discovery client's web pages: search form, results, a location's calendar, publisher status.
+
+Server-rendered (Jinja2, autoescaping on), usable without JavaScript, accessible (labels, headings,
+landmarks, a skip link, visible focus) and phone-sized (ARCHITECTURE.md, "HTTP"). The pages parse
+their query with the same `parse_search` as the JSON API and the CLI; on the web the window never
+starts before now. Only the discovery server's own `/go/{pk}` links are rendered for booking
+(deeplinks.py turns them into the publisher's http(s) link), and phones become `tel:` links.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Request
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy import and_, select
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse
+
+from slotlinks.config import Settings
+from slotlinks.discovery import tables as t
+from slotlinks.discovery.freshness import describe_age, publisher_statuses
+from slotlinks.discovery.query import PARAMETERS, SearchRequest, parse_search
+from slotlinks.discovery.search import LocationResult, search
+from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.errors import InvalidInput
+
+__all__ = ["html_page", "make_templates", "web_router"]
+
+_TEL_RE = re.compile(r"[^0-9+]")
+CALENDAR_DAYS = 7
+_DAY_MS = 86_400_000
+_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+
+
+def _when(instant: str) -> str:
+    """`2026-11-24T09:00:00-05:00` as `Tue Nov 24, 9:00 AM` (the location's own local time)."""
+    moment = datetime.fromisoformat(instant)
+    hour = moment.hour % 12 or 12
+    return f"{moment:%a %b} {moment.day}, {hour}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def _tel(phone: str) -> str:
+    return _TEL_RE.sub("", phone)
+
+
+def make_templates() -> Environment:
+    """The pages' Jinja2 environment: autoescape on for every template, undefined names are errors."""
+    env = Environment(
+        loader=PackageLoader("slotlinks.discovery", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    env.filters["tel"] = _tel
+    return env
+
+
+def html_page(env: Environment, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(env.get_template(template).render(**context), status_code=status, headers=_HEADERS)
+
+
+def _form(request: Request) -> dict[str, str]:
+    return {name: request.query_params.get(name, "") for name in PARAMETERS}
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _midnight_ms(day: date, zone: ZoneInfo) -> int:
+    return int(datetime.combine(day, time(0), tzinfo=zone).timestamp() * 1000)
+
+
+def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
+    """`/`, `/search`, `/locations/{pk}` and `/status` (HTML, not in the OpenAPI document)."""
+    router = APIRouter(include_in_schema=False)
+    env = make_templates()
+
+    @router.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> HTMLResponse:
+        return html_page(env, "index.html", form=_form(request))
+
+    def _search(req: SearchRequest) -> list[LocationResult]:
+        with store.read() as conn:
+            return search(conn, req, now_ms=store.now_ms(), link_base=settings.discovery_url)
+
+    @router.get("/search", response_class=HTMLResponse)
+    async def results(request: Request) -> HTMLResponse:
+        form = _form(request)
+        try:
+            req = parse_search(dict(request.query_params), now=store.clock())
+        except InvalidInput as exc:
+            return html_page(env, "results.html", 400, form=form, error=exc.message, where="", locations=[])
+        now_ms = store.now_ms()
+        if req.start_ms < now_ms:  # the web page starts at now
+            req = req.with_changes(start_ms=now_ms, end_ms=max(req.end_ms, now_ms + 1))
+        locations = await run_in_threadpool(_search, req)
+        where = req.near.label if req.near else ""
+        return html_page(env, "results.html", form=form, error=None, where=where, locations=locations)
+
+    def _calendar(pk: int, start_day: date | None, service: str | None) -> dict[str, Any] | None:
+        loc, p = t.location, t.publisher
+        with store.read() as conn:
+            row = (
+                conn.execute(
+                    select(loc, p.c.name.label("publisher_name"), p.c.last_success_ms)
+                    .join(p, and_(p.c.id == loc.c.publisher_id, p.c.generation == loc.c.generation))
+                    .where(loc.c.pk == pk)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            zone = _zone(row["tz"])
+            now_ms = store.now_ms()
+            first = start_day or datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(zone).date()
+            start_ms = int(datetime.combine(first, time(0), tzinfo=zone).timestamp() * 1000)
+            end_ms = int(
+                datetime.combine(first + timedelta(days=CALENDAR_DAYS), time(0), tzinfo=zone).timestamp() * 1000
+            )
+            req = SearchRequest(
+                start_ms=max(start_ms, now_ms),
+                end_ms=max(end_ms, now_ms + 1),
+                tz=zone.key,
+                service=service,
+                only_location_pk=pk,
+                per_location=500,
+            )
+            found = search(conn, req, now_ms=now_ms, link_base=settings.discovery_url)
+        days = [first + timedelta(days=i) for i in range(CALENDAR_DAYS)]
+        grid: dict[str, list[list[dict[str, Any]]]] = {}
+        phone = row["phone"]
+        for result in found:
+            phone = result.phone or phone
+            for slot in result.slots:
+                moment = datetime.fromisoformat(slot.start).astimezone(zone)
+                label = f"{moment:%H:%M}"
+                cells = grid.setdefault(label, [[] for _ in days])
+                index = (moment.date() - first).days
+                if 0 <= index < len(days):
+                    cells[index].append({"pk": slot.pk, "capacity": slot.capacity, "label": _when(slot.start)})
+        extra = urlencode({"service": service}) if service else ""
+        return {
+            "pk": pk,
+            "name": row["name"],
+            "city": row["city"],
+            "state": row["state"],
+            "publisher": row["publisher_name"],
+            "freshness": describe_age(now_ms, row["last_success_ms"]),
+            "phone": phone,
+            "tz": zone.key,
+            "days": [f"{d:%a %b} {d.day}" for d in days],
+            "first_day": f"{first:%b} {first.day}",
+            "last_day": f"{days[-1]:%b} {days[-1].day}",
+            "prev_from": (first - timedelta(days=CALENDAR_DAYS)).isoformat(),
+            "next_from": (first + timedelta(days=CALENDAR_DAYS)).isoformat(),
+            "extra_query": ("&" + extra) if extra else "",
+            "rows": sorted(grid.items()),
+        }
+
+    @router.get("/locations/{pk}", response_class=HTMLResponse)
+    async def location_page(pk: int, request: Request) -> HTMLResponse:
+        start_text = request.query_params.get("from") or None
+        service = (request.query_params.get("service") or "").strip()[:200] or None
+        start_day: date | None = None
+        if start_text:
+            try:
+                start_day = date.fromisoformat(start_text)
+            except ValueError:
+                message = "parameter 'from': not a date (YYYY-MM-DD)"
+                return html_page(env, "gone.html", 400, heading="Not a date", message=message, **_empty())
+        context = await run_in_threadpool(_calendar, pk, start_day, service)
+        if context is None:
+            message = "This location is not in the current data of any publisher."
+            return html_page(env, "gone.html", 404, heading="Location not found", message=message, **_empty())
+        return html_page(env, "location.html", **context)
+
+    @router.get("/status", response_class=HTMLResponse)
+    async def status_page() -> HTMLResponse:
+        def load() -> list[Any]:
+            with store.read() as conn:
+                return list(publisher_statuses(conn, now_ms=store.now_ms()))
+
+        return html_page(env, "status.html", publishers=await run_in_threadpool(load))
+
+    return router
+
+
+def _empty() -> dict[str, Any]:
+    return {"phone": None, "same": [], "nearby": [], "location_name": None, "show_alternatives": False}

@@ -1,0 +1,137 @@
+"""Deep links: parsed, query kept, source and booking-referral appended, referral recorded, only http(s)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from slotlinks.config import Settings
+from slotlinks.discovery import tables as t
+from slotlinks.discovery.deeplinks import build_deep_link, fhir_read_url, is_bookable_link, new_referral_id
+from slotlinks.discovery.store import DiscoveryStore
+from tests.discovery_search.conftest import NOW_MS, Data, add_slot, build_app
+from tests.servers import serve
+
+
+def test_build_keeps_the_publishers_query_and_fragment() -> None:
+    link = build_deep_link("https://portal.example/book?slot=a%20b&x=1#top", source="finder", referral="r1")
+    parts = urlsplit(link)
+    assert parts.query.startswith("slot=a%20b&x=1&")  # the publisher's query, byte for byte
+    assert parse_qsl(parts.query) == [("slot", "a b"), ("x", "1"), ("source", "finder"), ("booking-referral", "r1")]
+    assert parts.fragment == "top"
+    assert build_deep_link("https://portal.example/book", source="a b&c", referral="r") == (
+        "https://portal.example/book?source=a+b%26c&booking-referral=r"
+    )
+
+
+def test_build_replaces_a_planted_source() -> None:
+    link = build_deep_link("https://p.example/b?source=evil&booking-referral=old&k=v", source="me", referral="new")
+    assert parse_qsl(urlsplit(link).query) == [("k", "v"), ("source", "me"), ("booking-referral", "new")]
+
+
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(1)", "ftp://files.example/x", "data:text/html,hi", "//no-scheme.example", "", "https://"]
+)
+def test_only_http_links_are_bookable(link: str) -> None:
+    assert not is_bookable_link(link)
+    with pytest.raises(ValueError, match="http"):
+        build_deep_link(link, source="s", referral="r")
+
+
+def test_referral_ids_are_unique_and_unguessable() -> None:
+    ids = {new_referral_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) >= 22 for i in ids)
+
+
+def test_fhir_read_url() -> None:
+    assert fhir_read_url("https://h.example/fhir/$bulk-publish", "s-1") == "https://h.example/fhir/Slot/s-1"
+    assert fhir_read_url("https://h.example/$bulk-publish", "s.1") == "https://h.example/Slot/s.1"
+    assert fhir_read_url("https://h.example/fhir/%24bulk-publish", "s") == "https://h.example/fhir/Slot/s"
+    assert fhir_read_url("https://h.example/fhir/manifest.json", "s") is None
+    assert fhir_read_url("https://h.example/fhir/$bulk-publish", "..") is None
+    assert fhir_read_url("https://h.example/fhir/$bulk-publish", "a/b") is None
+    assert fhir_read_url("file:///etc/$bulk-publish", "s") is None
+
+
+@pytest.fixture
+def client(settings: Settings, store: DiscoveryStore, data: Data) -> Iterator[httpx.Client]:
+    with serve(build_app(settings, store)) as origin, httpx.Client(base_url=origin, timeout=10) as client:
+        yield client
+
+
+def referrals(store: DiscoveryStore) -> list[dict[str, object]]:
+    with store.read() as conn:
+        return [dict(r) for r in conn.execute(select(t.referral)).mappings()]
+
+
+def test_go_redirects_with_source_and_referral_and_records_it(
+    client: httpx.Client, store: DiscoveryStore, data: Data
+) -> None:
+    response = client.get(f"/go/{data.slots['boston_primary']}")
+    assert response.status_code == 303
+    location = response.headers["location"]
+    parts = urlsplit(location)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "portal.example.org", "/book")
+    query = dict(parse_qsl(parts.query))
+    assert query["slot"] == "abc"
+    assert query["lang"] == "en"
+    assert query["source"] == "test-finder"
+    (row,) = referrals(store)
+    assert row["id"] == query["booking-referral"]
+    assert row["link"] == location
+    assert row["publisher_id"] == data.pub1
+    assert row["slot_source_id"] == "bp1"
+    assert row["created_ms"] == NOW_MS
+    assert row["location_name"] == "Boston Downtown Clinic"
+    again = client.get(f"/go/{data.slots['boston_primary']}")
+    assert dict(parse_qsl(urlsplit(again.headers["location"]).query))["booking-referral"] != row["id"]
+
+
+def test_javascript_and_ftp_links_are_never_followed_or_rendered(
+    client: httpx.Client, store: DiscoveryStore, data: Data
+) -> None:
+    with store.write() as conn:
+        ftp = add_slot(
+            conn,
+            data.pub1,
+            _schedule_of(store, data.slots["boston_primary"]),
+            NOW_MS + 3 * 86_400_000,
+            link="ftp://x.example/f",
+        )
+    for pk in (data.slots["video"], ftp):
+        response = client.get(f"/go/{pk}")
+        assert response.status_code == 200
+        assert "location" not in response.headers
+        assert "javascript:" not in response.text
+        assert "ftp:" not in response.text
+        assert "Book by phone" in response.text
+        assert 'href="tel:6175550199"' in response.text
+    assert referrals(store) == []
+    page = client.get("/search", params={"virtual": "true"})
+    assert "Ocean State Video Visits" in page.text
+    assert "javascript:" not in page.text
+    api = client.get("/api/search", params={"virtual": "true"})
+    assert "javascript:" not in api.text
+
+
+def test_busy_in_our_data_shows_alternatives(client: httpx.Client, data: Data) -> None:
+    response = client.get(f"/go/{data.slots['boston_busy']}")
+    assert response.status_code == 200
+    assert "This time is taken" in response.text
+    assert f"/go/{data.slots['boston_primary']}" in response.text
+
+
+def test_old_generation_slot_is_not_followed(client: httpx.Client, data: Data) -> None:
+    response = client.get(f"/go/{data.slots['old']}")
+    assert response.status_code == 404
+    assert "no longer listed" in response.text
+
+
+def _schedule_of(store: DiscoveryStore, slot_pk: int) -> int:
+    with store.read() as conn:
+        return int(conn.execute(select(t.slot.c.schedule_pk).where(t.slot.c.pk == slot_pk)).scalar_one())

@@ -1,0 +1,125 @@
+"""The web pages render: headings, labels, landmarks, tel: links, and every user string escaped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import insert, update
+
+from slotlinks.config import Settings
+from slotlinks.discovery import tables as t
+from slotlinks.discovery.store import DiscoveryStore
+from tests.discovery_search.conftest import NOW_MS, Data, add_location, add_schedule, add_slot, build_app
+from tests.servers import serve
+
+EVIL = '<script>alert("x")</script>'
+
+
+@pytest.fixture
+def client(settings: Settings, store: DiscoveryStore, data: Data) -> Iterator[httpx.Client]:
+    with serve(build_app(settings, store)) as origin, httpx.Client(base_url=origin, timeout=10) as client:
+        yield client
+
+
+def assert_page(response: httpx.Response, heading: str, status: int = 200) -> str:
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert re.search(r"<h1>[^<]*" + re.escape(heading), html), html[:2000]
+    for landmark in ("<header>", "<nav", "<main", "<footer>"):
+        assert landmark in html
+    return html
+
+
+def test_home_has_a_labelled_form(client: httpx.Client) -> None:
+    html = assert_page(client.get("/"), "Find an appointment")
+    for field in (
+        "near",
+        "radius",
+        "service",
+        "specialty",
+        "vaccine",
+        "practitioner",
+        "publisher",
+        "virtual",
+        "from",
+        "to",
+        "sort",
+    ):
+        assert f'<label for="{field}">' in html
+        assert f'id="{field}"' in html
+    assert 'action="/search"' in html
+    assert 'method="get"' in html
+
+
+def test_results_page(client: httpx.Client, data: Data) -> None:
+    html = assert_page(client.get("/search", params={"near": "02114", "radius": "10mi"}), "Appointments near 02114")
+    assert "<h2" in html
+    assert "Boston Downtown Clinic" in html
+    assert "as of 3 minutes ago" in html
+    assert "Commonwealth Health" in html
+    assert 'href="tel:6175550199"' in html
+    assert f'href="/go/{data.slots["boston_primary"]}"' in html
+    assert "Thu Nov 26, 9:00 AM" in html
+    assert "(5 openings)" in html  # the Cambridge vaccine slot's capacity
+    assert f'href="/locations/{data.boston}"' in html
+
+
+def test_results_page_starts_at_now(client: httpx.Client, data: Data) -> None:
+    html = client.get("/search", params={"near": "02114", "from": "2026-11-01", "to": "2026-11-27"}).text
+    assert "Boston Downtown Clinic" in html  # now (fixture clock) to the 27th
+
+
+def test_user_strings_are_escaped(client: httpx.Client, store: DiscoveryStore, data: Data) -> None:
+    bad = client.get("/search", params={"near": EVIL})
+    html = assert_page(bad, "Appointments", 400)
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;" in html
+    html = client.get("/search", params={"near": "02114", "service": EVIL}).text
+    assert "<script>alert" not in html
+    assert 'value="&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"' in html
+    with store.write() as conn:
+        conn.execute(update(t.publisher).where(t.publisher.c.id == data.pub2).values(name=EVIL, last_error=EVIL))
+        pk = add_location(conn, data.pub2, EVIL, (42.36, -71.06), city=EVIL, phone='1"><b>')
+        schedule = add_schedule(conn, data.pub2, pk, EVIL.lower())
+        add_slot(conn, data.pub2, schedule, NOW_MS + 3_600_000, phone=None)
+    for path in ("/search?near=02114", f"/locations/{pk}", "/status"):
+        html = client.get(path).text
+        assert "<script>alert" not in html, path
+        assert "&lt;script&gt;" in html, path
+        assert '"><b>' not in html, path
+
+
+def test_location_calendar(client: httpx.Client, data: Data) -> None:
+    html = assert_page(client.get(f"/locations/{data.boston}", params={"from": "2026-11-26"}), "Boston Downtown Clinic")
+    assert "<table>" in html
+    assert '<th scope="col">Thu Nov 26</th>' in html
+    assert '<th scope="row">09:00</th>' in html
+    assert '<th scope="row">10:00</th>' in html
+    assert f'href="/go/{data.slots["boston_primary"]}"' in html
+    assert "Next week" in html
+    assert_page(client.get("/locations/99999"), "Location not found", 404)
+    assert client.get(f"/locations/{data.old_location}").status_code == 404
+    assert client.get(f"/locations/{data.boston}", params={"from": "tuesday"}).status_code == 400
+
+
+def test_status_page(client: httpx.Client, store: DiscoveryStore, data: Data) -> None:
+    with store.write() as conn:
+        conn.execute(
+            insert(t.sync_run).values(
+                publisher_id=data.pub1, started_ms=NOW_MS - 180_000, duration_ms=420, outcome="full",
+                http_statuses="{}", added=9, changed=0, removed=1, bad_lines=3, warnings=2,
+            )
+        )  # fmt: skip
+        conn.execute(update(t.publisher).where(t.publisher.c.id == data.pub2).values(last_error="HTTP 503", failures=2))
+    html = assert_page(client.get("/status"), "Publisher status")
+    assert "<h2" in html
+    assert "Commonwealth Health" in html
+    assert "full at 2026-11-24T13:57:00.000Z, 420 ms: 9 added, 0 changed, 1 removed" in html
+    assert "<dt>Bad lines</dt><dd>3</dd>" in html
+    assert "<dt>Warnings</dt><dd>2</dd>" in html
+    assert "HTTP 503 (2 failures in a row)" in html
+    assert "3 locations, 4 schedules, 8 slots" in html  # publisher 1, generation 1 only
