@@ -19,6 +19,7 @@ from rich.table import Table
 
 from slotlinks.config import Settings
 from slotlinks.discovery.cli_discovery import publishers_app, sync_command
+from slotlinks.discovery.cli_search import search_command
 
 __all__ = ["app", "main"]
 
@@ -33,6 +34,7 @@ app.add_typer(serve_app, name="serve")
 app.add_typer(publish_app, name="publish")
 app.add_typer(publishers_app, name="publishers")
 app.command("sync")(sync_command)
+app.command("search")(search_command)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -153,6 +155,53 @@ def serve_provider(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+@serve_app.command("discovery")
+def serve_discovery(
+    db: Annotated[
+        str | None,
+        typer.Option("--db", envvar="SLOTLINKS_DISCOVERY_DB", help="sqlite:///path/file.db or postgresql://..."),
+    ] = None,
+    data_dir: DataDirOption = Path("data"),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", envvar="SLOTLINKS_DISCOVERY_URL", help="Public URL, e.g. http://127.0.0.1:8000"),
+    ] = None,
+    source_id: Annotated[
+        str | None, typer.Option("--source-id", envvar="SLOTLINKS_SOURCE_ID", help="`source` on deep links.")
+    ] = None,
+    admin_token: Annotated[
+        str | None, typer.Option("--admin-token", envvar="SLOTLINKS_ADMIN_TOKEN", help="Bearer token of the admin API.")
+    ] = None,
+    allow_private_networks: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-networks",
+            envvar="SLOTLINKS_ALLOW_PRIVATE_NETWORKS",
+            help="Allow publishers on loopback and private-network addresses (demo, tests, intranets).",
+        ),
+    ] = False,
+    no_sync: Annotated[bool, typer.Option("--no-sync", help="Serve only; do not poll publishers.")] = False,
+) -> None:
+    """Serve the discovery client: search pages and API, deep links, publisher admin, aggregate feed."""
+    import uvicorn
+
+    from slotlinks.discovery.app import create_app
+
+    settings = _settings(
+        None,
+        data_dir,
+        discovery_db=db,
+        discovery_url=(base_url or f"http://{host}:{port}").rstrip("/"),
+        source_id=source_id,
+        admin_token=admin_token,
+        allow_private_networks=allow_private_networks or None,
+    )
+    console.print(f"search: {settings.discovery_url}/")
+    uvicorn.run(create_app(settings, background_sync=not no_sync), host=host, port=port, log_level="info")
+
+
 @publish_app.command("export")
 def publish_export(
     out: Annotated[Path, typer.Option("--out", help="Directory to write the manifest and NDJSON files to.")],
@@ -185,10 +234,10 @@ def publish_export(
 def demo(
     data_dir: DataDirOption = Path("data/demo"),
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="First TCP port; each provider takes the next one.")] = 8001,
+    port: Annotated[int, typer.Option(help="The discovery server's port; the providers take the next ones.")] = 8000,
     fresh: Annotated[bool, typer.Option("--fresh", help="Regenerate the demo data.")] = False,
 ) -> None:
-    """Run the demo: generated providers publishing their slots, on embedded SQLite."""
+    """Run the demo: generated providers and a discovery server over them, on embedded SQLite."""
     from slotlinks.demo import run_demo
 
     token = secrets.token_urlsafe(24)

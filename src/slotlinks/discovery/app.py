@@ -1,0 +1,65 @@
+"""The discovery server: search pages and API, deep links, publisher admin, aggregate publication,
+and (unless turned off) the sync loop that keeps every publisher's data fresh.
+
+`create_app(settings)` builds everything from the settings it is given; nothing happens at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from slotlinks.config import Settings
+from slotlinks.discovery.routes_aggregate import aggregate_router
+from slotlinks.discovery.routes_publishers import publishers_router
+from slotlinks.discovery.routes_search import search_router
+from slotlinks.discovery.routes_web import web_router
+from slotlinks.discovery.store import DiscoveryStore, open_store
+from slotlinks.discovery.sync import run_forever
+from slotlinks.fhirhttp import install_error_handlers
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, store: DiscoveryStore | None = None, *, background_sync: bool = True) -> FastAPI:
+    """The discovery ASGI app over `store` (default: the configured discovery database, migrated)."""
+    own_store = store is None
+    store = store or open_store(settings.discovery_db_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_forever(store, settings, stop=stop)) if background_sync else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if own_store:
+                store.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="slotlinks discovery",
+        summary="Find appointment slots across SMART Scheduling Links publishers",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(search_router(settings, store))
+    app.include_router(publishers_router(settings, store))
+    app.include_router(aggregate_router(settings, store))
+    app.include_router(web_router(settings, store))
+    app.state.store = store
+    return app

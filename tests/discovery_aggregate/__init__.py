@@ -1,0 +1,1 @@
+"""Tests of the aggregate re-publication (spec "Slot Aggregators")."""
