@@ -89,6 +89,12 @@ def gzip_sibling(path: Path) -> Path:
     return compressed
 
 
+def ready_gzip_sibling(path: Path) -> Path | None:
+    """The gzip sibling of an encoded file if it is already made (by a background job), else None."""
+    compressed = path.with_name(path.name + ".gz")
+    return compressed if compressed.exists() else None
+
+
 def validated(
     request: Request, tag: str, modified_ms: int, max_age: int, *, gzipped: bool
 ) -> tuple[dict[str, str], bool]:
@@ -133,16 +139,32 @@ def file_response(
     modified_ms: int,
     max_age: int,
     *,
-    compress: Callable[[Path], Path] = gzip_sibling,
+    compress: Callable[[Path], Path | None] = gzip_sibling,
 ) -> Response:
     """An encoded NDJSON file from disk, conditional, with its gzip sibling (`compress(path)`) when the
     client accepts gzip. HEAD answers the same headers (Content-Length included) without a body.
+
+    When `compress` has no sibling ready (None), the file is gzipped on the fly as it streams, so a
+    client never waits for a whole file to be compressed before its first byte.
     """
     gzipped = accepts_gzip(request.headers)
     headers, fresh = validated(request, tag, modified_ms, max_age, gzipped=gzipped)
     if fresh:
         return _not_modified(headers)
-    return FileResponse(compress(path) if gzipped else path, media_type=NDJSON, headers=headers)
+    if not gzipped:
+        return FileResponse(path, media_type=NDJSON, headers=headers)
+    ready = compress(path)
+    if ready is not None:
+        return FileResponse(ready, media_type=NDJSON, headers=headers)
+    if request.method == "HEAD":
+        return Response(b"", media_type=NDJSON, headers=headers)
+    return StreamingResponse(gzip_stream(_file_chunks(path)), media_type=NDJSON, headers=headers)
+
+
+def _file_chunks(path: Path, size: int = 1 << 16) -> Iterator[bytes]:
+    with open(path, "rb") as source:
+        while chunk := source.read(size):
+            yield chunk
 
 
 def stream_response(request: Request, lines: Iterable[bytes], max_age: int) -> Response:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from slotlinks.bulkhttp import file_response, manifest_response, parse_since, stream_response
+from slotlinks.bulkhttp import file_response, manifest_response, parse_since, ready_gzip_sibling, stream_response
 from slotlinks.config import Settings
 from slotlinks.errors import NotFound
 from slotlinks.fhir.instant import ms_to_instant
@@ -48,7 +48,8 @@ def publication_router(settings: Settings, store: ProviderStore, cache: Publicat
         if since is None:
             built = cache.current()
             body = (built.directory / MANIFEST_NAME).read_bytes()
-            return manifest_response(request, body, f"m{built.version}", built.transaction_ms, settings.max_age)
+            tag = f"m{built.version}-{built.transaction_ms}"
+            return manifest_response(request, body, tag, built.transaction_ms, settings.max_age)
         since_ms, raw = since
         publication = since_publication(since_ms)
         body = manifest_bytes(publication, settings.base_url, since=raw, file_query=f"?_since={quote(raw, safe=':')}")
@@ -66,7 +67,12 @@ def publication_router(settings: Settings, store: ProviderStore, cache: Publicat
             raise NotFound(f"{file_name} is not part of the current publication", expression=["url"])
         path = built.directory / file_name
         return file_response(
-            request, path, f"f{built.version}", built.transaction_ms, settings.max_age, compress=cache.gzipped
+            request,
+            path,
+            f"f{built.version}-{built.transaction_ms}",
+            built.transaction_ms,
+            settings.max_age,
+            compress=ready_gzip_sibling,
         )
 
     def since_file(file_name: str, since_ms: int, request: Request) -> Response:

@@ -8,7 +8,6 @@ so exported files are byte-identical to what the live server returns for the sam
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 import tempfile
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from slotlinks.bulkhttp import gzip_sibling
 from slotlinks.provider.publication import (
     MANIFEST_NAME,
     PORTAL_URL_SETTING,
@@ -100,7 +100,6 @@ class PublicationCache:
         self.base_url = base_url
         self.directory = directory
         self._lock = threading.Lock()
-        self._gzip_lock = threading.Lock()
         self._latest: BuiltPublication | None = None
 
     def current(self) -> BuiltPublication:
@@ -135,27 +134,9 @@ class PublicationCache:
             if not directory.exists():
                 return
             try:
-                self.gzipped(path)
+                gzip_sibling(path)
             except OSError:  # the version was pruned meanwhile
                 return
-
-    def ready_gzip(self, path: Path) -> Path | None:
-        """The compressed sibling if it is already made, without waiting for it."""
-        compressed = path.with_name(path.name + ".gz")
-        return compressed if compressed.exists() else None
-
-    def gzipped(self, path: Path) -> Path:
-        """A gzip-compressed sibling of an encoded file, made once on first demand."""
-        compressed = path.with_name(path.name + ".gz")
-        if compressed.exists():
-            return compressed
-        with self._gzip_lock:
-            if not compressed.exists():
-                partial = compressed.with_name(compressed.name + ".part")
-                with open(path, "rb") as src, gzip.open(partial, "wb", compresslevel=6) as dst:
-                    shutil.copyfileobj(src, dst, _BUFFER)
-                os.replace(partial, compressed)
-        return compressed
 
     def _prune(self, keep: Path) -> None:
         # Older versions stay a little while: a client that read the previous manifest may still be
