@@ -4,10 +4,12 @@ resolved, `_since` loads change only what changed, and a full refresh is atomic 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from slotlinks.clock import FixedClock
 from slotlinks.config import Settings
 from slotlinks.discovery import registry
 from slotlinks.discovery import tables as t
@@ -155,3 +157,22 @@ def test_run_forever_polls_and_stops(store: DiscoveryStore, settings: Settings, 
     assert info.slots == 3
     # Scheduled by max-age, never sooner than min_poll_seconds.
     assert info.next_poll_ms >= (info.last_success_ms or 0) + 1000 * settings.min_poll_seconds
+
+
+def test_full_refresh_keeps_the_stamps_of_unchanged_rows(
+    store: DiscoveryStore, settings: Settings, raw: RawServer
+) -> None:
+    pid = registry.add_publisher(store, url=feed(raw, "p", [slot(i) for i in range(4)]), name="p").id
+    assert sync(store, settings)[pid].outcome == "full"
+    with store.read() as conn:
+        before = dict(conn.execute(select(t.slot.c.source_id, t.slot.c.updated_ms)).all())
+    changed = [slot(i) for i in range(4)]
+    changed[2] = slot(2, status="busy")
+    feed(raw, "p", changed, tx="2026-02-02T00:00:00Z")
+    store.clock = FixedClock(datetime.fromtimestamp((max(before.values()) + 60_000) / 1000, tz=UTC))
+    result = sync(store, settings)[pid]
+    assert result.outcome == "full", result.error
+    with store.read() as conn:
+        after = dict(conn.execute(select(t.slot.c.source_id, t.slot.c.updated_ms)).all())
+    bumped = {key for key in after if after[key] != before[key]}
+    assert len(bumped) == 1

@@ -55,6 +55,7 @@ __all__ = [
     "ChangeCounts",
     "GenerationWriter",
     "apply_incremental",
+    "carry_unchanged_stamps",
     "diff_generations",
     "discard_other_generations",
     "flip_generation",
@@ -350,6 +351,20 @@ def diff_generations(conn: Connection, publisher_id: int, old_gen: int, new_gen:
             select(func.count()).select_from(old).where(in_old, ~exists().where(back))
         ).scalar_one()
     return counts
+
+
+def carry_unchanged_stamps(conn: Connection, publisher_id: int, old_gen: int, new_gen: int) -> None:
+    """Rows of the new generation identical to their old selves keep the old `updated_ms`, so a full
+    refresh that changed little looks small to `_since` readers of the aggregate publication."""
+    for rtype, table in TABLES.items():
+        old = table.alias("o")
+        same = and_(_key_match(table, old, rtype), old.c.generation == old_gen, old.c.resource == table.c.resource)
+        previous = select(func.min(old.c.updated_ms)).where(same).scalar_subquery()
+        conn.execute(
+            update(table)
+            .where(table.c.publisher_id == publisher_id, table.c.generation == new_gen, exists().where(same))
+            .values(updated_ms=previous)
+        )
 
 
 class _Lookups:

@@ -194,6 +194,7 @@ class _Load:
             with store.write() as conn:
                 ingest.resolve_generation(conn, pub.id, new)
                 counts = ingest.diff_generations(conn, pub.id, old, new)
+                ingest.carry_unchanged_stamps(conn, pub.id, old, new)
             with store.write() as conn:
                 ingest.flip_generation(conn, pub.id, new, **self.state)
             discard(new)
