@@ -92,3 +92,11 @@ def test_bad_portal_url_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "portal-url" in result.stderr
+
+
+def test_db_upgrade_of_each_side(db_url: str) -> None:
+    for side in ("provider", "discovery"):
+        result = slotlinks("db", "upgrade", "--db", db_url, "--side", side)
+        assert result.returncode == 0, result.stderr
+        assert f"{side} schema is up to date" in result.stdout
+    assert slotlinks("db", "upgrade", "--db", db_url, "--side", "other").returncode == 2

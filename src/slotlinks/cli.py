@@ -58,17 +58,28 @@ def _settings(db: str | None, data_dir: Path, **overrides: object) -> Settings:
 
 @db_app.command("upgrade")
 def db_upgrade(
-    db: DbOption = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="sqlite:///path/file.db or postgresql://... (default: the side's variable)"),
+    ] = None,
     data_dir: DataDirOption = Path("data"),
+    side: Annotated[str, typer.Option(help="Which store: provider or discovery.")] = "provider",
 ) -> None:
-    """Create or migrate the provider database schema to the latest version."""
-    from slotlinks.provider.store import open_store
+    """Create or migrate a store's schema to the latest version."""
+    from slotlinks.dbengine import make_engine
+    from slotlinks.migrate import upgrade
 
-    settings = _settings(db, data_dir)
-    store = open_store(settings.provider_db_url)
-    state = store.state()
-    store.dispose()
-    console.print(f"provider schema is up to date (data set version {state.version})")
+    if side not in {"provider", "discovery"}:
+        err_console.print("[red]error:[/red] --side must be provider or discovery")
+        raise typer.Exit(2)
+    settings = Settings.from_env().with_overrides(data_dir=data_dir)
+    url = db or (settings.provider_db_url if side == "provider" else settings.discovery_db_url)
+    engine = make_engine(url)
+    try:
+        upgrade(engine, side)
+    finally:
+        engine.dispose()
+    console.print(f"{side} schema is up to date")
 
 
 @generate_app.command("provider")

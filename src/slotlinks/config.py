@@ -87,6 +87,11 @@ class Settings:
             raise ValueError(f"base URL must be an absolute http(s) URL, got {self.base_url!r}")
         if parts.query or parts.fragment:
             raise ValueError(f"base URL must not carry a query or fragment, got {self.base_url!r}")
+        discovery = urlsplit(self.discovery_url)
+        if discovery.scheme not in {"http", "https"} or not discovery.netloc:
+            raise ValueError(f"discovery URL must be an absolute http(s) URL, got {self.discovery_url!r}")
+        if not self.source_id or not all(c.isalnum() or c in "-._~" for c in self.source_id):
+            raise ValueError(f"source id must be a non-empty URL-safe token, got {self.source_id!r}")
         if self.max_age < 0:
             raise ValueError("max-age must not be negative")
         if not 1 <= self.horizon_days <= 366:
