@@ -20,9 +20,7 @@ Only http(s) booking links are ever rendered or followed.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import secrets
-import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
@@ -34,8 +32,10 @@ from sqlalchemy import Connection, and_, select
 from slotlinks.config import Settings
 from slotlinks.discovery import tables as t
 from slotlinks.discovery.geo import Point
+from slotlinks.discovery.netguard import GuardedTransport
 from slotlinks.discovery.query import DEFAULT_DAYS, DEFAULT_RADIUS_MILES, SearchRequest
 from slotlinks.discovery.search import LocationResult, search
+from slotlinks.errors import Forbidden
 from slotlinks.fhir.ids import is_valid_id
 from slotlinks.fhir.instant import InvalidInstant, instant_to_ms
 
@@ -218,25 +218,6 @@ def _same_origin(a: str, b: str) -> bool:
     return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
 
 
-async def _addresses_allowed(url: str, *, allow_private_networks: bool) -> bool:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return False
-    if not infos:
-        return False
-    if allow_private_networks:
-        return True
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global or address.is_multicast:
-            return False
-    return True
-
-
 async def still_free(target: SlotTarget, *, settings: Settings, timeout: float = REREAD_TIMEOUT) -> bool | None:
     """Re-read the slot from the publisher's FHIR API: False when it answers that the slot is taken,
     True when it is still free, None when unknown (no FHIR read, unreachable, slow, or refused)."""
@@ -245,15 +226,15 @@ async def still_free(target: SlotTarget, *, settings: Settings, timeout: float =
         return None
     try:
         return await asyncio.wait_for(_reread(url, target, settings), timeout)
-    except (TimeoutError, httpx.HTTPError, OSError, ValueError):
+    except (TimeoutError, httpx.HTTPError, OSError, ValueError, Forbidden):
+        # Forbidden: the guard refused the publisher's address before connecting.
         return None
 
 
 async def _reread(url: str, target: SlotTarget, settings: Settings) -> bool | None:
-    if not await _addresses_allowed(url, allow_private_networks=settings.allow_private_networks):
-        return None
+    transport = GuardedTransport(httpx.AsyncHTTPTransport(), allow_private_networks=settings.allow_private_networks)
     async with (
-        httpx.AsyncClient(follow_redirects=False, trust_env=False) as client,
+        httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False) as client,
         client.stream("GET", url, headers={"Accept": "application/fhir+json"}) as response,
     ):
         if response.status_code != 200:
