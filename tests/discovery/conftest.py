@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from slotlinks.config import Settings
 from slotlinks.discovery.store import DiscoveryStore, open_store
 from tests.conftest import REALWORLD
+from tests.servers import serve_with_origin
 
 ADMIN_TOKEN = "discovery-admin-token-0123456789"
 
@@ -194,29 +193,6 @@ def raw() -> Iterator[RawServer]:
 
 
 # --- generated providers behind the provider app --------------------------------------------------
-
-
-@contextmanager
-def serve_with_origin(make_app: Callable[[str], Any]) -> Iterator[str]:
-    """Like tests.servers.serve, but the app is built knowing its own origin (its public base URL)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    origin = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(make_app(origin), log_level="warning", lifespan="on", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
-    try:
-        yield origin
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
 
 
 @dataclass
