@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slotlinks.config import Settings
-from slotlinks.discovery.cli_discovery import publishers_app, sync_command
+from slotlinks.discovery.cli_discovery import AllowPrivateOption, publishers_app, sync_command
 from slotlinks.discovery.cli_search import search_command
 
 __all__ = ["app", "main"]
@@ -185,14 +185,7 @@ def serve_discovery(
     admin_token: Annotated[
         str | None, typer.Option("--admin-token", envvar="SLOTLINKS_ADMIN_TOKEN", help="Bearer token of the admin API.")
     ] = None,
-    allow_private_networks: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-networks",
-            envvar="SLOTLINKS_ALLOW_PRIVATE_NETWORKS",
-            help="Allow publishers on loopback and private-network addresses (demo, tests, intranets).",
-        ),
-    ] = False,
+    allow_private_networks: AllowPrivateOption = False,
     no_sync: Annotated[bool, typer.Option("--no-sync", help="Serve only; do not poll publishers.")] = False,
 ) -> None:
     """Serve the discovery client: search pages and API, deep links, publisher admin, aggregate feed."""

@@ -26,6 +26,15 @@ from slotlinks.errors import SlotlinksError
 
 __all__ = ["publishers_app", "sync_command"]
 
+AllowPrivateOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-networks",
+        envvar="SLOTLINKS_ALLOW_PRIVATE_NETWORKS",
+        help="Allow publishers on loopback and private-network addresses (demo, tests, intranets).",
+    ),
+]
+
 publishers_app = typer.Typer(help="The publishers this discovery client polls.", no_args_is_help=True)
 
 DbOption = Annotated[
@@ -117,14 +126,7 @@ def list_command(
 def sync_command(
     once: Annotated[bool, typer.Option("--once", help="One pass over every publisher, then exit.")] = False,
     db: DbOption = None,
-    allow_private_networks: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-networks",
-            envvar="SLOTLINKS_ALLOW_PRIVATE_NETWORKS",
-            help="Allow publishers on loopback and private-network addresses (demo, tests, intranets).",
-        ),
-    ] = False,
+    allow_private_networks: AllowPrivateOption = False,
 ) -> None:
     """Poll publishers: once (every unpaused one, now), or forever on each one's own cadence."""
     settings, store = _store(db, allow_private_networks=allow_private_networks or None)
