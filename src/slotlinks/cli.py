@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slotlinks.config import Settings
+from slotlinks.conformance.cli_validate import validate_command
 from slotlinks.discovery.cli_discovery import AllowPrivateOption, publishers_app, sync_command
 from slotlinks.discovery.cli_search import search_command
 
@@ -35,6 +36,7 @@ app.add_typer(publish_app, name="publish")
 app.add_typer(publishers_app, name="publishers")
 app.command("sync")(sync_command)
 app.command("search")(search_command)
+app.command("validate")(validate_command)
 
 console = Console()
 err_console = Console(stderr=True)
