@@ -42,6 +42,10 @@ class Settings:
     max_age: int = 300
     horizon_days: int = 28
     max_import_bytes: int = 50 * 1024 * 1024
+    # Booking portal: how long a hold lasts, and the secret that signs cancellation links and CSRF
+    # tokens (empty: a random secret stored with the provider's data, made by its migration).
+    hold_minutes: int = 10
+    portal_secret: str = ""
     # Discovery side.
     # This deployment's id, appended to deep links as `source` (spec "Deep Links").
     source_id: str = "slotlinks"
@@ -70,6 +74,8 @@ class Settings:
             admin_token=env.get("SLOTLINKS_ADMIN_TOKEN", ""),
             max_age=int(env.get("SLOTLINKS_MAX_AGE", "300")),
             horizon_days=int(env.get("SLOTLINKS_HORIZON_DAYS", "28")),
+            hold_minutes=int(env.get("SLOTLINKS_HOLD_MINUTES", "10")),
+            portal_secret=env.get("SLOTLINKS_PORTAL_SECRET", ""),
             source_id=env.get("SLOTLINKS_SOURCE_ID", "slotlinks"),
             discovery_url=env.get("SLOTLINKS_DISCOVERY_URL", "http://127.0.0.1:8000"),
             allow_private_networks=_flag(env.get("SLOTLINKS_ALLOW_PRIVATE_NETWORKS")),
@@ -96,6 +102,10 @@ class Settings:
             raise ValueError("max-age must not be negative")
         if not 1 <= self.horizon_days <= 366:
             raise ValueError("the slot horizon must be between 1 and 366 days")
+        if not 1 <= self.hold_minutes <= 120:
+            raise ValueError("a hold must last between 1 and 120 minutes")
+        if self.portal_secret and len(self.portal_secret) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"the portal secret must be at least {MIN_TOKEN_LENGTH} characters")
 
     @property
     def admin_enabled(self) -> bool:

@@ -1,4 +1,4 @@
-"""The provider server: publication, admin API and (for now) a placeholder booking page.
+"""The provider server: publication, admin API, booking portal and referral outcomes.
 
 `create_app(settings)` builds everything from the settings it is given; nothing happens at import.
 """
@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from slotlinks.config import Settings
 from slotlinks.fhirhttp import install_error_handlers
 from slotlinks.provider.routes_admin import admin_router
+from slotlinks.provider.routes_booking_admin import booking_admin_router, referrals_router
 from slotlinks.provider.routes_portal import portal_router
 from slotlinks.provider.routes_publish import publication_router
 from slotlinks.provider.snapshots import PublicationCache
@@ -59,8 +60,11 @@ def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAP
     )
     install_error_handlers(app)
     app.include_router(publication_router(settings, store, cache))
+    # Before `admin_router`: its `/admin/{Type}/{id}` would otherwise take `/admin/sources/{source}`.
+    app.include_router(booking_admin_router(settings, store))
     app.include_router(admin_router(settings, store))
     app.include_router(portal_router(settings, store))
+    app.include_router(referrals_router(settings, store))
     app.state.store = store
     app.state.cache = cache
 

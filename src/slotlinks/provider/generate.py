@@ -35,6 +35,7 @@ from slotlinks.fhir.resources import (
 )
 from slotlinks.provider import catalog
 from slotlinks.provider import tables as t
+from slotlinks.provider.demo_questionnaires import seed_questionnaires
 from slotlinks.provider.npi import make_npi
 from slotlinks.provider.places import Place, phone_for, pick_places, street_address
 from slotlinks.provider.publication import PORTAL_URL_SETTING
@@ -266,6 +267,7 @@ def generate_provider(store: ProviderStore, options: GenerateOptions) -> dict[st
             for kind in virtual_kinds:
                 builder.practitioner_service(kind, loc_id, place)
         regenerate(change, today=options.today, horizon_days=options.days)
+        seed_questionnaires(change, builder.schedules)
         _mark_some_busy(change, options.seed)
         return _counts(change)
 

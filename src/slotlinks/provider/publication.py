@@ -5,6 +5,11 @@ ISO week of their local start. The same row encoders serve the full data set (ca
 version, or exported to static files) and `_since` requests (only rows changed after an instant,
 including deactivated ones, so clients learn of removals).
 
+A slot's published status counts its bookings and its live holds (`holds`): held to capacity it is
+`busy-tentative`, and its `slot-capacity` counts only units neither booked nor held. Holds expire by
+the clock (`now_ms`, default the system time), with no job: a hold that expired after a `_since`
+instant republishes its slot.
+
 Slot lines are rendered from columns with pre-escaped per-schedule fragments instead of building a
 model per row: ids, instants and statuses are constrained to JSON-safe characters by the store, and
 everything free-form (phone, portal URL) is escaped once through orjson.
@@ -12,17 +17,19 @@ everything free-form (phone, portal URL) is escaped once through orjson.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import Connection, Row, Select, or_, select
 
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider import tables as t
+from slotlinks.provider.holds import hold_counts
 
 __all__ = [
     "MANIFEST_NAME",
@@ -99,8 +106,19 @@ class _Renderer:
     everything that repeats (schedule fragments, instants, file names) computed once and reused.
     """
 
-    def __init__(self, conn: Connection, portal_url: str, *, schedule_id: str | None = None) -> None:
-        """Loads every schedule's fragments, or only `schedule_id`'s (to render that schedule's slots)."""
+    def __init__(
+        self,
+        conn: Connection,
+        portal_url: str,
+        *,
+        schedule_id: str | None = None,
+        now_ms: int | None = None,
+        slot_id: str | None = None,
+    ) -> None:
+        """Loads every schedule's fragments, or only `schedule_id`'s (to render that schedule's slots),
+        and the holds live at `now_ms` (all, or only `slot_id`'s)."""
+        self.now_ms = _now(now_ms)
+        self.held, self.expired = hold_counts(conn, self.now_ms, slot_id)
         portal = orjson.dumps(portal_url.rstrip("/") + BOOKING_PATH).decode()[:-1]
         self.link_prefix = ',"extension":[{"url":"' + BOOKING_DEEP_LINK + '","valueUrl":' + portal
         self.schedules = self._schedule_infos(conn, schedule_id)
@@ -147,13 +165,19 @@ class _Renderer:
     def slot_line(self, row: Row[*tuple[Any, ...]] | tuple[Any, ...]) -> str:
         slot_id, schedule_id, start, end, status, capacity, booked, active, last_updated = row
         info = self.schedules[schedule_id]
+        held = self.held.get(slot_id, 0) if self.held else 0
+        if self.expired and slot_id in self.expired:
+            # The expiry of an unreleased hold changed this slot as published.
+            last_updated = max(last_updated, self.expired[slot_id])
         if not active:
             status = "busy-unavailable"
         elif status == "free" and booked >= capacity:
             status = "busy"
+        elif status == "free" and booked + held >= capacity:
+            status = "busy-tentative"
         extra = info.extensions
         if capacity > 1:
-            free = capacity - booked if status == "free" else 0
+            free = max(capacity - booked - held, 0) if status == "free" else 0
             extra += f"{_CAPACITY_PREFIX}{free}}}"
         return (
             f'{{"resourceType":"Slot","id":"{slot_id}","meta":{{"lastUpdated":"{self.instant(last_updated)}"}},'
@@ -162,30 +186,36 @@ class _Renderer:
         )
 
 
+def _now(now_ms: int | None) -> int:
+    return int(time.time() * 1000) if now_ms is None else now_ms
+
+
 def _slot_columns() -> Select[tuple[Any, ...]]:
     s = t.slot.c
     return select(s.id, s.schedule_id, s.start, s.end, s.status, s.capacity, s.booked, s.active, s.last_updated)
 
 
-def render_slot(conn: Connection, portal_url: str, slot_id: str) -> bytes | None:
+def render_slot(conn: Connection, portal_url: str, slot_id: str, *, now_ms: int | None = None) -> bytes | None:
     """One Slot exactly as the publication renders it (spec "Slot File"; active or not, as a `_since`
     client would see it), without the line's newline; None if there is no such slot. Loads only that
     slot's schedule, not every schedule as a full pass does."""
     row = conn.execute(_slot_columns().where(t.slot.c.id == slot_id)).first()
     if row is None:
         return None
-    return _Renderer(conn, portal_url, schedule_id=row.schedule_id).slot_line(row).rstrip("\n").encode()
+    renderer = _Renderer(conn, portal_url, schedule_id=row.schedule_id, now_ms=now_ms, slot_id=slot_id)
+    return renderer.slot_line(row).rstrip("\n").encode()
 
 
 def iter_lines(
-    conn: Connection, portal_url: str, *, since_ms: int | None = None
+    conn: Connection, portal_url: str, *, since_ms: int | None = None, now_ms: int | None = None
 ) -> Iterator[tuple[str, str, str | None, str]]:
     """Every published line (with its newline) as (type, file name, state, line), in manifest order.
 
     Without `since_ms`: the active data set. With it: every row changed after that instant, active or
-    not (a deactivated resource is published once more, e.g. a removed Slot as `busy-unavailable`).
+    not (a deactivated resource is published once more, e.g. a removed Slot as `busy-unavailable`),
+    and every slot whose unreleased hold expired after it (by `now_ms`).
     """
-    renderer = _Renderer(conn, portal_url)
+    renderer = _Renderer(conn, portal_url, now_ms=now_ms)
     for type_name, prefix in _DESCRIPTIVE:
         table = t.RESOURCE_TABLES[type_name]
         query = select(table.c.state, table.c.resource).order_by(table.c.id)
@@ -197,6 +227,10 @@ def iter_lines(
     s = t.slot.c
     slots = _slot_columns()
     changed = s.active if since_ms is None else s.last_updated > since_ms
+    if since_ms is not None:
+        lapsed = [slot for slot, expiry in renderer.expired.items() if expiry > since_ms]
+        if lapsed:
+            changed = or_(changed, s.id.in_(lapsed))
     slots = slots.where(changed).order_by(s.schedule_id, s.start_ms, s.id)
     slot_file, slot_line = renderer.slot_file, renderer.slot_line
     for slot_row in conn.execution_options(yield_per=5000).execute(slots):
@@ -227,14 +261,19 @@ class _Sink:
 
 
 def write_files(
-    conn: Connection, portal_url: str, opener: Opener | None, *, since_ms: int | None = None
+    conn: Connection,
+    portal_url: str,
+    opener: Opener | None,
+    *,
+    since_ms: int | None = None,
+    now_ms: int | None = None,
 ) -> list[OutputFile]:
     """Writes every line through `opener(name)` (one open binary file per output) and returns the
     outputs in manifest order; with no opener, only counts what would be written."""
     files: dict[str, OutputFile] = {}
     sinks: dict[str, _Sink] = {}
     try:
-        for type_name, name, state, line in iter_lines(conn, portal_url, since_ms=since_ms):
+        for type_name, name, state, line in iter_lines(conn, portal_url, since_ms=since_ms, now_ms=now_ms):
             out = files.get(name)
             if out is None:
                 out = files[name] = OutputFile(type_name, name)

@@ -27,14 +27,20 @@ from sqlalchemy import (
 
 __all__ = [
     "RESOURCE_TABLES",
+    "appointment",
+    "audit_log",
     "closure",
     "dataset",
     "healthcare_service",
+    "hold",
     "location",
     "metadata",
     "practitioner",
     "practitioner_role",
     "provider_setting",
+    "questionnaire",
+    "referral",
+    "referral_source",
     "rule",
     "schedule",
     "slot",
@@ -175,4 +181,99 @@ slot = Table(
     # order is close to its physical order, since slots are written schedule by schedule.
     Index("ix_slot_schedule_start", "schedule_id", "start_ms", "id"),
     Index("ix_slot_last_updated", "last_updated"),
+)
+
+
+# --- booking portal (migration 0002) ---------------------------------------------------------------
+# None of these rows is published. Holds and appointments change slots, and those writes go through
+# `store.change()` (the slot is stamped); the referral outcome log is written without bumping the data
+# set (see `referrals`). `hold.slot_id` has no foreign key: regeneration may delete old inactive slots.
+
+# A hold reserves one unit of a slot's capacity until `expires_ms` (by the store's clock), while
+# `state` is `active`; then `booked`, `released` (called off) or `expired` (marked lazily: an active
+# hold past its expiry already counts for nothing). `token` is the SHA-256 of the browser's flow
+# cookie, which makes the hold its own.
+hold = Table(
+    "hold",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("slot_id", ID, nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("referral", String(128), nullable=True),
+    Column("source", String(64), nullable=True),
+    Column("last_updated", BigInteger, nullable=False),
+    Index("ix_hold_slot_state", "slot_id", "state", "expires_ms"),
+    Index("ix_hold_state_expires", "state", "expires_ms"),
+)
+
+# A booking: the FHIR Appointment JSON (with the patient and the answers contained), its state
+# (`booked` | `cancelled`) and the QuestionnaireResponse also on its own.
+appointment = Table(
+    "appointment",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("slot_id", ID, nullable=False, index=True),
+    Column("hold_id", ID, nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("resource", Text, nullable=False),
+    Column("questionnaire_response", Text, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+)
+
+# Pre-booking questionnaires (FHIR Questionnaire JSON), one per Schedule or HealthcareService:
+# `owner` is `Schedule/<id>` or `HealthcareService/<id>`.
+questionnaire = Table(
+    "questionnaire",
+    metadata,
+    Column("owner", String(96), primary_key=True),
+    Column("resource", Text, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+)
+
+# Referring sources (discovery clients): the SHA-256 of their secret and their return URL.
+referral_source = Table(
+    "referral_source",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("return_url", Text, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+)
+
+# The outcome of each referral (`source` + `booking-referral`): landed, held, booked, cancelled or
+# called-off (`reason`: taken, ineligible, needs-call, expired, released), with the last slot's time and
+# place. Never anything that identifies the patient. (Named `referral_outcome`: the discovery store,
+# which may share the database, has its own `referral`.)
+referral = Table(
+    "referral_outcome",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", String(16), nullable=True),
+    Column("slot_id", ID, nullable=True),
+    Column("start", String(40), nullable=True),
+    Column("end", String(40), nullable=True),
+    Column("location_id", ID, nullable=True),
+    Column("hold_id", ID, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+# Every hold, booking and cancellation (and refused hold), in order.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("slot_id", ID, nullable=True),
+    Column("hold_id", ID, nullable=True),
+    Column("appointment_id", ID, nullable=True),
+    Column("detail", Text, nullable=True),
+    Index("ix_audit_log_at", "at_ms"),
 )
