@@ -113,3 +113,29 @@ def test_change_stamps_increase_even_when_the_clock_stands_still(provider_store:
             stamps.append(change.stamp_ms)
     assert stamps == sorted(set(stamps))
     assert store.state().changed_ms == stamps[-1]
+
+
+def test_a_live_hold_keeps_its_slot_through_rule_removal(provider_store: ProviderStore) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from slotlinks.provider.holds import place_hold
+
+    # Slots a week ahead of the real clock, which stamps the store's changes.
+    first_day = datetime.now(UTC).date() + timedelta(days=7)
+    setup_schedule(provider_store)
+    with provider_store.change() as change:
+        regenerate(change, today=first_day, horizon_days=7)
+    held_id = slots(provider_store)[0][0]
+    place_hold(
+        store=provider_store,
+        clock=provider_store.clock,
+        slot_id=held_id,
+        ttl=timedelta(minutes=10),
+        token="t" * 32,
+    )
+    with provider_store.change() as change:
+        save_rule(change, "sch-1", Rule("r1", MON_FRI, time(9), time(12), 30, capacity=2), active=False)
+        regenerate(change, today=first_day, horizon_days=7)
+    state = {slot_id: active for slot_id, _, active, _ in slots(provider_store)}
+    assert state[held_id] is True
+    assert sum(state.values()) == 1

@@ -303,7 +303,8 @@ def slot_bytes(*, store: ProviderStore, slot_id: str) -> bytes:
     """The Slot as the publication renders it."""
     with store.read() as conn:
         portal = provider_settings(store, conn).portal_url
-        return slots.slot_json(conn, slot_id, portal_url=portal)
+        now_ms = int(store.clock().timestamp() * 1000)
+        return slots.slot_json(conn, slot_id, portal_url=portal, now_ms=now_ms)
 
 
 def create_slot(*, store: ProviderStore, body: bytes) -> tuple[str, bytes]:

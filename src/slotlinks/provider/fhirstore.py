@@ -8,6 +8,7 @@ filters on that same expression.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -19,6 +20,7 @@ from sqlalchemy import ColumnElement, Connection, and_, case, false, func, selec
 from slotlinks.fhirapi.keyset import keyset_clause, keyset_order
 from slotlinks.fhirapi.store import DESCRIPTIVE_TYPES, Key, SlotQuery
 from slotlinks.provider import tables as t
+from slotlinks.provider.holds import active_holds
 from slotlinks.provider.publication import PORTAL_URL_SETTING, _Renderer
 from slotlinks.provider.store import ProviderStore
 
@@ -27,9 +29,15 @@ __all__ = ["ProviderFhirStore", "published_status"]
 _S = t.slot.c
 
 
-def published_status() -> ColumnElement[str]:
-    """The status an active slot is published with: `free` turns `busy` once bookings fill it."""
-    return case((and_(_S.status == "free", _S.booked >= _S.capacity), "busy"), else_=_S.status)
+def published_status(now_ms: int) -> ColumnElement[str]:
+    """The status an active slot is published with at `now_ms`: `free` turns `busy` once bookings fill
+    it, and `busy-tentative` once bookings and live holds do (the publication's own rule)."""
+    free = _S.status == "free"
+    return case(
+        (and_(free, _S.booked >= _S.capacity), "busy"),
+        (and_(free, _S.booked + active_holds(now_ms) >= _S.capacity), "busy-tentative"),
+        else_=_S.status,
+    )
 
 
 def _slot_columns() -> list[ColumnElement[Any]]:
@@ -79,7 +87,8 @@ class ProviderFhirStore:
         renderer = self._load()[2]
         with self.store.read() as conn:
             row = conn.execute(select(*_slot_columns()).where(_S.id == rid, _S.active)).first()
-        return None if row is None else self._render(renderer, row)
+            current = copy.copy(renderer).at(conn, self._now_ms(), rid)
+        return None if row is None else self._render(current, row)
 
     def _render(self, renderer: _Renderer, row: Any) -> dict[str, Any]:
         if row[1] not in renderer.schedules:  # a schedule created after the cache was filled
@@ -107,13 +116,16 @@ class ProviderFhirStore:
             columns.append((_S.id, query.sort[0][1] if query.sort else False))
         return columns
 
-    def _where(self, query: SlotQuery) -> list[ColumnElement[bool]]:
+    def _now_ms(self) -> int:
+        return int(self.store.clock().timestamp() * 1000)
+
+    def _where(self, query: SlotQuery, now_ms: int) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = [_S.active]
         if query.schedule_ids is not None:
             where.append(_S.schedule_id.in_(sorted(query.schedule_ids)) if query.schedule_ids else false())
         for ids in query.ids:
             where.append(_S.id.in_(sorted(ids)) if ids else false())
-        status = published_status()
+        status = published_status(now_ms)
         for statuses in query.statuses:
             where.append(status.in_(sorted(statuses)) if statuses else false())
         for name, value in query.dates:
@@ -126,9 +138,10 @@ class ProviderFhirStore:
         return where
 
     def slots(self, query: SlotQuery) -> Iterator[tuple[Key, dict[str, Any]]]:
-        renderer = self._load()[2]
+        now_ms = self._now_ms()
+        shared = self._load()[2]
         columns = self._sort_columns(query)
-        where = self._where(query)
+        where = self._where(query, now_ms)
         before = query.before is not None
         bound = query.before if before else query.after
         if bound is not None:
@@ -139,11 +152,13 @@ class ProviderFhirStore:
             stmt = stmt.limit(query.limit)
         width = len(_slot_columns())
         with self.store.read() as conn:
+            # Holds come and go between data-set versions: count them now, on a per-request copy.
+            renderer = copy.copy(shared).at(conn, now_ms)
             rows = conn.execution_options(yield_per=1000).execute(stmt) if query.limit is None else conn.execute(stmt)
             for row in rows:
                 yield tuple(row[width:]), self._render(renderer, tuple(row[:width]))
 
     def count_slots(self, query: SlotQuery) -> int:
-        stmt = select(func.count()).select_from(t.slot).where(*self._where(query))
+        stmt = select(func.count()).select_from(t.slot).where(*self._where(query, self._now_ms()))
         with self.store.read() as conn:
             return int(conn.execute(stmt).scalar_one())

@@ -117,13 +117,18 @@ class _Renderer:
     ) -> None:
         """Loads every schedule's fragments, or only `schedule_id`'s (to render that schedule's slots),
         and the holds live at `now_ms` (all, or only `slot_id`'s)."""
-        self.now_ms = _now(now_ms)
-        self.held, self.expired = hold_counts(conn, self.now_ms, slot_id)
+        self.at(conn, _now(now_ms), slot_id)
         portal = orjson.dumps(portal_url.rstrip("/") + BOOKING_PATH).decode()[:-1]
         self.link_prefix = ',"extension":[{"url":"' + BOOKING_DEEP_LINK + '","valueUrl":' + portal
         self.schedules = self._schedule_infos(conn, schedule_id)
         self.instants: dict[int, str] = {}
         self.files: dict[tuple[str, str], tuple[str, str | None]] = {}
+
+    def at(self, conn: Connection, now_ms: int, slot_id: str | None = None) -> _Renderer:
+        """Counts holds as they stand at `now_ms` (all, or only `slot_id`'s); returns self."""
+        self.now_ms = now_ms
+        self.held, self.expired = hold_counts(conn, now_ms, slot_id)
+        return self
 
     def _schedule_infos(self, conn: Connection, schedule_id: str | None) -> dict[str, _ScheduleInfo]:
         query = select(t.schedule.c.id, t.schedule.c.state, t.location.c.phone).outerjoin(

@@ -189,10 +189,18 @@ def _regenerate_one(change: Change, schedule_id: str, first_day: date, last_day:
             s.start_ms < window_end,
         )
     ).all()
+    h = t.hold.c
+    held = set(
+        conn.execute(
+            select(h.slot_id)
+            .join(t.slot, t.slot.c.id == h.slot_id)
+            .where(t.slot.c.schedule_id == schedule_id, h.state == "active", h.expires_ms > stamp)
+        ).scalars()
+    )
     for row in existing:
         target = wanted.pop(row.id, None)
-        # Bookings, holds and statuses staff set by hand are theirs, not the rules'.
-        untouchable = row.booked > 0 or row.status != "free"
+        # Bookings, live holds and statuses staff set by hand are theirs, not the rules'.
+        untouchable = row.booked > 0 or row.status != "free" or row.id in held
         if untouchable:
             stats.kept_booked += 1
             continue

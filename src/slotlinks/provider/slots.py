@@ -78,9 +78,9 @@ def get_slot(conn: Connection, slot_id: str) -> SlotRecord:
     return _slot_record(row)
 
 
-def slot_json(conn: Connection, slot_id: str, *, portal_url: str) -> bytes:
-    """The Slot exactly as the publication renders it (one line, without the newline)."""
-    line = render_slot(conn, portal_url, slot_id)
+def slot_json(conn: Connection, slot_id: str, *, portal_url: str, now_ms: int | None = None) -> bytes:
+    """The Slot exactly as the publication renders it at `now_ms` (one line, without the newline)."""
+    line = render_slot(conn, portal_url, slot_id, now_ms=now_ms)
     if line is None:
         raise NotFound(f"no Slot with id {slot_id!r}", expression=["Slot.id"])
     return line
