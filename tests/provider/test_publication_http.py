@@ -256,3 +256,19 @@ def test_export_is_byte_identical_and_serves_statically(running_provider: Runnin
                 assert static_file.status_code == 200
                 assert static_file.content == fetch_live(output["url"])
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site")], "no staging left behind"
+
+
+def test_fhir_search_and_read_beside_the_publication(running_provider: RunningProvider) -> None:
+    base = f"{running_provider.origin}/fhir"
+    metadata = httpx.get(f"{base}/metadata", timeout=30)
+    assert metadata.status_code == 200
+    assert metadata.json()["resourceType"] == "CapabilityStatement"
+    bundle = httpx.get(f"{base}/Slot", params={"status": "free", "_count": "5"}, timeout=30).json()
+    assert bundle["resourceType"] == "Bundle"
+    assert bundle["type"] == "searchset"
+    first = bundle["entry"][0]["resource"]
+    assert first["status"] == "free"
+    read = httpx.get(f"{base}/Slot/{first['id']}", timeout=30)
+    assert read.json() == first
+    # The publication's own routes are not shadowed.
+    assert get(running_provider, running_provider.manifest_url).status_code == 200

@@ -1,4 +1,4 @@
-"""The provider server: publication, admin API, booking portal and referral outcomes.
+"""The provider server: publication, FHIR read/search, admin API, booking portal and referral outcomes.
 
 `create_app(settings)` builds everything from the settings it is given; nothing happens at import.
 """
@@ -14,7 +14,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from slotlinks.config import Settings
+from slotlinks.fhirapi import fhir_router
 from slotlinks.fhirhttp import install_error_handlers
+from slotlinks.provider.fhirstore import ProviderFhirStore
 from slotlinks.provider.routes_admin import admin_router
 from slotlinks.provider.routes_booking_admin import booking_admin_router, referrals_router
 from slotlinks.provider.routes_portal import portal_router
@@ -60,6 +62,8 @@ def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAP
     )
     install_error_handlers(app)
     app.include_router(publication_router(settings, store, cache))
+    # FHIR read and search at the same base as the publication (`{base}/Slot?...`, `{base}/metadata`).
+    app.include_router(fhir_router(settings.base_path, ProviderFhirStore(store)))
     # Before `admin_router`: its `/admin/{Type}/{id}` would otherwise take `/admin/sources/{source}`.
     app.include_router(booking_admin_router(settings, store))
     app.include_router(admin_router(settings, store))
