@@ -14,6 +14,7 @@ synchronous: the sync engine runs them in a worker thread.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,16 +23,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-from sqlalchemy import Connection, Table, and_, bindparam, delete, exists, func, select, update
+from sqlalchemy import Connection, Dialect, Table, and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
 
 from slotlinks.discovery import tables as t
+from slotlinks.discovery.quirks import plain_http_url
 from slotlinks.fhir.extensions import (
-    booking_deep_link,
-    booking_phone,
+    BOOKING_DEEP_LINK,
+    BOOKING_PHONE,
+    SLOT_CAPACITY,
     location_timezone,
-    slot_capacity,
     specialty,
     vaccine_products,
 )
@@ -75,7 +78,7 @@ TABLES: dict[str, Table] = {
     "Slot": t.slot,
 }
 
-_BATCH = 1000
+_BATCH = 10_000
 _SCHEDULE_DECODER = msgspec.json.Decoder(Schedule)
 _SERVICE_DECODER = msgspec.json.Decoder(HealthcareService)
 
@@ -105,7 +108,10 @@ def zip_info(postal_code: str) -> tuple[float, float, str | None] | None:
         return None
 
 
+@lru_cache(maxsize=1 << 16)
 def _ref_id(reference: str | None, rtype: str) -> str | None:
+    """The id `reference` points at when it is a valid reference to a `rtype`, else None (cached: every
+    Slot of a Schedule names it)."""
     if not reference:
         return None
     try:
@@ -236,21 +242,43 @@ def schedule_row(schedule: Schedule, lookups: _Lookups) -> dict[str, Any]:
 def _http_link(value: str | None) -> str | None:
     if not value:
         return None
+    if plain_http_url(value):
+        return value
     parts = urlsplit(value)
     return value if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 def slot_row(slot: Slot) -> dict[str, Any]:
-    """Slot columns: schedule id, times, status, capacity (default 1), booking link and phone."""
-    capacity = slot_capacity(slot)
+    """Slot columns: schedule id, times, status, capacity (default 1), booking link and phone.
+
+    The three extensions are read in one pass, each from the first extension with its URL, as
+    `booking_deep_link`, `booking_phone` and `slot_capacity` read them.
+    """
+    link: Any = None
+    phone: Any = None
+    capacity: Any = None
+    seen = 0
+    for extension in slot.extension:
+        url = extension.url
+        if url == BOOKING_DEEP_LINK:
+            if not seen & 1:
+                seen |= 1
+                link = extension.value
+        elif url == BOOKING_PHONE:
+            if not seen & 2:
+                seen |= 2
+                phone = extension.value
+        elif url == SLOT_CAPACITY and not seen & 4:
+            seen |= 4
+            capacity = extension.value
     return {
         "schedule_source_id": _ref_id(slot.schedule.reference, "Schedule") or "",
         "start_ms": instant_to_ms(slot.start),
         "end_ms": instant_to_ms(slot.end),
         "status": slot.status,
-        "capacity": 1 if capacity is None else capacity,
-        "booking_link": _http_link(booking_deep_link(slot)),
-        "booking_phone": booking_phone(slot),
+        "capacity": capacity if isinstance(capacity, int) and not isinstance(capacity, bool) else 1,
+        "booking_link": _http_link(link) if isinstance(link, str) else None,
+        "booking_phone": phone if isinstance(phone, str) else None,
     }
 
 
@@ -294,7 +322,14 @@ def row_for(resource: Resource, raw: bytes, *, publisher_id: int, generation: in
 
 
 class GenerationWriter:
-    """Buffers rows of one new generation and inserts them in batches (each its own transaction)."""
+    """Buffers rows of one new generation and inserts them in batches (each its own transaction).
+
+    `add` buffers; `take` hands the buffered rows over as one batch and `write` inserts a batch (in a
+    worker thread, while the next batch is read). Batches must be written one at a time, in order.
+    Slots get their `schedule_pk` as they are written when the generation's Schedules are already
+    stored; `slots_resolved` stays True while that gives every Slot what `resolve_generation` would
+    (no Schedule arrived after a Slot was written), so the final resolve may skip them.
+    """
 
     def __init__(self, publisher_id: int, generation: int, now_ms: int) -> None:
         self.publisher_id = publisher_id
@@ -302,21 +337,78 @@ class GenerationWriter:
         self.now_ms = now_ms
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._count = 0
+        self._schedule_pks: dict[str, int] | None = None  # stored Schedules: source id -> (highest) pk
+        self._slots_written = False
+        self.slots_resolved = True
 
     def add(self, resource: Resource, raw: bytes) -> bool:
-        """Buffer one resource; True when a flush is due."""
+        """Buffer one resource; True when a batch is due."""
         rtype = type(resource).__name__
         row = row_for(resource, raw, publisher_id=self.publisher_id, generation=self.generation, now_ms=self.now_ms)
-        self._pending.setdefault(rtype, []).append(row)
+        rows = self._pending.get(rtype)
+        if rows is None:
+            rows = self._pending[rtype] = []
+        rows.append(row)
         self._count += 1
         return self._count >= _BATCH
 
+    def take(self) -> dict[str, list[dict[str, Any]]]:
+        """The buffered rows, by resource type; the buffer starts empty again."""
+        batch, self._pending, self._count = self._pending, {}, 0
+        return batch
+
     def flush(self, conn: Connection) -> None:
-        for rtype, rows in self._pending.items():
-            if rows:
-                conn.execute(TABLES[rtype].insert(), rows)
-        self._pending = {}
-        self._count = 0
+        """Insert the buffered rows now."""
+        self.write(conn, self.take())
+
+    def write(self, conn: Connection, batch: dict[str, list[dict[str, Any]]]) -> None:
+        """Insert one batch from `take` (Slots last, so they can point at Schedules of the same batch)."""
+        for rtype, rows in batch.items():
+            if rows and rtype != "Slot":
+                _insert(conn, TABLES[rtype], rows)
+                if rtype == "Schedule":
+                    self._schedule_pks = None
+                    self.slots_resolved = self.slots_resolved and not self._slots_written
+        slots = batch.get("Slot")
+        if slots:
+            pks = self._schedule_pks
+            if pks is None:
+                pks = self._schedule_pks = self._load_schedule_pks(conn)
+            for row in slots:
+                row["schedule_pk"] = pks.get(row["schedule_source_id"])
+            _insert(conn, t.slot, slots)
+            self._slots_written = True
+
+    def _load_schedule_pks(self, conn: Connection) -> dict[str, int]:
+        s = t.schedule.c
+        query = (
+            select(s.source_id, s.pk)
+            .where(s.publisher_id == self.publisher_id, s.generation == self.generation)
+            .order_by(s.pk)
+        )
+        return {row.source_id: row.pk for row in conn.execute(query)}
+
+
+def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys. Slot rows on SQLite go to the driver as tuples (their
+    columns are integers, strings and NULLs, which need no conversion), which saves SQLAlchemy's
+    per-row parameter processing; everything else goes through SQLAlchemy."""
+    if table is not t.slot or conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), rows)
+        return
+    compiled = _compiled_slot_insert(conn.dialect, tuple(rows[0]))
+    if not compiled.positional or not compiled.positiontup:
+        conn.execute(table.insert(), rows)
+        return
+    get = operator.itemgetter(*compiled.positiontup)
+    conn.exec_driver_sql(compiled.string, [get(row) for row in rows])
+
+
+@lru_cache(maxsize=16)
+def _compiled_slot_insert(dialect: Dialect, keys: tuple[str, ...]) -> SQLCompiler:
+    compiled = insert(t.slot).compile(dialect=dialect, column_keys=list(keys))
+    assert isinstance(compiled, SQLCompiler)
+    return compiled
 
 
 def discard_other_generations(conn: Connection, publisher_id: int, keep: int) -> None:
@@ -340,6 +432,9 @@ def diff_generations(conn: Connection, publisher_id: int, old_gen: int, new_gen:
         match = and_(_key_match(new, old, rtype), old.c.generation == old_gen)
         in_new = and_(new.c.publisher_id == publisher_id, new.c.generation == new_gen)
         in_old = and_(old.c.publisher_id == publisher_id, old.c.generation == old_gen)
+        if not _has_rows(conn, table, publisher_id, old_gen):  # e.g. a first load: all added
+            counts.added += conn.execute(select(func.count()).select_from(new).where(in_new)).scalar_one()
+            continue
         counts.added += conn.execute(
             select(func.count()).select_from(new).where(in_new, ~exists().where(match))
         ).scalar_one()
@@ -353,10 +448,17 @@ def diff_generations(conn: Connection, publisher_id: int, old_gen: int, new_gen:
     return counts
 
 
+def _has_rows(conn: Connection, table: Table, publisher_id: int, generation: int) -> bool:
+    query = select(table.c.pk).where(table.c.publisher_id == publisher_id, table.c.generation == generation).limit(1)
+    return conn.execute(query).first() is not None
+
+
 def carry_unchanged_stamps(conn: Connection, publisher_id: int, old_gen: int, new_gen: int) -> None:
     """Rows of the new generation identical to their old selves keep the old `updated_ms`, so a full
     refresh that changed little looks small to `_since` readers of the aggregate publication."""
     for rtype, table in TABLES.items():
+        if not _has_rows(conn, table, publisher_id, old_gen):
+            continue
         old = table.alias("o")
         same = and_(_key_match(table, old, rtype), old.c.generation == old_gen, old.c.resource == table.c.resource)
         previous = select(func.min(old.c.updated_ms)).where(same).scalar_subquery()
@@ -499,5 +601,6 @@ def apply_incremental(
         elif current.resource != row["resource"]:
             conn.execute(update(table).where(*key).values(**row))
             counts.changed += 1
-    resolve_generation(conn, publisher_id, generation, only_unresolved=True)
+    if counts.added or counts.changed:  # removals alone leave every reference as it was
+        resolve_generation(conn, publisher_id, generation, only_unresolved=True)
     return counts

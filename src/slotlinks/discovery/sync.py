@@ -21,8 +21,11 @@ import contextlib
 import logging
 import re
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -30,7 +33,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import msgspec
 import orjson
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Connection, Row, insert, select, update
 
 from slotlinks.config import Settings
 from slotlinks.discovery import ingest
@@ -54,6 +57,18 @@ MAX_BACKOFF_SECONDS = 6 * 3600
 MAX_BAD_LINES_KEPT = 1000
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?([0-9]+)", re.IGNORECASE)
 _ACTIVE: set[tuple[int, int]] = set()  # (id(store), publisher id) being synced in this process
+_WRITE_LOCKS: weakref.WeakKeyDictionary[DiscoveryStore, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def _load_write(store: DiscoveryStore) -> Iterator[Connection]:
+    """A write transaction of a load. Loads of this process take turns here rather than in the
+    database: a writer waiting for SQLite's lock sleeps in growing steps (up to 100 ms at a time)."""
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.setdefault(store, threading.Lock())
+    with lock, store.write() as conn:
+        yield conn
 
 
 @dataclass(slots=True)
@@ -172,30 +187,40 @@ class _Load:
         old, new = pub.generation, pub.generation + 1
         writer = ingest.GenerationWriter(pub.id, new, store.now_ms())
 
-        def flush() -> None:
-            with store.write() as conn:
-                writer.flush(conn)
+        def write(batch: dict[str, list[dict[str, Any]]]) -> None:
+            with _load_write(store) as conn:
+                writer.write(conn, batch)
 
         def discard(keep: int) -> None:
-            with store.write() as conn:
+            with _load_write(store) as conn:
                 ingest.discard_other_generations(conn, pub.id, keep)
 
         await asyncio.to_thread(discard, old)
+        # One batch is written (in a worker thread) while the next is read: at most one write at a time.
+        writing: asyncio.Future[None] | None = None
         try:
             async for resource, raw in self._resources(outputs):
                 if writer.add(resource, raw):
-                    await asyncio.to_thread(flush)
-            await asyncio.to_thread(flush)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(asyncio.to_thread(write, writer.take()))
+            if writing is not None:
+                await writing
+            writing = None
+            await asyncio.to_thread(write, writer.take())
         except BaseException:
+            if writing is not None:  # let the batch in flight end before its rows are discarded
+                await asyncio.shield(_settle(writing))
             await asyncio.shield(asyncio.to_thread(discard, old))
             raise
+        await self._keep_since_validators()
 
         def finish() -> ingest.ChangeCounts:
-            with store.write() as conn:
-                ingest.resolve_generation(conn, pub.id, new)
+            with _load_write(store) as conn:
+                ingest.resolve_generation(conn, pub.id, new, only_unresolved=writer.slots_resolved)
                 counts = ingest.diff_generations(conn, pub.id, old, new)
                 ingest.carry_unchanged_stamps(conn, pub.id, old, new)
-            with store.write() as conn:
+            with _load_write(store) as conn:
                 ingest.flip_generation(conn, pub.id, new, **self.state)
             discard(new)
             return counts
@@ -204,11 +229,34 @@ class _Load:
         self.result.outcome = "full"
         self.state = {}  # already written with the flip
 
+    async def _keep_since_validators(self) -> None:
+        """Fetch the `_since` manifest the next poll will ask for and keep its validators instead of
+        those of the manifest just read, so that poll can be answered 304 when nothing changed.
+
+        The next poll asks for `_since=<transactionTime just read>`, a different URL (and ETag) than
+        this poll's. Kept only when the answer is about the same data set (the same transactionTime);
+        on any failure the validators just read stay, which costs no more than a full answer later.
+        """
+        since = self.state.get("transaction_time")
+        if not since or (self.pub.generation > 0 and since == self.pub.transaction_time):
+            return  # this poll already asked for that URL (or nothing will)
+        try:
+            response = await self.fetcher.manifest(_with_since(self.pub.url, since))
+            if response.status != 200:
+                return
+            manifest = read_manifest(response.body, Warnings())
+        except (SlotlinksError, httpx.HTTPError, OSError, msgspec.MsgspecError, ValueError):
+            return
+        etag, last_modified = response.headers.get("etag"), response.headers.get("last-modified")
+        if manifest.transactionTime == since and (etag or last_modified):
+            self.state["etag"], self.state["last_modified"] = etag, last_modified
+
     async def _incremental(self, outputs: list[Any]) -> None:
         pub, store = self.pub, self.store
         with tempfile.TemporaryFile() as spool:
             async for resource, raw in self._resources(outputs):
                 spool.write(type(resource).__name__.encode() + b"\t" + raw + b"\n")
+            await self._keep_since_validators()
 
             def apply() -> ingest.ChangeCounts:
                 spool.seek(0)
@@ -220,6 +268,13 @@ class _Load:
             self.result.counts = await asyncio.to_thread(apply)
         self.result.outcome = "incremental"
         self.state = {}
+
+
+async def _settle(future: asyncio.Future[None]) -> None:
+    """Wait for `future` to end, whatever its outcome (its exception, if any, counts as seen)."""
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()
 
 
 def _respool(spool: IO[bytes]) -> Iterator[tuple[Resource, bytes]]:

@@ -8,6 +8,7 @@ Specification, "Slot File" / "Schedule File": ids are up to 64 characters from `
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 __all__ = [
@@ -58,6 +59,13 @@ def parse_reference(text: str, *, expected: str | None = None) -> Reference:
     With `expected`, the type must equal it (e.g. `expected="Schedule"` for `Slot.schedule`).
     Raises `InvalidReference` saying what is wrong: the shape, the type, the id or the expected type.
     """
+    return _parse_cached(text, expected)
+
+
+# Feeds repeat the same references heavily (every Slot of a Schedule points at it), so parses are
+# cached; a `Reference` is immutable. Failures raise and are not cached.
+@lru_cache(maxsize=1 << 16)
+def _parse_cached(text: str, expected: str | None) -> Reference:
     rel = text
     if text.startswith(("http://", "https://")):
         m = _ABSOLUTE_RE.fullmatch(text)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 __all__ = [
     "DATETIME_PATTERN",
@@ -79,6 +80,16 @@ def parse_instant(text: str) -> datetime:
     Fractions beyond microseconds are truncated. Raises `InvalidInstant` naming the wrong part
     (missing offset, missing seconds, month 13, 30 February, ...). Spec: "Timestamps".
     """
+    return _parse_cached(text)
+
+
+# Feeds repeat the same instants heavily (every Schedule has slots at the same times), so parses are
+# cached; the results are immutable. Failures raise and are not cached.
+_CACHE_SIZE = 1 << 16
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _parse_cached(text: str) -> datetime:
     m = _INSTANT_RE.fullmatch(text)
     if m is None:
         raise InvalidInstant(_explain(text))
@@ -143,7 +154,12 @@ def ms_to_instant(ms: int) -> str:
 
 def instant_to_ms(text: str) -> int:
     """Milliseconds since the Unix epoch of a FHIR instant (sub-millisecond digits are dropped)."""
-    return (parse_instant(text) - _EPOCH) // _MS
+    return _ms_cached(text)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _ms_cached(text: str) -> int:
+    return (_parse_cached(text) - _EPOCH) // _MS
 
 
 def normalize_offset(text: str) -> str | None:

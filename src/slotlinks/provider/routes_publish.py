@@ -13,10 +13,18 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from slotlinks.bulkhttp import file_response, manifest_response, parse_since, ready_gzip_sibling, stream_response
+from slotlinks.bulkhttp import (
+    file_response,
+    manifest_response,
+    parse_since,
+    ready_gzip_sibling,
+    stream_response,
+    validated,
+)
 from slotlinks.config import Settings
 from slotlinks.errors import NotFound
 from slotlinks.fhir.instant import ms_to_instant
+from slotlinks.httpcache import accepts_gzip
 from slotlinks.provider.publication import (
     MANIFEST_NAME,
     PORTAL_URL_SETTING,
@@ -42,6 +50,22 @@ def publication_router(settings: Settings, store: ProviderStore, cache: Publicat
             files = write_files(conn, portal, None, since_ms=since_ms)
         return Publication(state.changed_ms, files)
 
+    def since_not_modified(request: Request, since_ms: int) -> Response | None:
+        """The 304 for a `_since` manifest the client already holds, decided before rendering it: its
+        ETag depends only on the data set's time and `since` (and on gzip, tried both ways)."""
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is None or if_none_match.strip() == "*":
+            return None
+        with store.read() as conn:
+            transaction_ms = store.state(conn).changed_ms
+        tag = f"s{transaction_ms}-{since_ms}"
+        for gzipped in (False, True) if accepts_gzip(request.headers) else (False,):
+            headers, fresh = validated(request, tag, transaction_ms, settings.max_age, gzipped=gzipped)
+            if fresh:
+                headers.pop("Content-Encoding", None)
+                return Response(status_code=304, headers=headers)
+        return None
+
     @router.api_route(f"{base}/{MANIFEST_NAME}", methods=["GET", "HEAD"], include_in_schema=False)
     def manifest(request: Request) -> Response:
         since = parse_since(request)
@@ -51,6 +75,9 @@ def publication_router(settings: Settings, store: ProviderStore, cache: Publicat
             tag = f"m{built.version}-{built.transaction_ms}"
             return manifest_response(request, body, tag, built.transaction_ms, settings.max_age)
         since_ms, raw = since
+        cached = since_not_modified(request, since_ms)
+        if cached is not None:
+            return cached
         publication = since_publication(since_ms)
         body = manifest_bytes(publication, settings.base_url, since=raw, file_query=f"?_since={quote(raw, safe=':')}")
         tag = f"s{publication.transaction_ms}-{since_ms}"

@@ -1,0 +1,136 @@
+"""The lean per-slot path gives what the full checks give: the same accepted Slots, the same first
+error (line, path, message) for bad ones, the same derived columns; and an unchanged re-poll of a
+provider is a 304 from the first re-poll on."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import orjson
+import pytest
+
+from slotlinks.config import Settings
+from slotlinks.discovery import ingest, quirks, registry
+from slotlinks.discovery.quirks import plain_http_url, read_resource
+from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY, VACCINE_DOSE
+from slotlinks.fhir.ndjson import LineError
+from slotlinks.fhir.resources import RESOURCE_DECODERS
+from tests.discovery.conftest import run_provider, sync
+
+LINK = {"url": BOOKING_DEEP_LINK, "valueUrl": "https://book.example.com/s/1?x=1"}
+PHONE = {"url": BOOKING_PHONE, "valueString": "555-0100"}
+
+
+def _slot(**changes: object) -> bytes:
+    data: dict[str, object] = {
+        "resourceType": "Slot",
+        "id": "s1",
+        "meta": {"lastUpdated": "2026-01-01T00:00:00.123Z"},
+        "schedule": {"reference": "Schedule/sch1"},
+        "status": "free",
+        "start": "2026-03-01T10:00:00-05:00",
+        "end": "2026-03-01T10:30:00-05:00",
+        "extension": [LINK, PHONE],
+        **changes,
+    }
+    return orjson.dumps({k: v for k, v in data.items() if v is not None})
+
+
+CASES = {
+    "clean": _slot(),
+    "no extensions, no meta": _slot(extension=None, meta=None),
+    "capacity": _slot(extension=[{"url": SLOT_CAPACITY, "valueInteger": 3}, LINK]),
+    "capacity zero": _slot(extension=[{"url": SLOT_CAPACITY, "valueInteger": 0}]),
+    "negative capacity": _slot(extension=[{"url": SLOT_CAPACITY, "valueInteger": -1}]),
+    "capacity as decimal": _slot(extension=[{"url": SLOT_CAPACITY, "valueDecimal": 2.0}]),
+    "two values": _slot(extension=[{"url": BOOKING_DEEP_LINK, "valueUrl": "https://a.example", "valueString": "x"}]),
+    "ftp link": _slot(extension=[{"url": BOOKING_DEEP_LINK, "valueUrl": "ftp://a.example/x"}]),
+    "upper-case scheme": _slot(extension=[{"url": BOOKING_DEEP_LINK, "valueUrl": "HTTPS://a.example/x"}]),
+    "no host": _slot(extension=[{"url": BOOKING_DEEP_LINK, "valueUrl": "https:///x"}]),
+    "blank phone": _slot(extension=[{"url": BOOKING_PHONE, "valueString": "  "}]),
+    "known extension out of place": _slot(extension=[{"url": VACCINE_DOSE, "valueInteger": 1}]),
+    "unknown extension, no value": _slot(extension=[{"url": "http://x.example/e"}]),
+    "unknown extension, nested": _slot(extension=[{"url": "http://x.example/e", "extension": [PHONE]}]),
+    "end equals start": _slot(end="2026-03-01T10:00:00-05:00"),
+    "end before start, other offset": _slot(end="2026-03-01T14:59:00Z"),
+    "30 February": _slot(start="2026-02-30T10:00:00Z"),
+    "bad lastUpdated day": _slot(meta={"lastUpdated": "2026-02-31T00:00:00Z"}),
+    "meta extension": _slot(meta={"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/lastSourceSync"}]}),
+    "schedule reference to a Location": _slot(schedule={"reference": "Location/l1"}),
+    "schedule reference without id": _slot(schedule={"reference": "Schedule/"}),
+    "absolute schedule reference": _slot(schedule={"reference": "https://x.example/fhir/Schedule/sch1"}),
+    "schedule without reference": _slot(schedule={"display": "x"}),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_fast_path_agrees_with_the_full_checks(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    line = CASES[name]
+    warnings: Counter[str] = Counter()
+    read = read_resource("Slot", 7, line, warnings)
+    with monkeypatch.context() as patched:
+        patched.setattr(quirks, "_clean_slot", lambda _slot: False)  # every Slot through validate_resource
+        full_warnings: Counter[str] = Counter()
+        full = read_resource("Slot", 7, line, full_warnings)
+    assert read == full
+    assert warnings == full_warnings
+    if not isinstance(read, LineError):
+        row = ingest.row_for(read[0], read[1], publisher_id=1, generation=1, now_ms=5)
+        assert row["start_ms"] < row["end_ms"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://a",
+        "https://a.example/x?y#z",
+        "http:///x",
+        "https://?x",
+        "http://#",
+        "http://",
+        "https://[::1]/x",
+        "http://a\tb",
+        "http://\n/x",
+        "http://exämple.com/",
+        "HTTP://a.example",
+        "mailto:x@example.com",
+        "",
+    ],
+)
+def test_plain_http_url_only_says_yes_when_urlsplit_would(value: str) -> None:
+    if plain_http_url(value):
+        parts = urlsplit(value)
+        assert parts.scheme in ("http", "https")
+        assert parts.netloc
+
+
+def test_slot_row_reads_the_first_of_each_extension() -> None:
+    line = _slot(
+        extension=[
+            {"url": SLOT_CAPACITY, "valueInteger": 4},
+            {"url": BOOKING_PHONE, "valueString": "1"},
+            {"url": BOOKING_DEEP_LINK, "valueUrl": "mailto:x@example.com"},
+            {"url": SLOT_CAPACITY, "valueInteger": 9},
+            {"url": BOOKING_PHONE, "valueString": "2"},
+            {"url": BOOKING_DEEP_LINK, "valueUrl": "https://b.example"},
+        ]
+    )
+    slot = RESOURCE_DECODERS["Slot"].decode(line)
+    row = ingest.slot_row(slot)
+    assert (row["capacity"], row["booking_phone"], row["booking_link"]) == (4, "1", None)
+    assert row["start_ms"] == 1772377200000
+    assert row["end_ms"] == 1772379000000
+
+
+def test_first_repoll_of_an_unchanged_provider_is_not_modified(
+    store: DiscoveryStore, settings: Settings, tmp_path: Path
+) -> None:
+    with run_provider(tmp_path, "Delta Care", seed=4) as provider:
+        pid = registry.add_publisher(store, url=provider.manifest_url, name="delta").id
+        assert sync(store, settings)[pid].outcome == "full"
+        again = sync(store, settings)[pid]
+        assert again.outcome == "not-modified", again.error
+        assert 304 in again.http_statuses.values()
