@@ -272,3 +272,43 @@ def test_fhir_search_and_read_beside_the_publication(running_provider: RunningPr
     assert read.json() == first
     # The publication's own routes are not shadowed.
     assert get(running_provider, running_provider.manifest_url).status_code == 200
+
+
+def test_since_learns_of_a_hold_expiring_without_any_commit(running_provider: RunningProvider) -> None:
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from slotlinks.clock import FixedClock
+    from slotlinks.fhir.instant import format_instant
+    from slotlinks.provider.holds import place_hold
+    from slotlinks.provider.slots import create_slot
+    from slotlinks.provider.store import ProviderStore
+
+    since = manifest(running_provider)["transactionTime"]
+    # A slot made by hand two days from now, whatever day the test runs.
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    with running_provider.store.change() as change:
+        schedule_id = change.conn.execute(select(t.schedule.c.id).limit(1)).scalar_one()
+        slot_id = create_slot(
+            change, schedule_id, format_instant(start), format_instant(start + timedelta(minutes=20))
+        ).id
+    # A hold placed "ten minutes ago" with a ten-minute life: it expires a second from now.
+    clock = FixedClock(datetime.now(UTC) - timedelta(minutes=10) + timedelta(seconds=1.5))
+    held = ProviderStore(running_provider.store.engine, clock=clock)
+    place_hold(store=held, clock=clock, slot_id=slot_id, ttl=timedelta(minutes=10), token="z" * 32)
+
+    def since_status() -> tuple[str, str]:
+        response = get(running_provider, running_provider.manifest_url, params={"_since": since})
+        lines = []
+        for output in orjson.loads(response.content)["output"]:
+            lines += [orjson.loads(x) for x in get(running_provider, output["url"]).content.splitlines()]
+        return response.headers["etag"], next(x["status"] for x in lines if x["id"] == slot_id)
+
+    etag, status = since_status()
+    assert status == "busy-tentative"
+    time.sleep(2)
+    again = get(
+        running_provider, running_provider.manifest_url, params={"_since": since}, headers={"If-None-Match": etag}
+    )
+    assert again.status_code == 200, "the expiry changed the publication, so the old ETag must not match"
+    assert since_status()[1] == "free"

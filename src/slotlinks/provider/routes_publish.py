@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from slotlinks.bulkhttp import (
@@ -25,6 +26,7 @@ from slotlinks.config import Settings
 from slotlinks.errors import NotFound
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.httpcache import accepts_gzip
+from slotlinks.provider.holds import expiry_key, now_ms
 from slotlinks.provider.publication import (
     MANIFEST_NAME,
     PORTAL_URL_SETTING,
@@ -43,12 +45,19 @@ def publication_router(settings: Settings, store: ProviderStore, cache: Publicat
     router = APIRouter()
     base = settings.base_path
 
+    def data_time(conn: Connection) -> tuple[int, int]:
+        """(now by the store's clock, the data set's time): its last commit, or the last hold expiry
+        since then, which changed the publication without any commit."""
+        at = now_ms(store.clock)
+        _, latest_expiry = expiry_key(conn, at)
+        return at, max(store.state(conn).changed_ms, latest_expiry)
+
     def since_publication(since_ms: int) -> Publication:
         with store.read() as conn:
-            state = store.state(conn)
+            at, data_ms = data_time(conn)
             portal = store.get_setting(PORTAL_URL_SETTING, conn=conn)
-            files = write_files(conn, portal, None, since_ms=since_ms)
-        return Publication(state.changed_ms, files)
+            files = write_files(conn, portal, None, since_ms=since_ms, now_ms=at)
+        return Publication(data_ms, files)
 
     def since_not_modified(request: Request, since_ms: int) -> Response | None:
         """The 304 for a `_since` manifest the client already holds, decided before rendering it: its
@@ -57,7 +66,7 @@ def publication_router(settings: Settings, store: ProviderStore, cache: Publicat
         if if_none_match is None or if_none_match.strip() == "*":
             return None
         with store.read() as conn:
-            transaction_ms = store.state(conn).changed_ms
+            _, transaction_ms = data_time(conn)
         tag = f"s{transaction_ms}-{since_ms}"
         for gzipped in (False, True) if accepts_gzip(request.headers) else (False,):
             headers, fresh = validated(request, tag, transaction_ms, settings.max_age, gzipped=gzipped)
@@ -109,7 +118,8 @@ def publication_router(settings: Settings, store: ProviderStore, cache: Publicat
         def lines() -> Iterator[bytes]:
             with store.read() as conn:
                 portal = store.get_setting(PORTAL_URL_SETTING, conn=conn)
-                for _, name, _, line in iter_lines(conn, portal, since_ms=since_ms):
+                at, _ = data_time(conn)
+                for _, name, _, line in iter_lines(conn, portal, since_ms=since_ms, now_ms=at):
                     if name == file_name:
                         yield line.encode()
 
