@@ -54,6 +54,8 @@ def test_search_deep_link_and_aggregate_over_real_servers(
             assert found.status_code == 200, found.text
             locations = found.json()["locations"]
             assert locations, "generated providers offer primary care near Boston"
+            # Services read as the publisher named them, not as the lower-cased search text.
+            assert "Primary care visit" in locations[0]["services"]
             publishers = {loc["publisher"]["name"] for loc in locations}
             assert publishers <= {"Alpha Health", "Beta Care"}
 

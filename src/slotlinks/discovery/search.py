@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+import orjson
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, false, func, literal, or_, select, true
 
 from slotlinks.discovery import tables as t
@@ -271,6 +272,25 @@ def _local_instant(ms: int, zone: ZoneInfo) -> str:
     return format_instant(datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone))
 
 
+def _service_names(conn: Connection, schedule_pks: list[int]) -> dict[int, str]:
+    """Patient-facing service names of the given schedules: serviceType text, else its first display
+    (the lower-cased search text is for matching, not for reading)."""
+    names: dict[int, str] = {}
+    if not schedule_pks:
+        return names
+    rows = conn.execute(select(t.schedule.c.pk, t.schedule.c.resource).where(t.schedule.c.pk.in_(schedule_pks)))
+    for pk, resource in rows:
+        for concept in orjson.loads(resource).get("serviceType") or []:
+            if not isinstance(concept, dict):
+                continue
+            displays = [c.get("display") for c in concept.get("coding") or [] if isinstance(c, dict)]
+            name = concept.get("text") or next((d for d in displays if isinstance(d, str) and d), None)
+            if isinstance(name, str) and name:
+                names[int(pk)] = name
+                break
+    return names
+
+
 def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str) -> list[LocationResult]:
     """Run a search; locations ranked by `req.sort`, each with up to `req.per_location` times.
 
@@ -292,9 +312,11 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
     wanted = [sc for sc in schedules if sc.location_pk in chosen_pks]
     location_of = {sc.pk: sc.location_pk for sc in wanted}
     services: dict[int, set[str]] = defaultdict(set)
+    names = _service_names(conn, [sc.pk for sc in wanted])
     for sc in wanted:
-        if sc.service_text:
-            services[sc.location_pk].add(sc.service_text)
+        name = names.get(sc.pk) or sc.service_text
+        if name:
+            services[sc.location_pk].add(name)
     slots_by_location: dict[int, list[Any]] = defaultdict(list)
     for row in _next_slots(conn, req, wanted):
         slots_by_location[location_of[int(row.schedule_pk)]].append(row)
