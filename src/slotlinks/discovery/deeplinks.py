@@ -15,19 +15,32 @@ link-local addresses (checked on the resolved addresses before connecting; netgu
 guard, which can replace this small one).
 
 Only http(s) booking links are ever rendered or followed.
+
+Patients have no account: the browser keeps the ids of its referrals in a signed cookie
+(`slotlinks_referrals`: the ids joined by `.`, then an HMAC-SHA256 over them; HttpOnly, SameSite=Lax),
+which `/my-referrals` and the result pages read (outcomes.py). A cookie whose signature does not match
+is ignored as a whole. The key is `settings.extra["referral_cookie_secret"]` when given (16+
+characters), else the random one migration 0002 stored in `discovery_setting`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import orjson
 from sqlalchemy import Connection, and_, select
+from starlette.responses import Response
 
 from slotlinks.config import Settings
 from slotlinks.discovery import tables as t
@@ -37,24 +50,37 @@ from slotlinks.discovery.query import DEFAULT_DAYS, DEFAULT_RADIUS_MILES, Search
 from slotlinks.discovery.search import LocationResult, search
 from slotlinks.errors import Forbidden
 from slotlinks.fhir.ids import is_valid_id
-from slotlinks.fhir.instant import InvalidInstant, instant_to_ms
+from slotlinks.fhir.instant import InvalidInstant, format_instant, instant_to_ms
 
 __all__ = [
+    "MAX_COOKIE_REFERRALS",
+    "REFERRAL_COOKIE",
     "REREAD_TIMEOUT",
     "SlotTarget",
+    "add_referral_cookie",
     "alternatives",
     "build_deep_link",
+    "cookie_key",
     "fhir_read_url",
     "is_bookable_link",
+    "is_referral_id",
+    "link_origin",
     "load_slot",
     "new_referral_id",
+    "read_referral_cookie",
     "record_referral",
+    "sign_referrals",
     "still_free",
 ]
 
 REREAD_TIMEOUT = 1.5
 _OURS = {"source", "booking-referral"}
 _MAX_BODY = 256 * 1024
+REFERRAL_COOKIE = "slotlinks_referrals"
+COOKIE_SECRET_SETTING = "referral_cookie_secret"  # noqa: S105  (a setting key, not a secret)
+MAX_COOKIE_REFERRALS = 20  # the newest are kept; the cookie stays well under 1 KB
+COOKIE_MAX_AGE = 90 * 86_400
+_REFERRAL_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def is_bookable_link(url: str | None) -> bool:
@@ -71,6 +97,76 @@ def is_bookable_link(url: str | None) -> bool:
 def new_referral_id() -> str:
     """A new unique, unguessable `booking-referral` value (128 random bits)."""
     return secrets.token_urlsafe(16)
+
+
+def is_referral_id(value: str | None) -> bool:
+    """True for a value shaped like our referral ids (`new_referral_id`): 16-64 URL-safe characters."""
+    return bool(value) and _REFERRAL_ID.match(value or "") is not None
+
+
+def link_origin(url: str | None) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL (where a portal's `/referrals/{id}` lives), else None."""
+    if not url or not is_bookable_link(url):
+        return None
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme.lower(), parts.netloc.rsplit("@", 1)[-1].lower(), "", "", ""))
+
+
+# --- the browser's referral cookie ---------------------------------------------------------------
+
+
+def cookie_key(settings: Settings, conn: Connection) -> bytes:
+    """The referral cookie's HMAC key: from settings (`extra["referral_cookie_secret"]`) or stored."""
+    configured = settings.extra.get(COOKIE_SECRET_SETTING)
+    if isinstance(configured, str) and len(configured) >= 16:
+        return configured.encode()
+    stored = conn.execute(
+        select(t.discovery_setting.c.value).where(t.discovery_setting.c.key == COOKIE_SECRET_SETTING)
+    ).scalar_one_or_none()
+    if not stored:
+        raise RuntimeError("the discovery database has no referral cookie secret (migration 0002 makes one)")
+    return str(stored).encode()
+
+
+def _signature(key: bytes, payload: str) -> str:
+    digest = hmac.new(key, b"referrals:" + payload.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def sign_referrals(key: bytes, referrals: list[str]) -> str:
+    """The cookie value for these referral ids (newest last; at most MAX_COOKIE_REFERRALS kept)."""
+    payload = ".".join(r for r in referrals[-MAX_COOKIE_REFERRALS:] if is_referral_id(r))
+    return f"{payload}~{_signature(key, payload)}"
+
+
+def read_referral_cookie(key: bytes, value: str | None) -> list[str]:
+    """The referral ids in a cookie value, or [] when it is missing, malformed or its signature is wrong."""
+    if not value or len(value) > 4096 or "~" not in value:
+        return []
+    payload, _, signature = value.rpartition("~")
+    if not hmac.compare_digest(signature.encode(), _signature(key, payload).encode()):
+        return []
+    ids = [r for r in payload.split(".") if r]
+    return ids if all(is_referral_id(r) for r in ids) else []
+
+
+def add_referral_cookie(
+    response: Response, *, key: bytes, current: str | None, referral: str, secure: bool
+) -> list[str]:
+    """Adds `referral` to the browser's signed referral list (keeping a valid current one) on `response`."""
+    ids = [r for r in read_referral_cookie(key, current) if r != referral]
+    ids.append(referral)
+    ids = ids[-MAX_COOKIE_REFERRALS:]
+    response.set_cookie(
+        REFERRAL_COOKIE,
+        sign_referrals(key, ids),
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+    return ids
 
 
 def build_deep_link(booking_link: str, *, source: str, referral: str) -> str:
@@ -107,6 +203,7 @@ class SlotTarget:
     latitude: float | None
     longitude: float | None
     tz: str | None
+    location_source_id: str | None = None
 
 
 def _target_query() -> Any:
@@ -127,6 +224,7 @@ def _target_query() -> Any:
             p.c.url.label("manifest_url"),
             sc.c.codes,
             loc.c.pk.label("location_pk"),
+            loc.c.source_id.label("location_source_id"),
             loc.c.name.label("location_name"),
             loc.c.latitude,
             loc.c.longitude,
@@ -180,11 +278,21 @@ def load_slot(conn: Connection, slot_pk: int) -> SlotTarget | None:
         latitude=row["latitude"],
         longitude=row["longitude"],
         tz=row["tz"],
+        location_source_id=row["location_source_id"],
     )
 
 
+def _local_start(target: SlotTarget) -> str:
+    try:
+        zone = ZoneInfo(target.tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return format_instant(datetime.fromtimestamp(target.start_ms / 1000, zone))
+
+
 def record_referral(conn: Connection, target: SlotTarget, *, referral: str, link: str, now_ms: int) -> None:
-    """One `referral` row per deep link handed out: slot, publisher, time and the final link."""
+    """One `referral` row per deep link handed out: slot, publisher, time, the final link, and where
+    its outcome can be read (the booking link's origin)."""
     conn.execute(
         t.referral.insert().values(
             id=referral,
@@ -194,6 +302,10 @@ def record_referral(conn: Connection, target: SlotTarget, *, referral: str, link
             location_name=target.location_name,
             link=link,
             created_ms=now_ms,
+            slot_pk=target.pk,
+            slot_start=_local_start(target),
+            portal_origin=link_origin(link),
+            location_source_id=target.location_source_id,
         )
     )
 
@@ -264,8 +376,8 @@ async def _reread(url: str, target: SlotTarget, settings: Settings) -> bool | No
 def alternatives(
     conn: Connection, target: SlotTarget, *, now_ms: int, link_base: str, per_location: int = 5
 ) -> tuple[list[LocationResult], list[LocationResult]]:
-    """The next free times at the same location, and at up to five others nearby offering the same
-    service (schedules with the same codes), for the page shown instead of a stale slot."""
+    """The next free times of the same service (schedules with the same codes) at the same location,
+    and at up to five others nearby, for the page shown instead of a stale slot."""
     window = SearchRequest(
         start_ms=now_ms,
         end_ms=now_ms + DEFAULT_DAYS * 86_400_000,
@@ -275,9 +387,8 @@ def alternatives(
     )
     same: list[LocationResult] = []
     if target.location_pk is not None:
-        same = search(
-            conn, window.with_changes(only_location_pk=target.location_pk), now_ms=now_ms, link_base=link_base
-        )
+        here = window.with_changes(only_location_pk=target.location_pk, schedule_codes=target.schedule_codes)
+        same = search(conn, here, now_ms=now_ms, link_base=link_base)
     nearby: list[LocationResult] = []
     if target.latitude is not None and target.longitude is not None:
         near = window.with_changes(
