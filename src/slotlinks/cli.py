@@ -165,7 +165,8 @@ def serve_provider(
         max_age=max_age,
     )
     console.print(f"manifest: {settings.base_url.rstrip('/')}/$bulk-publish")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # X-Forwarded-For is trusted only behind a proxy the operator declared (rate limits key on clients).
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=settings.behind_proxy)
 
 
 @serve_app.command("discovery")
@@ -205,7 +206,13 @@ def serve_discovery(
         allow_private_networks=allow_private_networks or None,
     )
     console.print(f"search: {settings.discovery_url}/")
-    uvicorn.run(create_app(settings, background_sync=not no_sync), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings, background_sync=not no_sync),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=settings.behind_proxy,
+    )
 
 
 @publish_app.command("export")

@@ -46,6 +46,14 @@ class Settings:
     # tokens (empty: a random secret stored with the provider's data, made by its migration).
     hold_minutes: int = 10
     portal_secret: str = ""
+    # Booking attempts (the portal's hold and book POSTs) per client, and failed staff sign-ins per
+    # client and per username, each allowed `attempts` per `window_seconds` (token buckets).
+    # `behind_proxy`: the client is the last X-Forwarded-For address (set only behind a trusted proxy).
+    booking_attempts: int = 20
+    booking_window_seconds: int = 600
+    login_attempts: int = 5
+    login_window_seconds: int = 900
+    behind_proxy: bool = False
     # Discovery side.
     # This deployment's id, appended to deep links as `source` (spec "Deep Links").
     source_id: str = "slotlinks"
@@ -76,6 +84,11 @@ class Settings:
             horizon_days=int(env.get("SLOTLINKS_HORIZON_DAYS", "28")),
             hold_minutes=int(env.get("SLOTLINKS_HOLD_MINUTES", "10")),
             portal_secret=env.get("SLOTLINKS_PORTAL_SECRET", ""),
+            booking_attempts=int(env.get("SLOTLINKS_BOOKING_ATTEMPTS", "20")),
+            booking_window_seconds=int(env.get("SLOTLINKS_BOOKING_WINDOW_SECONDS", "600")),
+            login_attempts=int(env.get("SLOTLINKS_LOGIN_ATTEMPTS", "5")),
+            login_window_seconds=int(env.get("SLOTLINKS_LOGIN_WINDOW_SECONDS", "900")),
+            behind_proxy=_flag(env.get("SLOTLINKS_BEHIND_PROXY")),
             source_id=env.get("SLOTLINKS_SOURCE_ID", "slotlinks"),
             discovery_url=env.get("SLOTLINKS_DISCOVERY_URL", "http://127.0.0.1:8000"),
             allow_private_networks=_flag(env.get("SLOTLINKS_ALLOW_PRIVATE_NETWORKS")),
@@ -106,6 +119,8 @@ class Settings:
             raise ValueError("a hold must last between 1 and 120 minutes")
         if self.portal_secret and len(self.portal_secret) < MIN_TOKEN_LENGTH:
             raise ValueError(f"the portal secret must be at least {MIN_TOKEN_LENGTH} characters")
+        if min(self.booking_attempts, self.booking_window_seconds, self.login_attempts, self.login_window_seconds) < 1:
+            raise ValueError("rate limits need at least one attempt per window of at least one second")
 
     @property
     def admin_enabled(self) -> bool:

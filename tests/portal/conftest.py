@@ -65,6 +65,8 @@ def settings_for(tmp_path: Path, **changes: object) -> Settings:
         "base_url": "http://publisher.test:8001/fhir",
         "admin_token": ADMIN_TOKEN,
         "portal_secret": "portal-secret-for-tests-0123456789",
+        # The concurrency test fires 100 booking attempts from one address (127.0.0.1).
+        "booking_attempts": 10_000,
     }
     values.update(changes)
     return Settings(**values)  # type: ignore[arg-type]

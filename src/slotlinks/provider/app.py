@@ -1,4 +1,5 @@
-"""The provider server: publication, FHIR read/search, admin API, booking portal and referral outcomes.
+"""The provider server: publication, FHIR read/search, admin API, booking portal, staff pages and
+referral outcomes.
 
 `create_app(settings)` builds everything from the settings it is given; nothing happens at import.
 """
@@ -11,16 +12,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from slotlinks.config import Settings
 from slotlinks.fhirapi import fhir_router
 from slotlinks.fhirhttp import install_error_handlers
 from slotlinks.provider.fhirstore import ProviderFhirStore
+from slotlinks.provider.ratelimit import RateLimited
 from slotlinks.provider.routes_admin import admin_router
 from slotlinks.provider.routes_booking_admin import booking_admin_router, referrals_router
 from slotlinks.provider.routes_portal import portal_router
 from slotlinks.provider.routes_publish import publication_router
+from slotlinks.provider.routes_staff import BookingAttempts, rate_limited_page, staff_admin_router, staff_router
 from slotlinks.provider.snapshots import PublicationCache
 from slotlinks.provider.store import ProviderStore, open_store
 
@@ -64,10 +67,15 @@ def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAP
     app.include_router(publication_router(settings, store, cache))
     # FHIR read and search at the same base as the publication (`{base}/Slot?...`, `{base}/metadata`).
     app.include_router(fhir_router(settings.base_path, ProviderFhirStore(store)))
-    # Before `admin_router`: its `/admin/{Type}/{id}` would otherwise take `/admin/sources/{source}`.
+    # Before `admin_router`: its `/admin/{Type}/{id}` would otherwise take `/admin/sources/{source}` and
+    # `/admin/staff/{username}`.
     app.include_router(booking_admin_router(settings, store))
+    app.include_router(staff_admin_router(settings, store))
     app.include_router(admin_router(settings, store))
-    app.include_router(portal_router(settings, store))
+    # Booking attempts (hold and book POSTs) are limited per client; over the limit, a polite 429 page.
+    app.add_exception_handler(RateLimited, rate_limited_page)
+    app.include_router(portal_router(settings, store, attempt_limit=[Depends(BookingAttempts(settings))]))
+    app.include_router(staff_router(settings, store))
     app.include_router(referrals_router(settings, store))
     app.state.store = store
     app.state.cache = cache

@@ -19,12 +19,12 @@ service and render; a slot that cannot be had is always the "no longer available
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, params
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -91,7 +91,10 @@ async def _form(request: Request) -> dict[str, str]:
     return dict(parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True))
 
 
-def portal_router(settings: Settings, store: ProviderStore) -> APIRouter:
+def portal_router(
+    settings: Settings, store: ProviderStore, *, attempt_limit: Sequence[params.Depends] = ()
+) -> APIRouter:
+    """The portal's pages; `attempt_limit` guards the booking attempts (the hold and book POSTs)."""
     router = APIRouter(include_in_schema=False)
     env = make_templates()
     clock = store.clock
@@ -187,7 +190,7 @@ def portal_router(settings: Settings, store: ProviderStore) -> APIRouter:
             notice=request.query_params.get("notice"),
         )
 
-    @router.post(BOOKING_PATH + "{slot_id}")
+    @router.post(BOOKING_PATH + "{slot_id}", dependencies=attempt_limit)
     async def continue_booking(slot_id: str, request: Request) -> Response:
         form = await _form(request)
         source, referral = handles(form)
@@ -274,7 +277,7 @@ def portal_router(settings: Settings, store: ProviderStore) -> APIRouter:
             return lapsed(request, hold)
         return hold_page(request, hold)
 
-    @router.post(BOOKING_PATH + "hold/{hold_id}")
+    @router.post(BOOKING_PATH + "hold/{hold_id}", dependencies=attempt_limit)
     async def submit_hold(hold_id: str, request: Request) -> Response:
         form = await _form(request)
         hold = await run_in_threadpool(own_hold, request, hold_id)

@@ -44,6 +44,8 @@ __all__ = [
     "rule",
     "schedule",
     "slot",
+    "staff_session",
+    "staff_user",
 ]
 
 metadata = MetaData()
@@ -276,4 +278,28 @@ audit_log = Table(
     Column("appointment_id", ID, nullable=True),
     Column("detail", Text, nullable=True),
     Index("ix_audit_log_at", "at_ms"),
+)
+
+
+# --- staff accounts (migration 0003) ---------------------------------------------------------------
+# Staff who sign in to the staff pages. `password_hash` is `scrypt$n$r$p$salt$hash` (see
+# `staff_auth`); a deleted account is deactivated, so audit entries naming it stay meaningful.
+staff_user = Table(
+    "staff_user",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+# A signed-in browser: the SHA-256 of its session cookie (never the cookie itself) and its expiry.
+staff_session = Table(
+    "staff_session",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(64), ForeignKey("staff_user.username"), nullable=False, index=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Index("ix_staff_session_expires", "expires_ms"),
 )
