@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
-__all__ = ["is_sqlite", "make_engine", "reading", "writing"]
+__all__ = ["is_sqlite", "make_engine", "reading", "stream_tuples", "writing"]
 
 _WRITE = "slotlinks_write"
 
@@ -89,3 +91,27 @@ def writing(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(**{_WRITE: True})
         with conn.begin():
             yield conn
+
+
+def stream_tuples(conn: Connection, statement: ClauseElement, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Rows of `statement` as plain tuples straight from the driver, in batches, inside `conn`'s
+    transaction: for scans of millions of rows, where building a Row object per row is the cost.
+
+    PostgreSQL reads through a named (server-side) cursor so memory stays flat whatever the size.
+    """
+    compiled = cast(SQLCompiler, statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True}))
+    params: Any = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(compiled.params[name] for name in compiled.positiontup)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    if conn.dialect.name == "sqlite":
+        cursor = driver.cursor()
+    else:
+        cursor = driver.cursor(name=f"slotlinks_scan_{id(statement):x}")
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(batch):
+            yield from rows
+    finally:
+        cursor.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -135,3 +135,24 @@ def test_old_generation_slot_is_not_followed(client: httpx.Client, data: Data) -
 def _schedule_of(store: DiscoveryStore, slot_pk: int) -> int:
     with store.read() as conn:
         return int(conn.execute(select(t.slot.c.schedule_pk).where(t.slot.c.pk == slot_pk)).scalar_one())
+
+
+def test_go_remembers_the_referral_in_a_signed_cookie(
+    client: httpx.Client, store: DiscoveryStore, settings: Settings, data: Data
+) -> None:
+    from slotlinks.discovery.deeplinks import REFERRAL_COOKIE, cookie_key, read_referral_cookie
+
+    first = client.get(f"/go/{data.slots['boston_primary']}")
+    kept = first.cookies[REFERRAL_COOKIE]
+    # The test deployment's public URL is https, so the browser would send the cookie back only over
+    # https: hand it back explicitly on this plain-http test connection.
+    client.cookies.clear()
+    second = client.get(f"/go/{data.slots['boston_primary']}", headers={"Cookie": f"{REFERRAL_COOKIE}={kept}"})
+    assert first.status_code == second.status_code == 303
+    referrals = [parse_qs(urlsplit(r.headers["location"]).query)["booking-referral"][0] for r in (first, second)]
+    with store.read() as conn:
+        key = cookie_key(settings, conn)
+    assert read_referral_cookie(key, second.cookies[REFERRAL_COOKIE]) == referrals
+    flags = second.headers["set-cookie"].lower()
+    assert "httponly" in flags
+    assert ("secure" in flags) == settings.discovery_url.startswith("https:")

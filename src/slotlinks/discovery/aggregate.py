@@ -43,9 +43,11 @@ __all__ = [
     "AggregateFile",
     "SourcePublisher",
     "aggregate_id",
+    "descriptive_resources",
     "iter_lines",
     "load_publishers",
     "manifest_bytes",
+    "slot_renderer",
     "stale_at_ms",
     "write_files",
 ]
@@ -367,6 +369,40 @@ def _slot_lines(conn: Connection, src: SourcePublisher, renderer: _Renderer, sin
         state = src.schedule_state.get(row.schedule_source_id)
         name = _file_name("slots", state, _slot_week(res.get("start"), row.start_ms))
         yield "Slot", name, state, _dumps(res)
+
+
+def descriptive_resources(
+    conn: Connection, src: SourcePublisher, *, now_ms: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every descriptive resource of one publisher as (type, FHIR JSON), exactly as the full aggregate
+    publishes it (the same lines, decoded), in publication order."""
+    for type_name, _, _, line in _descriptive_lines(conn, src, _Renderer(src, now_ms), None):
+        yield type_name, orjson.loads(line)
+
+
+#: Renders one Slot row: (source id, stored resource, updated_ms, start_ms, schedule source id, status).
+SlotRenderer = Callable[[str, str, int, int, str, str], dict[str, Any]]
+
+
+def slot_renderer(src: SourcePublisher, *, now_ms: int) -> SlotRenderer:
+    """A function rendering one of `src`'s Slot rows as the full aggregate publishes it (the same
+    rewriting as `_slot_lines`); only for Slots whose Schedule the aggregate publishes."""
+    renderer = _Renderer(src, now_ms)
+
+    def render(
+        source_id: str, raw: str, updated_ms: int, start_ms: int, schedule_source_id: str, status: str
+    ) -> dict[str, Any]:
+        res = renderer.resource("Slot", source_id, raw, updated_ms, aggregate_id(src.id, source_id, start_ms))
+        res["status"] = status
+        res["schedule"] = {
+            **(res.get("schedule") or {}),
+            "reference": f"Schedule/{aggregate_id(src.id, schedule_source_id)}",
+        }
+        res["schedule"].pop("identifier", None)
+        res["schedule"].pop("type", None)
+        return res
+
+    return render
 
 
 def iter_lines(

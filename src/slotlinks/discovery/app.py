@@ -15,12 +15,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from slotlinks.config import Settings
+from slotlinks.discovery.fhirstore import DiscoveryFhirStore
 from slotlinks.discovery.routes_aggregate import aggregate_router
 from slotlinks.discovery.routes_publishers import publishers_router
 from slotlinks.discovery.routes_search import search_router
 from slotlinks.discovery.routes_web import web_router
 from slotlinks.discovery.store import DiscoveryStore, open_store
 from slotlinks.discovery.sync import run_forever
+from slotlinks.fhirapi import fhir_router
 from slotlinks.fhirhttp import install_error_handlers
 
 __all__ = ["create_app"]
@@ -60,6 +62,7 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
     app.include_router(search_router(settings, store))
     app.include_router(publishers_router(settings, store))
     app.include_router(aggregate_router(settings, store))
+    app.include_router(fhir_router("/fhir", DiscoveryFhirStore(store, min_poll_seconds=settings.min_poll_seconds)))
     app.include_router(web_router(settings, store))
     app.state.store = store
     return app

@@ -1,4 +1,4 @@
-"""The discovery side's commands: `slotlinks publishers add|list` and `slotlinks sync`.
+"""The discovery side's commands: `slotlinks publishers add|list|set-secret` and `slotlinks sync`.
 
 `publishers_app` is a Typer app the main CLI mounts as `publishers`; `sync_command` is mounted as
 `sync`. `--db` reads SLOTLINKS_DISCOVERY_DB and `--allow-private-networks` also
@@ -121,6 +121,30 @@ def list_command(
             i.last_error or "",
         )
     Console().print(table)
+
+
+@publishers_app.command("set-secret")
+def set_secret(
+    publisher_id: Annotated[int, typer.Argument(metavar="ID", help="The publisher's id (see `publishers list`).")],
+    secret: Annotated[
+        str, typer.Argument(help="The secret this deployment registered as a source with the publisher's portal.")
+    ],
+    portal: Annotated[
+        str | None,
+        typer.Option("--portal", help="The portal's origin, when not the one of its booking links."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Store the secret used to read referral outcomes from a publisher's booking portal."""
+    _, store = _store(db)
+    try:
+        info = registry.set_referral_secret(store, publisher_id, secret, portal=portal)
+    except SlotlinksError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        store.dispose()
+    Console().print(f"publisher {info.id} ({info.name}): referral secret stored")
 
 
 def sync_command(

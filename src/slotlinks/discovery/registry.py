@@ -32,6 +32,7 @@ __all__ = [
     "list_publishers",
     "remove_publisher",
     "set_paused",
+    "set_referral_secret",
 ]
 
 SERVICE_TYPE = "https://github.com/smart-on-fhir/smart-scheduling-links"
@@ -60,6 +61,8 @@ class PublisherInfo:
     last_success_ms: int | None
     next_poll_ms: int
     last_error: str | None
+    referral_secret_set: bool = False  # the secret itself is never shown
+    referral_portal: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +81,8 @@ class PublisherInfo:
             "lastSuccessMs": self.last_success_ms,
             "nextPollMs": self.next_poll_ms,
             "lastError": self.last_error,
+            "referralSecretSet": self.referral_secret_set,
+            "referralPortal": self.referral_portal,
         }
 
 
@@ -137,6 +142,8 @@ def _info(conn: Connection, row: Any) -> PublisherInfo:
         last_success_ms=row.last_success_ms,
         next_poll_ms=row.next_poll_ms,
         last_error=row.last_error,
+        referral_secret_set=bool(row.referral_secret),
+        referral_portal=row.referral_portal,
     )
 
 
@@ -193,6 +200,40 @@ def set_paused(store: DiscoveryStore, publisher_id: int, paused: bool) -> Publis
         if not paused:
             values["next_poll_ms"] = 0
         done = conn.execute(update(t.publisher).where(t.publisher.c.id == publisher_id).values(**values))
+        if not done.rowcount:
+            raise NotFound(f"no publisher with id {publisher_id}")
+    return get_publisher(store, publisher_id)
+
+
+MIN_REFERRAL_SECRET = 16
+
+
+def set_referral_secret(
+    store: DiscoveryStore, publisher_id: int, secret: str | None, *, portal: str | None = None
+) -> PublisherInfo:
+    """Store the secret this deployment registered with the publisher's booking portal (16+ characters;
+    None forgets it), and optionally the portal's origin when it is not the booking links' own."""
+    if secret is not None:
+        secret = secret.strip()
+        if len(secret) < MIN_REFERRAL_SECRET or any(c.isspace() or not c.isprintable() for c in secret):
+            raise InvalidInput(
+                f"the referral secret must be at least {MIN_REFERRAL_SECRET} printable characters without spaces",
+                expression=["secret"],
+            )
+    origin: str | None = None
+    if portal:
+        parts = urlsplit(portal.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+            raise InvalidInput(f"portal {portal!r} is not an absolute http(s) URL", expression=["portal"])
+        if parts.query or parts.fragment:
+            raise InvalidInput(f"portal {portal!r} must not carry a query or fragment", expression=["portal"])
+        origin = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    with store.write() as conn:
+        done = conn.execute(
+            update(t.publisher)
+            .where(t.publisher.c.id == publisher_id)
+            .values(referral_secret=secret, referral_portal=origin)
+        )
         if not done.rowcount:
             raise NotFound(f"no publisher with id {publisher_id}")
     return get_publisher(store, publisher_id)

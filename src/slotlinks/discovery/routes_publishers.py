@@ -10,6 +10,8 @@ of useful strength configured the API answers 401 to everyone. Errors leave as O
     GET    /admin/publishers/{id}
     POST   /admin/publishers/{id}/pause|resume
     DELETE /admin/publishers/{id}
+    PUT    /admin/publishers/{id}/referral-secret   {"secret", "portal"?}: reading referral outcomes
+                                                    from its portal (outcomes.py); secret null forgets it
 """
 
 from __future__ import annotations
@@ -122,6 +124,19 @@ def publishers_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
     @router.post("/{publisher_id}/resume")
     async def resume(publisher_id: int) -> Response:
         info = await run_in_threadpool(registry.set_paused, store, publisher_id, False)
+        return _json(info.to_json())
+
+    @router.put("/{publisher_id}/referral-secret")
+    async def referral_secret(publisher_id: int, request: Request) -> Response:
+        body = await _body(request)
+        if not isinstance(body, dict) or not (body.get("secret") is None or isinstance(body.get("secret"), str)):
+            raise InvalidInput("expected a JSON object with a `secret` string (or null)", expression=["secret"])
+        portal = body.get("portal")
+        if portal is not None and not isinstance(portal, str):
+            raise InvalidInput("`portal` must be a URL string", expression=["portal"])
+        info = await run_in_threadpool(
+            lambda: registry.set_referral_secret(store, publisher_id, body.get("secret"), portal=portal)
+        )
         return _json(info.to_json())
 
     @router.delete("/{publisher_id}")

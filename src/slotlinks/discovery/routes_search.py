@@ -10,15 +10,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from slotlinks.config import Settings
 from slotlinks.discovery.deeplinks import (
+    REFERRAL_COOKIE,
     SlotTarget,
+    add_referral_cookie,
     alternatives,
     build_deep_link,
+    cookie_key,
     is_bookable_link,
     load_slot,
     new_referral_id,
@@ -192,7 +195,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         )
 
     @router.get("/go/{slot_pk}", summary="Follow a slot's booking deep link", tags=["search"], status_code=303)
-    async def go(slot_pk: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+    async def go(request: Request, slot_pk: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
         target = await run_in_threadpool(_load, slot_pk)
         if target is None:
             return html_page(
@@ -219,8 +222,21 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         referral = new_referral_id()
         final = build_deep_link(link, source=settings.source_id, referral=referral)
         await run_in_threadpool(_record, target, referral, final)
-        return RedirectResponse(
+        response = RedirectResponse(
             final, status_code=303, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
         )
+        # The browser keeps its referrals (no account): "my referrals" and the booked badges read them.
+        add_referral_cookie(
+            response,
+            key=await run_in_threadpool(_cookie_key),
+            current=request.cookies.get(REFERRAL_COOKIE),
+            referral=referral,
+            secure=settings.discovery_url.startswith("https:"),
+        )
+        return response
+
+    def _cookie_key() -> bytes:
+        with store.read() as conn:
+            return cookie_key(settings, conn)
 
     return router

@@ -5,6 +5,12 @@ landmarks, a skip link, visible focus) and phone-sized (ARCHITECTURE.md, "HTTP")
 their query with the same `parse_search` as the JSON API and the CLI; on the web the window never
 starts before now. Only the discovery server's own `/go/{pk}` links are rendered for booking
 (deeplinks.py turns them into the publisher's http(s) link), and phones become `tel:` links.
+
+Referral outcomes (outcomes.py): `/back?booking-referral=...` is the return URL this deployment
+registers with portals; it reads that referral's outcome, adds it to the browser's signed referral
+cookie and sends the patient to `/my-referrals`, which lists this browser's referrals with their
+outcome (refreshing a few unfinished ones). Result and location pages show a "Booked" badge where this
+browser has a booked referral.
 """
 
 from __future__ import annotations
@@ -19,11 +25,26 @@ from fastapi import APIRouter, Request
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import and_, select
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from slotlinks.config import Settings
 from slotlinks.discovery import tables as t
+from slotlinks.discovery.deeplinks import (
+    REFERRAL_COOKIE,
+    add_referral_cookie,
+    cookie_key,
+    is_referral_id,
+    read_referral_cookie,
+)
 from slotlinks.discovery.freshness import describe_age, publisher_statuses
+from slotlinks.discovery.outcomes import (
+    FINAL_OUTCOMES,
+    ReferralView,
+    booked_locations,
+    load_referrals,
+    refresh_many,
+    refresh_outcome,
+)
 from slotlinks.discovery.query import PARAMETERS, SearchRequest, parse_search
 from slotlinks.discovery.search import LocationResult, search
 from slotlinks.discovery.store import DiscoveryStore
@@ -33,6 +54,7 @@ __all__ = ["html_page", "make_templates", "web_router"]
 
 _TEL_RE = re.compile(r"[^0-9+]")
 CALENDAR_DAYS = 7
+MY_REFERRALS_REFRESH = 5  # unfinished referrals whose outcome "my referrals" reads per view
 _DAY_MS = 86_400_000
 _HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 
@@ -59,6 +81,8 @@ def make_templates() -> Environment:
     )
     env.filters["when"] = _when
     env.filters["tel"] = _tel
+    # Location pk -> booked start times of this browser's referrals there (pages that know pass theirs).
+    env.globals["booked"] = {}
     return env
 
 
@@ -82,9 +106,27 @@ def _midnight_ms(day: date, zone: ZoneInfo) -> int:
 
 
 def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
-    """`/`, `/search`, `/locations/{pk}` and `/status` (HTML, not in the OpenAPI document)."""
+    """`/`, `/search`, `/locations/{pk}`, `/status`, `/my-referrals` and `/back` (HTML, not in the
+    OpenAPI document)."""
     router = APIRouter(include_in_schema=False)
     env = make_templates()
+    keys: list[bytes] = []
+    secure_cookie = settings.discovery_url.startswith("https:")
+
+    def key() -> bytes:
+        if not keys:
+            with store.read() as conn:
+                keys.append(cookie_key(settings, conn))
+        return keys[0]
+
+    def my_ids(request: Request) -> list[str]:
+        return read_referral_cookie(key(), request.cookies.get(REFERRAL_COOKIE))
+
+    def booked_for(ids: list[str]) -> dict[int, list[str]]:
+        if not ids:
+            return {}
+        with store.read() as conn:
+            return booked_locations(conn, ids)
 
     @router.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
@@ -105,8 +147,9 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         if req.start_ms < now_ms:  # the web page starts at now
             req = req.with_changes(start_ms=now_ms, end_ms=max(req.end_ms, now_ms + 1))
         locations = await run_in_threadpool(_search, req)
+        booked = await run_in_threadpool(lambda: booked_for(my_ids(request)))
         where = req.near.label if req.near else ""
-        return html_page(env, "results.html", form=form, error=None, where=where, locations=locations)
+        return html_page(env, "results.html", form=form, error=None, where=where, locations=locations, booked=booked)
 
     def _calendar(pk: int, start_day: date | None, service: str | None) -> dict[str, Any] | None:
         loc, p = t.location, t.publisher
@@ -184,7 +227,8 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         if context is None:
             message = "This location is not in the current data of any publisher."
             return html_page(env, "gone.html", 404, heading="Location not found", message=message, **_empty())
-        return html_page(env, "location.html", **context)
+        booked = await run_in_threadpool(lambda: booked_for(my_ids(request)))
+        return html_page(env, "location.html", booked_here=booked.get(pk, []), **context)
 
     @router.get("/status", response_class=HTMLResponse)
     async def status_page() -> HTMLResponse:
@@ -193,6 +237,39 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
                 return list(publisher_statuses(conn, now_ms=store.now_ms()))
 
         return html_page(env, "status.html", publishers=await run_in_threadpool(load))
+
+    def _mine(ids: list[str]) -> list[ReferralView]:
+        with store.read() as conn:
+            return load_referrals(conn, ids)
+
+    @router.get("/my-referrals", response_class=HTMLResponse)
+    async def my_referrals(request: Request) -> HTMLResponse:
+        ids = await run_in_threadpool(my_ids, request)
+        views = await run_in_threadpool(_mine, ids)
+        unfinished = [v.id for v in views if v.outcome not in FINAL_OUTCOMES][:MY_REFERRALS_REFRESH]
+        if unfinished:
+            await refresh_many(store, settings, unfinished)
+            views = await run_in_threadpool(_mine, ids)
+        return html_page(env, "my_referrals.html", referrals=views)
+
+    @router.get("/back")
+    async def back(request: Request) -> Response:
+        """The return URL registered with portals: the patient is back from booking or calling off."""
+        referral = request.query_params.get("booking-referral") or ""
+        response = RedirectResponse("/my-referrals", status_code=303, headers=dict(_HEADERS))
+        if not is_referral_id(referral):
+            return response
+
+        def known() -> bool:
+            with store.read() as conn:
+                return conn.execute(select(t.referral.c.id).where(t.referral.c.id == referral)).first() is not None
+
+        if await run_in_threadpool(known):
+            await refresh_outcome(store, settings, referral)
+            current = request.cookies.get(REFERRAL_COOKIE)
+            signing_key = await run_in_threadpool(key)
+            add_referral_cookie(response, key=signing_key, current=current, referral=referral, secure=secure_cookie)
+        return response
 
     return router
 

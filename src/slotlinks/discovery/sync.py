@@ -40,6 +40,7 @@ from slotlinks.discovery import ingest
 from slotlinks.discovery import tables as t
 from slotlinks.discovery.fetcher import Fetcher, FetchError, make_client
 from slotlinks.discovery.netguard import UrlPolicy
+from slotlinks.discovery.outcomes import refresh_pending
 from slotlinks.discovery.quirks import Warnings, read_manifest, read_resource
 from slotlinks.discovery.store import DiscoveryStore
 from slotlinks.errors import InvalidInput, SlotlinksError
@@ -420,6 +421,13 @@ def _forget(running: dict[int, Any], publisher_id: int) -> Any:
     return done
 
 
+async def _refresh_outcomes(store: DiscoveryStore, settings: Settings) -> None:
+    try:
+        await refresh_pending(store, settings, limit=20)
+    except Exception:  # a portal's trouble must never stop polling
+        log.exception("could not refresh referral outcomes")
+
+
 async def run_forever(
     store: DiscoveryStore,
     settings: Settings,
@@ -441,6 +449,8 @@ async def run_forever(
                         task = asyncio.create_task(_guarded(store, settings, client, pub, limit, deadline_seconds))
                         running[pub.id] = task
                         task.add_done_callback(_forget(running, int(pub.id)))
+                # Ask portals what became of recent referrals, so results and badges stay true.
+                await _refresh_outcomes(store, settings)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), tick_seconds)
         finally:

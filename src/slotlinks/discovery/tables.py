@@ -29,6 +29,7 @@ from sqlalchemy import (
 
 __all__ = [
     "bad_line",
+    "discovery_setting",
     "healthcare_service",
     "location",
     "metadata",
@@ -64,6 +65,10 @@ publisher = Table(
     Column("last_attempt_ms", BigInteger, nullable=True),
     Column("last_success_ms", BigInteger, nullable=True),  # when its data was last known good
     Column("last_error", Text, nullable=True),
+    # Reading referral outcomes from this publisher's booking portal (outcomes.py): the secret it
+    # registered us with, and its origin when that is not the booking links' own.
+    Column("referral_secret", Text, nullable=True),
+    Column("referral_portal", Text, nullable=True),
 )
 
 # One row per sync of one publisher: what happened, for `publishers list` and the status page.
@@ -194,4 +199,22 @@ referral = Table(
     Column("outcome_start", Text, nullable=True),
     Column("outcome_location", Text, nullable=True),
     Column("outcome_checked_ms", BigInteger, nullable=True),
+    Column("slot_pk", Integer, nullable=True),  # the feed slot the deep link was for
+    Column("slot_start", Text, nullable=True),  # its start, in the location's own offset
+    Column("portal_origin", Text, nullable=True),  # the booking link's origin: where outcomes are read
+    Column("location_source_id", String(200), nullable=True),  # the publisher's Location id
+    # The status this referral's outcome set on a feed slot before the next poll (busy / busy-tentative),
+    # and which slot, so a cancellation can undo it.
+    Column("local_status", String(24), nullable=True),
+    Column("marked_slot_pk", Integer, nullable=True),
+    Index("ix_referral_created", "created_ms"),
+)
+
+# Small settings the deployment keeps in its database (the referral cookie's signing secret, made by
+# migration 0002).
+discovery_setting = Table(
+    "discovery_setting",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )

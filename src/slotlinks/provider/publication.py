@@ -26,6 +26,7 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import Connection, Row, Select, or_, select
 
+from slotlinks.dbengine import stream_tuples
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider import tables as t
@@ -238,7 +239,7 @@ def iter_lines(
             changed = or_(changed, s.id.in_(lapsed))
     slots = slots.where(changed).order_by(s.schedule_id, s.start_ms, s.id)
     slot_file, slot_line = renderer.slot_file, renderer.slot_line
-    for slot_row in conn.execution_options(yield_per=5000).execute(slots):
+    for slot_row in stream_tuples(conn, slots):
         name, state = slot_file(slot_row[1], slot_row[2])
         yield "Slot", name, state, slot_line(slot_row)
 
