@@ -342,6 +342,29 @@ def _descriptive_lines(
             yield type_name, _file_name(prefix, state), state, _dumps(res)
 
 
+def _slot_resource(
+    src: SourcePublisher,
+    renderer: _Renderer,
+    source_id: str,
+    raw: str,
+    updated_ms: int,
+    start_ms: int,
+    schedule_source_id: str,
+    status: str,
+) -> dict[str, Any]:
+    """One Slot row as the aggregate publishes it: new ids, its Schedule's new id, and the status
+    column (what search and has-availability read) as its status."""
+    res = renderer.resource("Slot", source_id, raw, updated_ms, aggregate_id(src.id, source_id, start_ms))
+    res["status"] = status
+    res["schedule"] = {
+        **(res.get("schedule") or {}),
+        "reference": f"Schedule/{aggregate_id(src.id, schedule_source_id)}",
+    }
+    res["schedule"].pop("identifier", None)
+    res["schedule"].pop("type", None)
+    return res
+
+
 def _slot_lines(conn: Connection, src: SourcePublisher, renderer: _Renderer, since_ms: int | None) -> Iterator[Line]:
     s = t.slot.c
     query = (
@@ -355,17 +378,9 @@ def _slot_lines(conn: Connection, src: SourcePublisher, renderer: _Renderer, sin
     for row in conn.execution_options(yield_per=5000).execute(query):
         if row.schedule_source_id not in schedules:
             continue  # its Schedule is not published: a client could not use it
-        res = renderer.resource(
-            "Slot", row.source_id, row.resource, row.updated_ms, aggregate_id(src.id, row.source_id, row.start_ms)
+        res = _slot_resource(
+            src, renderer, row.source_id, row.resource, row.updated_ms, row.start_ms, row.schedule_source_id, row.status
         )
-        # The status column is what search and has-availability read: publish the same.
-        res["status"] = row.status
-        res["schedule"] = {
-            **(res.get("schedule") or {}),
-            "reference": f"Schedule/{aggregate_id(src.id, row.schedule_source_id)}",
-        }
-        res["schedule"].pop("identifier", None)
-        res["schedule"].pop("type", None)
         state = src.schedule_state.get(row.schedule_source_id)
         name = _file_name("slots", state, _slot_week(res.get("start"), row.start_ms))
         yield "Slot", name, state, _dumps(res)
@@ -392,15 +407,7 @@ def slot_renderer(src: SourcePublisher, *, now_ms: int) -> SlotRenderer:
     def render(
         source_id: str, raw: str, updated_ms: int, start_ms: int, schedule_source_id: str, status: str
     ) -> dict[str, Any]:
-        res = renderer.resource("Slot", source_id, raw, updated_ms, aggregate_id(src.id, source_id, start_ms))
-        res["status"] = status
-        res["schedule"] = {
-            **(res.get("schedule") or {}),
-            "reference": f"Schedule/{aggregate_id(src.id, schedule_source_id)}",
-        }
-        res["schedule"].pop("identifier", None)
-        res["schedule"].pop("type", None)
-        return res
+        return _slot_resource(src, renderer, source_id, raw, updated_ms, start_ms, schedule_source_id, status)
 
     return render
 
