@@ -141,7 +141,7 @@ def _exists(url: str) -> bool:
     return httpx.get(url, timeout=30).status_code not in (404, 405)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from slotlinks.discovery.app import create_app
     from slotlinks.discovery.store import open_store
@@ -184,9 +184,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     store.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium(world: World) -> Iterator[Any]:
-    """One headless Chromium for the run (Debian's binary; never a downloaded one), started once the
+    """One headless Chromium for these tests (Debian's binary; never a downloaded one), started once the
     servers are up and synced."""
     executable = _chromium()
     if executable is None:
