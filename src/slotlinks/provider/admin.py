@@ -22,7 +22,7 @@ from slotlinks.config import Settings
 from slotlinks.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.ndjson import split_error_path
-from slotlinks.fhir.resources import Resource, Slot, encode_resource
+from slotlinks.fhir.resources import Resource, Slot
 from slotlinks.fhir.validate import decode_and_validate
 from slotlinks.provider import importer, records, ruleset, slots
 from slotlinks.provider.provider_settings import provider_settings, set_portal_url, set_provider_name
@@ -57,7 +57,6 @@ __all__ = [
     "regen_json",
     "regenerate_all",
     "require_token",
-    "resource_bytes",
     "rule_json",
     "save_closure",
     "save_rule",
@@ -422,7 +421,3 @@ def write_settings(*, store: ProviderStore, body: bytes) -> dict[str, str]:
 def regenerate_all(*, store: ProviderStore, settings: Settings) -> dict[str, int]:
     with store.change() as change:
         return regen_json(ruleset.regenerate_all(change, horizon_days=settings.horizon_days))
-
-
-def resource_bytes(resource: Resource) -> bytes:
-    return encode_resource(resource)

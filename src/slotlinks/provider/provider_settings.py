@@ -1,5 +1,5 @@
 """The provider's own settings, kept in the store: the booking portal's base URL (every Slot's
-booking-deep-link starts with it, see `publication.deep_link`) and the provider's name.
+booking-deep-link starts with it, see `publication.BOOKING_PATH`) and the provider's name.
 
 Changing the portal URL changes every active slot as published, so they are all stamped for `_since`
 clients. Raises only `slotlinks.errors`.

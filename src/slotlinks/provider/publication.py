@@ -37,7 +37,6 @@ __all__ = [
     "PORTAL_URL_SETTING",
     "OutputFile",
     "Publication",
-    "deep_link",
     "iter_lines",
     "manifest_bytes",
     "render_slot",
@@ -60,11 +59,6 @@ _DESCRIPTIVE: tuple[tuple[str, str], ...] = (
     ("Schedule", "schedules"),
 )
 TYPE_ORDER = {name: i for i, (name, _) in enumerate(_DESCRIPTIVE)} | {"Slot": len(_DESCRIPTIVE)}
-
-
-def deep_link(portal_url: str, slot_id: str) -> str:
-    """The booking-deep-link of a slot: the portal's page for it."""
-    return portal_url.rstrip("/") + BOOKING_PATH + slot_id
 
 
 @dataclass(slots=True)
