@@ -14,8 +14,8 @@ synchronous: the sync engine runs them in a worker thread.
 
 from __future__ import annotations
 
-import operator
 import re
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,8 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-from sqlalchemy import Connection, Dialect, Table, and_, bindparam, delete, exists, func, insert, select, update
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy import Connection, Table, and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
 
@@ -54,6 +53,7 @@ from slotlinks.fhir.resources import (
 
 __all__ = [
     "GONE_SLOT_STATUSES",
+    "SLOT_COLUMNS",
     "TABLES",
     "ChangeCounts",
     "GenerationWriter",
@@ -248,8 +248,29 @@ def _http_link(value: str | None) -> str | None:
     return value if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def slot_row(slot: Slot) -> dict[str, Any]:
-    """Slot columns: schedule id, times, status, capacity (default 1), booking link and phone.
+#: The columns of a Slot row as `GenerationWriter` builds it (a tuple, in this order); `schedule_pk`
+#: is added when the row is written.
+SLOT_COLUMNS = (
+    "publisher_id",
+    "generation",
+    "source_id",
+    "resource",
+    "updated_ms",
+    "schedule_source_id",
+    "start_ms",
+    "end_ms",
+    "status",
+    "capacity",
+    "booking_link",
+    "booking_phone",
+)
+_SLOT_DERIVED = SLOT_COLUMNS[5:]
+_SCHEDULE_AT = SLOT_COLUMNS.index("schedule_source_id")
+
+
+def slot_values(slot: Slot) -> tuple[Any, ...]:
+    """The derived Slot columns (`SLOT_COLUMNS` from `schedule_source_id` on): schedule id, times,
+    status, capacity (default 1), booking link and phone.
 
     The three extensions are read in one pass, each from the first extension with its URL, as
     `booking_deep_link`, `booking_phone` and `slot_capacity` read them.
@@ -271,15 +292,20 @@ def slot_row(slot: Slot) -> dict[str, Any]:
         elif url == SLOT_CAPACITY and not seen & 4:
             seen |= 4
             capacity = extension.value
-    return {
-        "schedule_source_id": _ref_id(slot.schedule.reference, "Schedule") or "",
-        "start_ms": instant_to_ms(slot.start),
-        "end_ms": instant_to_ms(slot.end),
-        "status": slot.status,
-        "capacity": capacity if isinstance(capacity, int) and not isinstance(capacity, bool) else 1,
-        "booking_link": _http_link(link) if isinstance(link, str) else None,
-        "booking_phone": phone if isinstance(phone, str) else None,
-    }
+    return (
+        _ref_id(slot.schedule.reference, "Schedule") or "",
+        instant_to_ms(slot.start),
+        instant_to_ms(slot.end),
+        slot.status,
+        capacity if type(capacity) is int else 1,
+        _http_link(link) if type(link) is str else None,
+        phone if type(phone) is str else None,
+    )
+
+
+def slot_row(slot: Slot) -> dict[str, Any]:
+    """`slot_values` by column name."""
+    return dict(zip(_SLOT_DERIVED, slot_values(slot), strict=True))
 
 
 @dataclass(slots=True)
@@ -335,16 +361,28 @@ class GenerationWriter:
         self.publisher_id = publisher_id
         self.generation = generation
         self.now_ms = now_ms
-        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._pending: dict[str, list[Any]] = {}
         self._count = 0
         self._schedule_pks: dict[str, int] | None = None  # stored Schedules: source id -> (highest) pk
         self._slots_written = False
         self.slots_resolved = True
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What `write` needs to carry on in another process (`batchwriter.py`): not the buffer, which
+        stays with the reader, nor the Schedule keys, which the other side reads afresh."""
+        state = dict(self.__dict__)
+        state.update(_pending={}, _count=0, _schedule_pks=None)
+        return state
+
     def add(self, resource: Resource, raw: bytes) -> bool:
         """Buffer one resource; True when a batch is due."""
-        rtype = type(resource).__name__
-        row = row_for(resource, raw, publisher_id=self.publisher_id, generation=self.generation, now_ms=self.now_ms)
+        if type(resource) is Slot:  # nearly every row: a tuple, built without a dict in between
+            row: Any = (self.publisher_id, self.generation, resource.id, raw.decode("utf-8", "replace"), self.now_ms)
+            row += slot_values(resource)
+            rtype = "Slot"
+        else:
+            rtype = type(resource).__name__
+            row = row_for(resource, raw, publisher_id=self.publisher_id, generation=self.generation, now_ms=self.now_ms)
         rows = self._pending.get(rtype)
         if rows is None:
             rows = self._pending[rtype] = []
@@ -352,8 +390,9 @@ class GenerationWriter:
         self._count += 1
         return self._count >= _BATCH
 
-    def take(self) -> dict[str, list[dict[str, Any]]]:
-        """The buffered rows, by resource type; the buffer starts empty again."""
+    def take(self) -> dict[str, list[Any]]:
+        """The buffered rows, by resource type (Slots as `SLOT_COLUMNS` tuples, others as dicts); the
+        buffer starts empty again."""
         batch, self._pending, self._count = self._pending, {}, 0
         return batch
 
@@ -361,11 +400,11 @@ class GenerationWriter:
         """Insert the buffered rows now."""
         self.write(conn, self.take())
 
-    def write(self, conn: Connection, batch: dict[str, list[dict[str, Any]]]) -> None:
+    def write(self, conn: Connection, batch: dict[str, list[Any]]) -> None:
         """Insert one batch from `take` (Slots last, so they can point at Schedules of the same batch)."""
         for rtype, rows in batch.items():
             if rows and rtype != "Slot":
-                _insert(conn, TABLES[rtype], rows)
+                conn.execute(TABLES[rtype].insert(), rows)
                 if rtype == "Schedule":
                     self._schedule_pks = None
                     self.slots_resolved = self.slots_resolved and not self._slots_written
@@ -374,9 +413,7 @@ class GenerationWriter:
             pks = self._schedule_pks
             if pks is None:
                 pks = self._schedule_pks = self._load_schedule_pks(conn)
-            for row in slots:
-                row["schedule_pk"] = pks.get(row["schedule_source_id"])
-            _insert(conn, t.slot, slots)
+            _insert_slots(conn, slots, pks)
             self._slots_written = True
 
     def _load_schedule_pks(self, conn: Connection) -> dict[str, int]:
@@ -389,26 +426,39 @@ class GenerationWriter:
         return {row.source_id: row.pk for row in conn.execute(query)}
 
 
-def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows that all have the same keys. Slot rows on SQLite go to the driver as tuples (their
-    columns are integers, strings and NULLs, which need no conversion), which saves SQLAlchemy's
-    per-row parameter processing; everything else goes through SQLAlchemy."""
-    if table is not t.slot or conn.dialect.name != "sqlite":
-        conn.execute(table.insert(), rows)
+def _insert_slots(conn: Connection, rows: list[tuple[Any, ...]], schedule_pks: dict[str, int]) -> None:
+    """Insert Slot rows (`SLOT_COLUMNS` tuples), each with the `schedule_pk` of its Schedule.
+
+    On SQLite, as few multi-row INSERT statements as its variable limit allows: the driver then
+    binds every value in C and releases the GIL for the whole statement, not once per row, so a
+    load's parsing (in another thread) and writing really overlap.
+    """
+    at, pk_of = _SCHEDULE_AT, schedule_pks.get
+    if conn.dialect.name != "sqlite":
+        keys = (*SLOT_COLUMNS, "schedule_pk")
+        conn.execute(t.slot.insert(), [dict(zip(keys, (*row, pk_of(row[at])), strict=True)) for row in rows])
         return
-    compiled = _compiled_slot_insert(conn.dialect, tuple(rows[0]))
-    if not compiled.positional or not compiled.positiontup:
-        conn.execute(table.insert(), rows)
-        return
-    get = operator.itemgetter(*compiled.positiontup)
-    conn.exec_driver_sql(compiled.string, [get(row) for row in rows])
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    width = len(SLOT_COLUMNS) + 1
+    per = max(1, min(_MAX_ROWS_PER_INSERT, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+    for i in range(0, len(rows), per):
+        chunk = rows[i : i + per]
+        values: list[Any] = []
+        add, extend = values.append, values.extend
+        for row in chunk:
+            extend(row)
+            add(pk_of(row[at]))
+        conn.exec_driver_sql(_slot_insert_sql(len(chunk)), tuple(values))
 
 
-@lru_cache(maxsize=16)
-def _compiled_slot_insert(dialect: Dialect, keys: tuple[str, ...]) -> SQLCompiler:
-    compiled = insert(t.slot).compile(dialect=dialect, column_keys=list(keys))
-    assert isinstance(compiled, SQLCompiler)
-    return compiled
+_MAX_ROWS_PER_INSERT = 2000
+
+
+@lru_cache(maxsize=4)
+def _slot_insert_sql(rows: int) -> str:
+    one = "(" + ", ".join("?" * (len(SLOT_COLUMNS) + 1)) + ")"
+    return f"INSERT INTO {t.slot.name} ({', '.join((*SLOT_COLUMNS, 'schedule_pk'))}) VALUES " + ", ".join([one] * rows)
 
 
 def discard_other_generations(conn: Connection, publisher_id: int, keep: int) -> None:

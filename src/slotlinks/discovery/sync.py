@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import re
 import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -38,6 +39,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 from slotlinks.config import Settings
 from slotlinks.discovery import ingest
 from slotlinks.discovery import tables as t
+from slotlinks.discovery.batchwriter import BatchWriter
 from slotlinks.discovery.fetcher import Fetcher, FetchError, make_client
 from slotlinks.discovery.netguard import UrlPolicy
 from slotlinks.discovery.outcomes import refresh_pending
@@ -170,25 +172,31 @@ class _Load:
         else:
             await self._full(outputs)
 
-    async def _resources(self, outputs: list[Any]) -> Any:
-        """Every good resource of the outputs, as (resource, normalized JSON); bad lines recorded."""
+    async def _resources(self, outputs: list[Any]) -> AsyncIterator[list[tuple[Resource, bytes]]]:
+        """The good resources of the outputs, as lists of (resource, normalized JSON), one list per
+        chunk downloaded; bad lines are recorded."""
+        result, warnings = self.result, self.result.warnings
         for output in outputs:
-            async for item in self.fetcher.lines(output.url):
-                if isinstance(item, LineError):
-                    self.result.bad(output.url, item)
-                    continue
-                read = read_resource(output.type, item[0], item[1], self.result.warnings)
-                if isinstance(read, LineError):
-                    self.result.bad(output.url, read)
-                else:
-                    yield read
+            url, rtype = output.url, output.type
+            async for items in self.fetcher.lines(url):
+                good = []
+                for item in items:
+                    if isinstance(item, LineError):
+                        result.bad(url, item)
+                        continue
+                    read = read_resource(rtype, item[0], item[1], warnings)
+                    if isinstance(read, LineError):
+                        result.bad(url, read)
+                    else:
+                        good.append(read)
+                yield good
 
     async def _full(self, outputs: list[Any]) -> None:
         pub, store = self.pub, self.store
         old, new = pub.generation, pub.generation + 1
         writer = ingest.GenerationWriter(pub.id, new, store.now_ms())
 
-        def write(batch: dict[str, list[dict[str, Any]]]) -> None:
+        def write(batch: dict[str, list[Any]]) -> None:
             with _load_write(store) as conn:
                 writer.write(conn, batch)
 
@@ -197,21 +205,18 @@ class _Load:
                 ingest.discard_other_generations(conn, pub.id, keep)
 
         await asyncio.to_thread(discard, old)
-        # One batch is written (in a worker thread) while the next is read: at most one write at a time.
-        writing: asyncio.Future[None] | None = None
+        url = store.engine.url.render_as_string(hide_password=False)
+        batches = BatchWriter(url, writer, write, process_rows=self.settings.write_process_rows)
         try:
-            async for resource, raw in self._resources(outputs):
-                if writer.add(resource, raw):
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.ensure_future(asyncio.to_thread(write, writer.take()))
-            if writing is not None:
-                await writing
-            writing = None
-            await asyncio.to_thread(write, writer.take())
+            with _young_heap():
+                async for chunk in self._resources(outputs):
+                    for resource, raw in chunk:
+                        if writer.add(resource, raw):
+                            await batches.put(writer.take())
+            await batches.put(writer.take())
+            await batches.close()
         except BaseException:
-            if writing is not None:  # let the batch in flight end before its rows are discarded
-                await asyncio.shield(_settle(writing))
+            await asyncio.shield(batches.abandon())  # the batch in flight ends before its rows go
             await asyncio.shield(asyncio.to_thread(discard, old))
             raise
         await self._keep_since_validators()
@@ -255,8 +260,9 @@ class _Load:
     async def _incremental(self, outputs: list[Any]) -> None:
         pub, store = self.pub, self.store
         with tempfile.TemporaryFile() as spool:
-            async for resource, raw in self._resources(outputs):
-                spool.write(type(resource).__name__.encode() + b"\t" + raw + b"\n")
+            async for batch in self._resources(outputs):
+                for resource, raw in batch:
+                    spool.write(type(resource).__name__.encode() + b"\t" + raw + b"\n")
             await self._keep_since_validators()
 
             def apply() -> ingest.ChangeCounts:
@@ -271,11 +277,31 @@ class _Load:
         self.state = {}
 
 
-async def _settle(future: asyncio.Future[None]) -> None:
-    """Wait for `future` to end, whatever its outcome (its exception, if any, counts as seen)."""
-    await asyncio.wait([future])
-    if not future.cancelled():
-        future.exception()
+_FROZEN = 0
+_FROZEN_GUARD = threading.Lock()
+
+
+@contextmanager
+def _young_heap() -> Iterator[None]:
+    """While loads read, the collector looks only at objects made since the first of them began.
+
+    Reading a large feed makes and drops objects by the million, so the collector runs often; its
+    full passes would otherwise walk every long-lived object of the process (modules, the web app)
+    each time, which costs a large load seconds. `gc.freeze` sets those aside until the last running
+    load ends; nothing is lost, garbage among them is merely collected later.
+    """
+    global _FROZEN
+    with _FROZEN_GUARD:
+        if _FROZEN == 0:
+            gc.freeze()
+        _FROZEN += 1
+    try:
+        yield
+    finally:
+        with _FROZEN_GUARD:
+            _FROZEN -= 1
+            if _FROZEN == 0:
+                gc.unfreeze()
 
 
 def _respool(spool: IO[bytes]) -> Iterator[tuple[Resource, bytes]]:

@@ -73,7 +73,7 @@ SlotStatus = Literal["free", "busy", "busy-unavailable", "busy-tentative", "ente
 DayOfWeek = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
-class _Element(msgspec.Struct, kw_only=True, omit_defaults=True):
+class _Element(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """Base of every datatype: keyword-only construction, no null or empty field on encode."""
 
 
