@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import shutil
 import socket
@@ -182,13 +181,6 @@ def serve_all(
     return outputs
 
 
-def _rss(pid: int | None) -> int:
-    try:
-        return int(psutil.Process(pid).memory_info().rss) if pid else 0
-    except psutil.Error:
-        return 0
-
-
 def cpu(procs: list[psutil.Process]) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in procs)
 
@@ -219,13 +211,12 @@ def main() -> None:
         print(f"publishers up (files encoded, gzipped, served once) in {time.perf_counter() - started:.1f} s")
 
         me, procs = psutil.Process(), [psutil.Process(s.pid) for s in servers]
-        rss_before, peak, writer_peak, done = me.memory_info().rss, 0, 0, threading.Event()
+        rss_before, peak, done = me.memory_info().rss, 0, threading.Event()
 
         def sample() -> None:
-            nonlocal peak, writer_peak
+            nonlocal peak
             while not done.is_set():
                 peak = max(peak, me.memory_info().rss)
-                writer_peak = max(writer_peak, sum(_rss(p.pid) for p in multiprocessing.active_children()))
                 time.sleep(0.01)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -235,7 +226,6 @@ def main() -> None:
         done.set()
         sampler.join()
         client_cpu, server_cpu = cpu([me]) - cpu_before, cpu(procs) - server_before
-        writer_cpu = sum(cpu([psutil.Process(p.pid)]) for p in multiprocessing.active_children() if p.pid)
         if any(r.outcome != "full" for r in results):
             raise RuntimeError(f"ingest failed: {[(r.outcome, r.error) for r in results]}")
         slots = sum(p.slots for p in list_publishers(store))
@@ -250,8 +240,7 @@ def main() -> None:
         print(
             f"  server side excluded as far as possible: files pre-encoded, pre-gzipped and served once before; "
             f"the servers used {server_cpu:.1f} s CPU in their own processes (not subtracted); "
-            f"this process used {client_cpu:.1f} s CPU, its writer process {writer_cpu:.1f} s; "
-            f"{psutil.cpu_count()} CPUs"
+            f"this process used {client_cpu:.1f} s CPU; {psutil.cpu_count()} CPUs"
         )
         print(
             f"decode baseline (msgspec RESOURCE_DECODERS, same lines, files on disk): {decode_time:.2f} s, "
@@ -259,8 +248,7 @@ def main() -> None:
         )
         print(
             f"peak memory during ingest (psutil RSS of this process, sampled every 10 ms): {peak / 1e6:.0f} MB "
-            f"(before {rss_before / 1e6:.0f} MB, growth {(peak - rss_before) / 1e6:.0f} MB) (target < 300 MB); "
-            f"the writer process it started for the large loads: peak {writer_peak / 1e6:.0f} MB"
+            f"(before {rss_before / 1e6:.0f} MB, growth {(peak - rss_before) / 1e6:.0f} MB) (target < 300 MB)"
         )
         for label in ("re-poll, nothing changed", "  a third poll, for the steady state"):
             server_before = cpu(procs)

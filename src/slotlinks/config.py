@@ -68,9 +68,6 @@ class Settings:
     max_file_bytes: int = 2 * 1024 * 1024 * 1024
     max_line_bytes: int = 1024 * 1024
     max_manifest_bytes: int = 16 * 1024 * 1024
-    # A full load that has read this many resources writes the rest from a child process, so reading
-    # and writing use two CPUs (0: always in this process). Below it, a child's start costs more.
-    write_process_rows: int = 50_000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -95,7 +92,6 @@ class Settings:
             source_id=env.get("SLOTLINKS_SOURCE_ID", "slotlinks"),
             discovery_url=env.get("SLOTLINKS_DISCOVERY_URL", "http://127.0.0.1:8000"),
             allow_private_networks=_flag(env.get("SLOTLINKS_ALLOW_PRIVATE_NETWORKS")),
-            write_process_rows=int(env.get("SLOTLINKS_WRITE_PROCESS_ROWS", "50000")),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -123,8 +119,6 @@ class Settings:
             raise ValueError("a hold must last between 1 and 120 minutes")
         if self.portal_secret and len(self.portal_secret) < MIN_TOKEN_LENGTH:
             raise ValueError(f"the portal secret must be at least {MIN_TOKEN_LENGTH} characters")
-        if self.write_process_rows < 0:
-            raise ValueError("write_process_rows must not be negative (0 writes in this process)")
         if min(self.booking_attempts, self.booking_window_seconds, self.login_attempts, self.login_window_seconds) < 1:
             raise ValueError("rate limits need at least one attempt per window of at least one second")
 

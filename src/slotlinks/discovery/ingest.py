@@ -367,13 +367,6 @@ class GenerationWriter:
         self._slots_written = False
         self.slots_resolved = True
 
-    def __getstate__(self) -> dict[str, Any]:
-        """What `write` needs to carry on in another process (`batchwriter.py`): not the buffer, which
-        stays with the reader, nor the Schedule keys, which the other side reads afresh."""
-        state = dict(self.__dict__)
-        state.update(_pending={}, _count=0, _schedule_pks=None)
-        return state
-
     def add(self, resource: Resource, raw: bytes) -> bool:
         """Buffer one resource; True when a batch is due."""
         if type(resource) is Slot:  # nearly every row: a tuple, built without a dict in between

@@ -39,7 +39,6 @@ from sqlalchemy import Connection, Row, insert, select, update
 from slotlinks.config import Settings
 from slotlinks.discovery import ingest
 from slotlinks.discovery import tables as t
-from slotlinks.discovery.batchwriter import BatchWriter
 from slotlinks.discovery.fetcher import Fetcher, FetchError, make_client
 from slotlinks.discovery.netguard import UrlPolicy
 from slotlinks.discovery.outcomes import refresh_pending
@@ -205,18 +204,23 @@ class _Load:
                 ingest.discard_other_generations(conn, pub.id, keep)
 
         await asyncio.to_thread(discard, old)
-        url = store.engine.url.render_as_string(hide_password=False)
-        batches = BatchWriter(url, writer, write, process_rows=self.settings.write_process_rows)
+        # One batch is written (in a worker thread) while the next is read: at most one write at a time.
+        writing: asyncio.Future[None] | None = None
         try:
             with _young_heap():
                 async for chunk in self._resources(outputs):
                     for resource, raw in chunk:
                         if writer.add(resource, raw):
-                            await batches.put(writer.take())
-            await batches.put(writer.take())
-            await batches.close()
+                            if writing is not None:
+                                await writing
+                            writing = asyncio.ensure_future(asyncio.to_thread(write, writer.take()))
+            if writing is not None:
+                await writing
+            writing = None
+            await asyncio.to_thread(write, writer.take())
         except BaseException:
-            await asyncio.shield(batches.abandon())  # the batch in flight ends before its rows go
+            if writing is not None:  # let the batch in flight end before its rows are discarded
+                await asyncio.shield(_settle(writing))
             await asyncio.shield(asyncio.to_thread(discard, old))
             raise
         await self._keep_since_validators()
@@ -275,6 +279,13 @@ class _Load:
             self.result.counts = await asyncio.to_thread(apply)
         self.result.outcome = "incremental"
         self.state = {}
+
+
+async def _settle(future: asyncio.Future[None]) -> None:
+    """Wait for `future` to end, whatever its outcome (its exception, if any, counts as seen)."""
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()
 
 
 _FROZEN = 0
