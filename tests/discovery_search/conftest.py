@@ -82,6 +82,7 @@ def add_schedule(
     generation: int = 1,
     practitioner: str = "",
     virtual: bool = False,
+    organization: str = "",
 ) -> int:
     values = {
         "publisher_id": publisher_id,
@@ -94,6 +95,7 @@ def add_schedule(
         "codes": codes,
         "practitioner_text": practitioner,
         "virtual": virtual,
+        "organization_text": organization,
     }
     return int(conn.execute(insert(t.schedule).values(**values)).inserted_primary_key[0])
 
@@ -157,7 +159,9 @@ def fill(conn: Connection, *, manifest_url: str = CLOSED_MANIFEST) -> Data:
     )
     d.boston = add_location(conn, d.pub1, "Boston Downtown Clinic", BOSTON)
     d.cambridge = add_location(conn, d.pub1, "Cambridge Pharmacy", CAMBRIDGE, city="Cambridge")
-    d.worcester = add_location(conn, d.pub1, "Worcester Health Center", WORCESTER, city="Worcester")
+    d.worcester = add_location(
+        conn, d.pub1, "Worcester Health Center", WORCESTER, city="Worcester", organization_text="harbor medical group"
+    )
     d.providence = add_location(conn, d.pub2, "Providence Family Practice", PROVIDENCE, city="Providence", state="RI")
     d.virtual = add_location(conn, d.pub2, "Ocean State Video Visits", None, virtual=True, city=None)
     d.old_location = add_location(conn, d.pub1, "Old Generation Clinic", BOSTON, generation=0)
@@ -165,7 +169,13 @@ def fill(conn: Connection, *, manifest_url: str = CLOSED_MANIFEST) -> Data:
     primary = f"{SERVICE_TYPE}|124"
     s_primary = add_schedule(conn, d.pub1, d.boston, "primary care", primary, practitioner="dr. alice smith")
     s_derm = add_schedule(
-        conn, d.pub1, d.boston, "dermatology", "http://snomed.info/sct|394582007", practitioner="dr. bob jones"
+        conn,
+        d.pub1,
+        d.boston,
+        "dermatology",
+        "http://snomed.info/sct|394582007",
+        practitioner="dr. bob jones",
+        organization="bay skin associates",
     )
     s_vax = add_schedule(conn, d.pub1, d.cambridge, "immunization covid-19", f"{SERVICE_TYPE}|57 {CVX}|207")
     s_worc = add_schedule(conn, d.pub1, d.worcester, "primary care", primary)

@@ -67,7 +67,7 @@ def test_openapi_documents_the_parameters(client: httpx.Client) -> None:
     operation = spec["paths"]["/api/search"]["get"]
     documented = {p["name"] for p in operation["parameters"]}
     assert documented == {
-        "near", "radius", "service", "specialty", "vaccine", "virtual", "practitioner", "publisher",
+        "near", "radius", "service", "specialty", "vaccine", "virtual", "practitioner", "publisher", "organization",
         "from", "to", "tz", "sort", "limit", "per_location", "include_busy",
     }  # fmt: skip
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]

@@ -63,3 +63,10 @@ def test_bad_input(store: DiscoveryStore, data: Data, db_url: str) -> None:
     result = CliRunner().invoke(app, ["search", "--db", db_url, "--near", "nowhere"])
     assert result.exit_code == 2
     assert "near" in result.output
+
+
+def test_organization(store: DiscoveryStore, data: Data, db_url: str) -> None:
+    command = ["search", "--db", db_url, "--near", "02114", "--radius", "60mi", "--json", *WINDOW]
+    result = CliRunner().invoke(app, [*command, "--organization", "Harbor Medical"])
+    assert result.exit_code == 0, result.output
+    assert [loc["name"] for loc in json.loads(result.stdout)] == ["Worcester Health Center"]

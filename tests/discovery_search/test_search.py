@@ -71,6 +71,10 @@ def test_free_only_and_capacity(store: DiscoveryStore, data: Data) -> None:
         ({"practitioner": "ALICE"}, {"Boston Downtown Clinic"}),
         ({"practitioner": "nobody"}, set()),
         ({"publisher": "ocean"}, {"Providence Family Practice"}),
+        ({"organization": "Ocean State"}, {"Providence Family Practice"}),  # the publisher's name
+        ({"organization": "harbor medical"}, {"Worcester Health Center"}),  # a Location's organization
+        ({"organization": "SKIN"}, {"Boston Downtown Clinic"}),  # a Schedule's role or service
+        ({"organization": "nobody"}, set()),
         ({"service": "100%_"}, set()),  # LIKE wildcards are literal
     ],
 )
@@ -81,6 +85,11 @@ def test_what_filters(store: DiscoveryStore, data: Data, params: dict[str, str],
 def test_publisher_by_id(store: DiscoveryStore, data: Data) -> None:
     results = run(store, near="02114", radius="60mi", publisher=str(data.pub2))
     assert {r.publisher.id for r in results} == {data.pub2}
+
+
+def test_organization_of_a_schedule_selects_only_its_slots(store: DiscoveryStore, data: Data) -> None:
+    (boston,) = run(store, near="02114", radius="1mi", organization="bay skin")
+    assert [s.pk for s in boston.slots] == [data.slots["boston_derm"]]
 
 
 def test_dermatology_slots_only_from_matching_schedule(store: DiscoveryStore, data: Data) -> None:

@@ -43,7 +43,7 @@ def test_home_has_a_labelled_form(client: httpx.Client) -> None:
         "specialty",
         "vaccine",
         "practitioner",
-        "publisher",
+        "organization",
         "virtual",
         "from",
         "to",

@@ -43,6 +43,9 @@ def search_command(
     ] = None,
     radius: Annotated[str, typer.Option("--radius", help="25mi, 40km, or a number of miles.")] = "25mi",
     service: Annotated[str | None, typer.Option("--service", help="Service: text, code or system|code.")] = None,
+    organization: Annotated[
+        str | None, typer.Option("--organization", help="Health system: part of a publisher's or organization's name.")
+    ] = None,
     from_: Annotated[str | None, typer.Option("--from", help="Window start: date or date-time (default now).")] = None,
     to: Annotated[str | None, typer.Option("--to", help="Window end: date (inclusive) or date-time.")] = None,
     sort: Annotated[str, typer.Option("--sort", help="best, soonest or nearest.")] = "best",
@@ -57,6 +60,7 @@ def search_command(
         "near": near,
         "radius": radius,
         "service": service,
+        "organization": organization,
         "from": from_,
         "to": to,
         "sort": sort,

@@ -46,6 +46,7 @@ from slotlinks.fhir.resources import (
     Location,
     Practitioner,
     PractitionerRole,
+    Reference,
     Resource,
     Schedule,
     Slot,
@@ -145,7 +146,12 @@ def location_row(loc: Location) -> dict[str, Any]:
         "tz": location_timezone(loc) or (found[2] if found else None),
         "phone": phone,
         "virtual": bool(loc.virtualService) or any(c.code == "vi" for c in physical),
+        "organization_text": _unique_lower([_display(loc.managingOrganization)]),
     }
+
+
+def _display(reference: Reference | None) -> str:
+    return reference.display or "" if reference is not None else ""
 
 
 def practitioner_row(practitioner: Practitioner) -> dict[str, Any]:
@@ -163,6 +169,7 @@ def practitioner_role_row(role: PractitionerRole) -> dict[str, Any]:
         "practitioner_source_id": _ref_id(practitioner.reference if practitioner else None, "Practitioner"),
         "location_source_id": next((i for i in (_ref_id(r.reference, "Location") for r in role.location) if i), None),
         "practitioner_name": practitioner.display if practitioner else None,
+        "organization_text": _unique_lower([_display(role.organization)]),
     }
 
 
@@ -204,6 +211,7 @@ def schedule_row(schedule: Schedule, lookups: _Lookups) -> dict[str, Any]:
     texts: list[str] = []
     codes: list[str] = []
     names: list[str] = []
+    organizations: list[str] = []
     _concept_parts(schedule.serviceType + schedule.specialty, texts, codes)
     spec = specialty(schedule)
     _coding_parts([spec] if spec else [], texts, codes)
@@ -215,16 +223,18 @@ def schedule_row(schedule: Schedule, lookups: _Lookups) -> dict[str, Any]:
         if loc_id := _ref_id(ref, "Location"):
             location_id = location_id or loc_id
         elif role_id := _ref_id(ref, "PractitionerRole"):
-            role_loc, name = lookups.roles.get(role_id, (None, None))
+            role_loc, name, organization = lookups.roles.get(role_id, (None, None, ""))
             location_id = location_id or role_loc
             if name or actor.display:
                 names.append(name or actor.display or "")
+            organizations.append(organization)
         elif service_id := _ref_id(ref, "HealthcareService"):
             service = lookups.services.get(service_id)
             if service is not None:
                 own: list[str] = [service.name] if service.name else []
                 _concept_parts(service.type + service.specialty + service.category, own, codes)
                 texts.extend(own)
+                organizations.append(_display(service.providedBy))
                 service_virtual = any(w in x.lower() for x in own for w in _VIRTUAL_WORDS)
                 location_id = location_id or healthcare_service_row(service)["location_source_id"]
         elif actor.display and _ref_id(ref, "Practitioner"):
@@ -236,6 +246,7 @@ def schedule_row(schedule: Schedule, lookups: _Lookups) -> dict[str, Any]:
         "codes": " ".join(dict.fromkeys(codes)),
         "practitioner_text": _unique_lower(names),
         "virtual": service_virtual or any(w in service_text for w in _VIRTUAL_WORDS),
+        "organization_text": _unique_lower(organizations),
     }
 
 
@@ -518,11 +529,11 @@ class _Lookups:
     def __init__(
         self,
         locations: dict[str, tuple[int, bool]],
-        roles: dict[str, tuple[str | None, str | None]],
+        roles: dict[str, tuple[str | None, str | None, str]],
         services: dict[str, HealthcareService],
     ) -> None:
         self.locations = locations  # source id -> (pk, virtual)
-        self.roles = roles  # source id -> (location source id, practitioner name)
+        self.roles = roles  # source id -> (location source id, practitioner name, organization text)
         self.services = services
 
     @classmethod
@@ -548,12 +559,12 @@ class _Lookups:
         pr = t.practitioner_role.c
         roles = {}
         for r in conn.execute(
-            select(pr.source_id, pr.location_source_id, pr.practitioner_source_id, pr.practitioner_name).where(
-                mine(t.practitioner_role)
-            )
+            select(pr.source_id, pr.location_source_id, pr.practitioner_source_id)
+            .add_columns(pr.practitioner_name, pr.organization_text)
+            .where(mine(t.practitioner_role))
         ):
             name = names.get(r.practitioner_source_id or "") or r.practitioner_name
-            roles[r.source_id] = (r.location_source_id, name)
+            roles[r.source_id] = (r.location_source_id, name, r.organization_text or "")
         services = {}
         hs = t.healthcare_service.c
         for h in conn.execute(select(hs.source_id, hs.resource).where(mine(t.healthcare_service))):
@@ -583,6 +594,7 @@ def resolve_generation(conn: Connection, publisher_id: int, generation: int, *, 
             s.codes,
             s.practitioner_text,
             s.virtual,
+            s.organization_text,
         ).where(s.publisher_id == publisher_id, s.generation == generation)
     ):
         try:

@@ -14,6 +14,7 @@ across publishers and helps weigh distance against wait):
 | virtual | `true` (telehealth only) or `false` (in person only); absent: both |
 | practitioner | part of a practitioner's name |
 | publisher | a publisher's id, or part of its name (the health system) |
+| organization | part of a publisher's name or of an organization named in its Locations, roles, services |
 | from, to | a date (`2026-11-24`, local to `tz`; `to` includes that day) or a date-time |
 | tz | the patient's IANA time zone (default: the ZIP code's, else UTC) |
 | sort | `best` (default), `soonest` or `nearest` |
@@ -64,6 +65,7 @@ PARAMETERS = (
     "virtual",
     "practitioner",
     "publisher",
+    "organization",
     "from",
     "to",
     "tz",
@@ -93,6 +95,7 @@ class SearchRequest:
     virtual: bool | None = None
     practitioner: str | None = None
     publisher: str | None = None
+    organization: str | None = None
     sort: Sort = "best"
     limit: int = DEFAULT_LIMIT
     per_location: int = DEFAULT_PER_LOCATION
@@ -220,6 +223,7 @@ def parse_search(params: Mapping[str, str | None], *, now: datetime) -> SearchRe
         virtual=_bool(params, "virtual"),
         practitioner=_text(params, "practitioner"),
         publisher=_text(params, "publisher"),
+        organization=_text(params, "organization"),
         sort=sort_text,  # type: ignore[arg-type]
         limit=_int(params, "limit", DEFAULT_LIMIT, MAX_LIMIT),
         per_location=_int(params, "per_location", DEFAULT_PER_LOCATION, MAX_PER_LOCATION),

@@ -82,6 +82,7 @@ _DOCS = {
     "virtual": "true: telehealth only; false: in person only",
     "practitioner": "Part of a practitioner's name",
     "publisher": "Publisher id, or part of its name",
+    "organization": "Part of the name of a publisher or of an organization in its data (health system)",
     "sort": "best (default), soonest or nearest",
     "limit": "Locations to return, 1-200 (default 20)",
     "per_location": "Times per location, 1-50 (default 5)",
@@ -134,6 +135,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         virtual: Annotated[str | None, Query(description=_DOCS["virtual"])] = None,
         practitioner: Annotated[str | None, Query(description=_DOCS["practitioner"])] = None,
         publisher: Annotated[str | None, Query(description=_DOCS["publisher"])] = None,
+        organization: Annotated[str | None, Query(description=_DOCS["organization"])] = None,
         from_: Annotated[
             str | None, Query(alias="from", description="Window start: date or date-time; default now")
         ] = None,
@@ -157,6 +159,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
             "virtual": virtual,
             "practitioner": practitioner,
             "publisher": publisher,
+            "organization": organization,
             "from": from_,
             "to": to,
             "tz": tz,

@@ -217,6 +217,10 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
         conditions.append(_contains(s.c.practitioner_text, req.practitioner))
     if req.schedule_codes is not None:
         conditions.append(s.c.codes == req.schedule_codes)
+    loc = t.location
+    if req.organization is not None:
+        names = (p.c.name, loc.c.organization_text, s.c.organization_text)
+        conditions.append(or_(*(_contains(column, req.organization) for column in names)))
     virtual_pks = [pk for pk, place in locations.items() if place.virtual]
     if req.virtual is True:
         conditions.append(or_(s.c.virtual.is_(True), s.c.location_pk.in_(virtual_pks) if virtual_pks else false()))
@@ -228,6 +232,8 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
         .join(p, and_(p.c.id == s.c.publisher_id, p.c.generation == s.c.generation))
         .where(*conditions)
     )
+    if req.organization is not None:
+        base = base.join(loc, loc.c.pk == s.c.location_pk)
     out = []
     for chunk in _chunks(sorted(locations)):
         for row in conn.execute(base.where(s.c.location_pk.in_(chunk))):

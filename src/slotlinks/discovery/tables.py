@@ -135,6 +135,8 @@ location = _data_table(
     Column("tz", String(64), nullable=True),
     Column("phone", Text, nullable=True),
     Column("virtual", Boolean, nullable=False, default=False),
+    # Lower-cased `managingOrganization.display`, for the organization filter.
+    Column("organization_text", Text, nullable=False, default="", server_default=""),
     Index("ix_feed_location_lat_lon", "latitude", "longitude"),
 )
 
@@ -151,12 +153,14 @@ practitioner_role = _data_table(
     Column("practitioner_source_id", String(200), nullable=True),
     Column("location_source_id", String(200), nullable=True),
     Column("practitioner_name", Text, nullable=True),
+    Column("organization_text", Text, nullable=False, default="", server_default=""),
 )
 
 # Search keys are derived at ingest: `location_pk` (the Location actor, or the location of a
 # PractitionerRole/HealthcareService actor), `service_text` (lower-cased service-type, specialty and
 # service names, for text search), `codes` (space-separated `system|code` tokens of serviceType,
-# specialty and vaccine-product), `practitioner_text`, and `virtual`.
+# specialty and vaccine-product), `practitioner_text`, `organization_text` (the organizations of its
+# PractitionerRole and HealthcareService actors), and `virtual`.
 schedule = _data_table(
     "schedule",
     Column("location_source_id", String(200), nullable=True),
@@ -165,6 +169,7 @@ schedule = _data_table(
     Column("codes", Text, nullable=False, default=""),
     Column("practitioner_text", Text, nullable=False, default=""),
     Column("virtual", Boolean, nullable=False, default=False),
+    Column("organization_text", Text, nullable=False, default="", server_default=""),
     Index("ix_feed_schedule_location", "location_pk"),
 )
 
