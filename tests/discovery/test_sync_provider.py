@@ -41,12 +41,19 @@ def test_two_providers_fully_stored(store: DiscoveryStore, settings: Settings, t
         virtual = conn.execute(select(func.count()).where(t.schedule.c.virtual)).scalar_one()
         named = conn.execute(select(func.count()).where(t.schedule.c.practitioner_text != "")).scalar_one()
         tz = conn.execute(select(func.count()).where(t.location.c.tz.is_(None))).scalar_one()
+        shown = {
+            (r.practitioner_text, r.practitioner_display)
+            for r in conn.execute(select(t.schedule.c.practitioner_text, t.schedule.c.practitioner_display))
+        }
         organizations = {
             (r.publisher_id, r.organization_text)
             for r in conn.execute(select(t.schedule.c.publisher_id, t.schedule.c.organization_text))
         }
     # Every generated Schedule has a PractitionerRole or HealthcareService actor naming the provider.
     assert organizations == set(zip(ids, ("alpha health", "beta care"), strict=True))
+    # Names are shown as published and searched lower-cased.
+    assert all(display.lower() == text for text, display in shown)
+    assert any(display and display != display.lower() for _, display in shown)
     assert virtual > 0
     assert named > 0
     assert tz == 0

@@ -83,6 +83,7 @@ def add_schedule(
     practitioner: str = "",
     virtual: bool = False,
     organization: str = "",
+    practitioner_display: str = "",
 ) -> int:
     values = {
         "publisher_id": publisher_id,
@@ -96,6 +97,7 @@ def add_schedule(
         "practitioner_text": practitioner,
         "virtual": virtual,
         "organization_text": organization,
+        "practitioner_display": practitioner_display,
     }
     return int(conn.execute(insert(t.schedule).values(**values)).inserted_primary_key[0])
 
@@ -167,7 +169,8 @@ def fill(conn: Connection, *, manifest_url: str = CLOSED_MANIFEST) -> Data:
     d.old_location = add_location(conn, d.pub1, "Old Generation Clinic", BOSTON, generation=0)
 
     primary = f"{SERVICE_TYPE}|124"
-    s_primary = add_schedule(conn, d.pub1, d.boston, "primary care", primary, practitioner="dr. alice smith")
+    alice = {"practitioner": "dr. alice smith", "practitioner_display": "Dr. Alice Smith"}
+    s_primary = add_schedule(conn, d.pub1, d.boston, "primary care", primary, **alice)
     s_derm = add_schedule(
         conn,
         d.pub1,
@@ -176,6 +179,7 @@ def fill(conn: Connection, *, manifest_url: str = CLOSED_MANIFEST) -> Data:
         "http://snomed.info/sct|394582007",
         practitioner="dr. bob jones",
         organization="bay skin associates",
+        practitioner_display="Dr. Bob Jones",
     )
     s_vax = add_schedule(conn, d.pub1, d.cambridge, "immunization covid-19", f"{SERVICE_TYPE}|57 {CVX}|207")
     s_worc = add_schedule(conn, d.pub1, d.worcester, "primary care", primary)

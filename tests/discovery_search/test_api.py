@@ -32,6 +32,8 @@ def test_search_answers_locations_with_slots(client: httpx.Client, data: Data) -
     slot = first["slots"][0]
     assert {"start", "end", "status", "capacity", "link"} <= set(slot)
     assert slot["link"] == f"https://find.example/go/{slot['pk']}"
+    boston = next(loc for loc in body["locations"] if loc["name"] == "Boston Downtown Clinic")
+    assert {(s["service"], s["practitioner"]) for s in boston["slots"]} == {("primary care", "Dr. Alice Smith")}
 
 
 def test_sort_and_limits(client: httpx.Client) -> None:

@@ -63,9 +63,21 @@ def test_results_page(client: httpx.Client, data: Data) -> None:
     assert "Commonwealth Health" in html
     assert 'href="tel:6175550199"' in html
     assert f'href="/go/{data.slots["boston_primary"]}"' in html
-    assert "Thu Nov 26, 9:00 AM" in html
+    assert "Thu Nov 26, 9:00 AM EST" in html  # local time, with its zone
     assert "(5 openings)" in html  # the Cambridge vaccine slot's capacity
     assert f'href="/locations/{data.boston}"' in html
+
+
+def test_times_of_different_services_say_which(client: httpx.Client, data: Data) -> None:
+    window = {"near": "02114", "radius": "1mi", "to": "2026-12-31", "per_location": "10"}
+    boston = client.get("/search", params=window).text
+    derm = f'href="/go/{data.slots["boston_derm"]}"'
+    assert derm in boston
+    button = boston[boston.index(derm) :].split("</a>", 1)[0]
+    assert "· dermatology · Dr. Bob Jones" in button
+    # One service, one clinician: the times need no such words.
+    only = client.get("/search", params={**window, "service": "dermatology"}).text
+    assert "· dermatology" not in only[only.index(derm) :].split("</a>", 1)[0]
 
 
 def test_results_page_starts_at_now(client: httpx.Client, data: Data) -> None:

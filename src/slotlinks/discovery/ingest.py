@@ -247,6 +247,7 @@ def schedule_row(schedule: Schedule, lookups: _Lookups) -> dict[str, Any]:
         "practitioner_text": _unique_lower(names),
         "virtual": service_virtual or any(w in service_text for w in _VIRTUAL_WORDS),
         "organization_text": _unique_lower(organizations),
+        "practitioner_display": "; ".join(dict.fromkeys(" ".join(n.split()) for n in names if n.strip())),
     }
 
 
@@ -595,6 +596,7 @@ def resolve_generation(conn: Connection, publisher_id: int, generation: int, *, 
             s.practitioner_text,
             s.virtual,
             s.organization_text,
+            s.practitioner_display,
         ).where(s.publisher_id == publisher_id, s.generation == generation)
     ):
         try:

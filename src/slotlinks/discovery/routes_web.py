@@ -15,6 +15,7 @@ browser has a booked referral.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -59,11 +60,18 @@ _DAY_MS = 86_400_000
 _HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 
 
-def _when(instant: str) -> str:
-    """`2026-11-24T09:00:00-05:00` as `Tue Nov 24, 9:00 AM` (the location's own local time)."""
+def _when(instant: str, zone: str | None = None) -> str:
+    """`2026-11-24T09:00:00-05:00` as `Tue Nov 24, 9:00 AM EST`: the local time the instant is written
+    in, labelled with `zone`'s abbreviation (the location's zone), else with the instant's own offset
+    (`UTC-05:00`), so a patient elsewhere (a video visit, a trip) is never left guessing."""
     moment = datetime.fromisoformat(instant)
     hour = moment.hour % 12 or 12
-    return f"{moment:%a %b} {moment.day}, {hour}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
+    text = f"{moment:%a %b} {moment.day}, {hour}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
+    label = moment.tzname()
+    if zone:
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+            label = moment.astimezone(ZoneInfo(zone)).tzname()
+    return f"{text} {label}" if label else text
 
 
 def _tel(phone: str) -> str:
@@ -192,7 +200,8 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
                 cells = grid.setdefault(label, [[] for _ in days])
                 index = (moment.date() - first).days
                 if 0 <= index < len(days):
-                    cells[index].append({"pk": slot.pk, "capacity": slot.capacity, "label": _when(slot.start)})
+                    spoken = _when(slot.start, zone.key)
+                    cells[index].append({"pk": slot.pk, "capacity": slot.capacity, "label": spoken})
         extra = urlencode({"service": service}) if service else ""
         return {
             "pk": pk,

@@ -47,6 +47,8 @@ class SlotResult(msgspec.Struct, kw_only=True):
     capacity: int
     link: str
     booking_phone: str | None = None
+    service: str | None = None  # what the time is for, as its Schedule names it
+    practitioner: str | None = None  # who it is with, when its Schedule names them
 
 
 class PublisherRef(msgspec.Struct, kw_only=True):
@@ -191,6 +193,7 @@ class _Schedule(NamedTuple):
     generation: int
     service_text: str
     first_ms: int
+    practitioners: str
 
 
 def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place]) -> list[_Schedule]:
@@ -229,6 +232,7 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
         locations = {pk: place for pk, place in locations.items() if not place.virtual}
     base = (
         select(s.c.pk, s.c.location_pk, s.c.generation, s.c.service_text, first.label("first_ms"))
+        .add_columns(s.c.practitioner_display)
         .join(p, and_(p.c.id == s.c.publisher_id, p.c.generation == s.c.generation))
         .where(*conditions)
     )
@@ -239,7 +243,8 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
         for row in conn.execute(base.where(s.c.location_pk.in_(chunk))):
             if row.first_ms is not None:
                 text = str(row.service_text or "")
-                out.append(_Schedule(row.pk, row.location_pk, row.generation, text, int(row.first_ms)))
+                who = str(row.practitioner_display or "")
+                out.append(_Schedule(row.pk, row.location_pk, row.generation, text, int(row.first_ms), who))
     return out
 
 
@@ -319,10 +324,12 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
     location_of = {sc.pk: sc.location_pk for sc in wanted}
     services: dict[int, set[str]] = defaultdict(set)
     names = _service_names(conn, [sc.pk for sc in wanted])
+    offered: dict[int, tuple[str | None, str | None]] = {}  # schedule pk -> (service, practitioners)
     for sc in wanted:
         name = names.get(sc.pk) or sc.service_text
         if name:
             services[sc.location_pk].add(name)
+        offered[sc.pk] = (name or None, sc.practitioners or None)
     slots_by_location: dict[int, list[Any]] = defaultdict(list)
     for row in _next_slots(conn, req, wanted):
         slots_by_location[location_of[int(row.schedule_pk)]].append(row)
@@ -342,6 +349,8 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
                 capacity=int(r.capacity),
                 link=slot_link(link_base, int(r.pk)),
                 booking_phone=r.booking_phone,
+                service=offered[int(r.schedule_pk)][0],
+                practitioner=offered[int(r.schedule_pk)][1],
             )
             for r in slot_rows
         ]

@@ -170,6 +170,8 @@ schedule = _data_table(
     Column("practitioner_text", Text, nullable=False, default=""),
     Column("virtual", Boolean, nullable=False, default=False),
     Column("organization_text", Text, nullable=False, default="", server_default=""),
+    # The practitioners' names as published ("; "-separated), for showing who a time is with.
+    Column("practitioner_display", Text, nullable=False, default="", server_default=""),
     Index("ix_feed_schedule_location", "location_pk"),
 )
 
