@@ -80,6 +80,22 @@ def test_times_of_different_services_say_which(client: httpx.Client, data: Data)
     assert "· dermatology" not in only[only.index(derm) :].split("</a>", 1)[0]
 
 
+def test_times_with_different_clinicians_name_only_the_clinician(
+    client: httpx.Client, store: DiscoveryStore, data: Data
+) -> None:
+    with store.write() as conn:
+        place = add_location(conn, data.pub1, "Springfield Family Medicine", (42.1015, -72.5898), city="Springfield")
+        for who, hour in (("Dr. Carla Diaz", 15), ("Dr. Dan Evans", 16)):
+            schedule = add_schedule(conn, data.pub1, place, "family medicine", practitioner_display=who)
+            add_slot(conn, data.pub1, schedule, NOW_MS + 2 * 86_400_000 + hour * 3_600_000)
+    html = client.get("/search", params={"near": "01103", "radius": "5mi", "to": "2026-12-31"}).text
+    buttons = re.findall(r'<a href="/go/[0-9]+" rel="nofollow">(.*?)</a>', html)
+    assert len(buttons) == 2
+    assert ["Dr. Carla Diaz" in b for b in buttons] == [True, False]
+    assert ["Dr. Dan Evans" in b for b in buttons] == [False, True]
+    assert not any("family medicine" in b for b in buttons)
+
+
 def test_results_page_starts_at_now(client: httpx.Client, data: Data) -> None:
     html = client.get("/search", params={"near": "02114", "from": "2026-11-01", "to": "2026-11-27"}).text
     assert "Boston Downtown Clinic" in html  # now (fixture clock) to the 27th
