@@ -162,6 +162,17 @@ def test_pages_need_a_session(server: Server) -> None:
         assert conn.execute(select(t.appointment.c.state)).scalar_one() == "booked"
 
 
+def test_an_oversized_form_is_refused_and_signs_no_one_in(server: Server) -> None:
+    add_staff(server)
+    with server.staff() as client:
+        form = client.get("/staff/login")
+        data = {"csrf": csrf_of(form), "username": "alice", "password": PASSWORD, "pad": "x" * 100_000}
+        refused = client.post("/staff/login", data=data)
+        assert refused.status_code == 413
+        assert "slotlinks_staff" not in client.cookies
+        assert client.get("/staff/").status_code == 303  # still signed out
+
+
 def test_wrong_password_and_unknown_user_get_the_same_generic_error(server: Server) -> None:
     add_staff(server)
     with server.staff() as client:

@@ -26,31 +26,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from slotlinks.config import Settings
-from slotlinks.errors import TooLarge
-from slotlinks.fhir.ndjson import DEFAULT_MAX_LINE_BYTES
 from slotlinks.fhir.resources import Resource, encode_resource
 from slotlinks.fhirhttp import FHIR_JSON
 from slotlinks.provider import admin
+from slotlinks.provider.requestbody import MAX_BODY_BYTES, read_body
 from slotlinks.provider.store import ProviderStore
 
 __all__ = ["admin_router"]
 
 JSON = "application/json"
 NDJSON = "application/fhir+ndjson"
-#: One resource, rule or settings object; imports have their own limit (`settings.max_import_bytes`).
-MAX_BODY_BYTES = DEFAULT_MAX_LINE_BYTES
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the body is {declared} bytes; this endpoint takes at most {limit}")
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise TooLarge(f"the body is over {limit} bytes, the most this endpoint takes")
-    return bytes(data)
 
 
 def _fhir(resource: Resource | bytes, status: int = 200, location: str | None = None) -> Response:
@@ -84,12 +69,12 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.put("/settings")
     async def put_settings(request: Request) -> Response:
-        body = await _body(request, MAX_BODY_BYTES)
+        body = await read_body(request, MAX_BODY_BYTES)
         return _json(await run_in_threadpool(admin.write_settings, store=store, body=body))
 
     @router.post("/$import")
     async def import_ndjson(request: Request) -> Response:
-        body = await _body(request, settings.max_import_bytes)
+        body = await read_body(request, settings.max_import_bytes)
         return _json(await run_in_threadpool(admin.import_file, store=store, settings=settings, body=body))
 
     @router.post("/$regenerate")
@@ -100,7 +85,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.post("/Slot")
     async def create_slot(request: Request) -> Response:
-        body = await _body(request, MAX_BODY_BYTES)
+        body = await read_body(request, MAX_BODY_BYTES)
         slot_id, rendered = await run_in_threadpool(admin.create_slot, store=store, body=body)
         return _fhir(rendered, 201, _url(request, f"Slot/{slot_id}"))
 
@@ -110,7 +95,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.patch("/Slot/{slot_id}")
     async def patch_slot(slot_id: str, request: Request) -> Response:
-        body = await _body(request, MAX_BODY_BYTES)
+        body = await read_body(request, MAX_BODY_BYTES)
         return _fhir(await run_in_threadpool(admin.patch_slot, store=store, slot_id=slot_id, body=body))
 
     # --- rules and closures ---------------------------------------------------------------------
@@ -121,7 +106,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.post("/Schedule/{schedule_id}/rules")
     async def create_rule(schedule_id: str, request: Request) -> Response:
-        body = await _body(request, MAX_BODY_BYTES)
+        body = await read_body(request, MAX_BODY_BYTES)
         made, _ = await run_in_threadpool(
             admin.save_rule, store=store, settings=settings, schedule_id=schedule_id, body=body
         )
@@ -129,7 +114,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.put("/Schedule/{schedule_id}/rules/{rule_id}")
     async def put_rule(schedule_id: str, rule_id: str, request: Request) -> Response:
-        body = await _body(request, MAX_BODY_BYTES)
+        body = await read_body(request, MAX_BODY_BYTES)
         made, created = await run_in_threadpool(
             admin.save_rule, store=store, settings=settings, schedule_id=schedule_id, body=body, rule_id=rule_id
         )
@@ -147,7 +132,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.post("/Schedule/{schedule_id}/closures")
     async def create_closure(schedule_id: str, request: Request) -> Response:
-        body = await _body(request, MAX_BODY_BYTES)
+        body = await read_body(request, MAX_BODY_BYTES)
         made, _ = await run_in_threadpool(
             admin.save_closure, store=store, settings=settings, schedule_id=schedule_id, body=body
         )
@@ -155,7 +140,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.put("/Schedule/{schedule_id}/closures/{closure_id}")
     async def put_closure(schedule_id: str, closure_id: str, request: Request) -> Response:
-        body = await _body(request, MAX_BODY_BYTES)
+        body = await read_body(request, MAX_BODY_BYTES)
         made, created = await run_in_threadpool(
             admin.save_closure,
             store=store,
@@ -184,7 +169,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.post("/{rtype}")
     async def create(rtype: str, request: Request) -> Response:
-        body = await _body(request, MAX_BODY_BYTES)
+        body = await read_body(request, MAX_BODY_BYTES)
         made = await run_in_threadpool(admin.create_resource, store=store, settings=settings, rtype=rtype, body=body)
         return _fhir(made, 201, _url(request, f"{rtype}/{made.id}"))
 
@@ -194,7 +179,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.put("/{rtype}/{rid}")
     async def put(rtype: str, rid: str, request: Request) -> Response:
-        body = await _body(request, MAX_BODY_BYTES)
+        body = await read_body(request, MAX_BODY_BYTES)
         made, created = await run_in_threadpool(
             admin.put_resource, store=store, settings=settings, rtype=rtype, rid=rid, body=body
         )

@@ -21,7 +21,7 @@ from slotlinks.provider import admin
 from slotlinks.provider.holds import now_ms
 from slotlinks.provider.questionnaires import delete_questionnaire, put_questionnaire, read_questionnaire
 from slotlinks.provider.referrals import put_source, read_source, referral_status
-from slotlinks.provider.routes_admin import MAX_BODY_BYTES, _body
+from slotlinks.provider.requestbody import MAX_BODY_BYTES, read_body
 from slotlinks.provider.store import ProviderStore
 
 __all__ = ["booking_admin_router", "referrals_router"]
@@ -48,7 +48,7 @@ def booking_admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
             @router.put(path, name=f"put_{owner_type}_questionnaire")
             async def put(owner_id: str, request: Request) -> Response:
-                body = await _body(request, MAX_BODY_BYTES)
+                body = await read_body(request, MAX_BODY_BYTES)
 
                 def write() -> bytes:
                     with store.change() as change:
@@ -70,7 +70,7 @@ def booking_admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.put("/sources/{source}")
     async def put_source_route(source: str, request: Request) -> Response:
-        body = await _body(request, MAX_BODY_BYTES)
+        body = await read_body(request, MAX_BODY_BYTES)
         made = await run_in_threadpool(put_source, store=store, source=source, body=body)
         return Response(admin.json_bytes(made), media_type=JSON)
 

@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, params
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from slotlinks.config import Settings
-from slotlinks.errors import NotFound, TooLarge
+from slotlinks.errors import NotFound
 from slotlinks.provider import csrf
 from slotlinks.provider import tables as t
 from slotlinks.provider.booking import AppointmentRecord, book, cancel, get_appointment, validate_patient
@@ -48,12 +48,11 @@ from slotlinks.provider.questionnaires import (
     response_resource,
 )
 from slotlinks.provider.referrals import clean_handle, outcome_log, record_outcome, return_link
+from slotlinks.provider.requestbody import read_form
 from slotlinks.provider.slotinfo import SlotView, alternatives, is_bookable, slot_view
 from slotlinks.provider.store import ProviderStore
 
 __all__ = ["portal_router"]
-
-MAX_FORM_BYTES = 64 * 1024
 
 
 def _time(moment: datetime) -> str:
@@ -79,16 +78,6 @@ def make_templates() -> Environment:
     env.globals["option_key"] = option_key
     env.globals["option_label"] = option_label
     return env
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """An urlencoded form body (no multipart: the portal's forms carry no files)."""
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_FORM_BYTES:
-            raise TooLarge("the form is too large")
-    return dict(parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def portal_router(
@@ -192,7 +181,7 @@ def portal_router(
 
     @router.post(BOOKING_PATH + "{slot_id}", dependencies=attempt_limit)
     async def continue_booking(slot_id: str, request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         source, referral = handles(form)
         cookie = request.cookies.get(csrf.FLOW_COOKIE)
         if not csrf.check_csrf(secret(), cookie, f"land:{slot_id}", form.get("csrf")):
@@ -279,7 +268,7 @@ def portal_router(
 
     @router.post(BOOKING_PATH + "hold/{hold_id}", dependencies=attempt_limit)
     async def submit_hold(hold_id: str, request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         hold = await run_in_threadpool(own_hold, request, hold_id)
         cookie = request.cookies.get(csrf.FLOW_COOKIE)
         if hold is None or not csrf.check_csrf(secret(), cookie, f"hold:{hold_id}", form.get("csrf")):
@@ -425,7 +414,7 @@ def portal_router(
 
     @router.post(BOOKING_PATH + "appointment/{appointment_id}/cancel")
     async def do_cancel(appointment_id: str, request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         token = form.get("token")
         cookie = request.cookies.get(csrf.FLOW_COOKIE)
         if not csrf.check_csrf(secret(), cookie, f"cancel:{appointment_id}", form.get("csrf")):

@@ -37,8 +37,8 @@ from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider import admin, csrf
 from slotlinks.provider.holds import now_ms
 from slotlinks.provider.ratelimit import RateLimited, RateLimiter, client_key
-from slotlinks.provider.routes_admin import MAX_BODY_BYTES, _body
-from slotlinks.provider.routes_portal import _form, make_templates
+from slotlinks.provider.requestbody import MAX_BODY_BYTES, read_body, read_form
+from slotlinks.provider.routes_portal import make_templates
 from slotlinks.provider.staff import cancel_for_patient, locations, staff_bookings
 from slotlinks.provider.staff_auth import (
     SESSION_HOURS,
@@ -171,7 +171,7 @@ def staff_router(settings: Settings, store: ProviderStore, *, login_limiter: Rat
 
     @router.post(STAFF_PATH + "login")
     async def login(request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         username = form.get("username", "").strip()[:64]
         if not csrf.check_csrf(secret(), request.cookies.get(LOGIN_COOKIE), "staff-login", form.get("csrf")):
             return login_page(request, 403, error="This form has expired. Please sign in again.", username=username)
@@ -209,7 +209,7 @@ def staff_router(settings: Settings, store: ProviderStore, *, login_limiter: Rat
 
     @router.post(STAFF_PATH + "logout")
     async def logout(request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         current = await run_in_threadpool(signed_in, request)
         if current is None:
             return _redirect(STAFF_PATH + "login")
@@ -254,7 +254,7 @@ def staff_router(settings: Settings, store: ProviderStore, *, login_limiter: Rat
 
     @router.post(STAFF_PATH + "appointments/{appointment_id}/cancel")
     async def cancel_on_behalf(appointment_id: str, request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         current = await run_in_threadpool(signed_in, request)
         if current is None:
             return _redirect(STAFF_PATH + "login")
@@ -290,7 +290,7 @@ def staff_admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.put("/{username}")
     async def put_user(username: str, request: Request) -> Response:
-        raw = await _body(request, MAX_BODY_BYTES)
+        raw = await read_body(request, MAX_BODY_BYTES)
         try:
             body = msgspec.json.decode(raw, type=_PasswordBody)
         except msgspec.ValidationError as exc:
