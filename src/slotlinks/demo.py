@@ -89,7 +89,13 @@ def _provider_server(
     settings = Settings.from_env().with_overrides(
         data_dir=provider_dir, provider_db=db_url, base_url=f"{origin}/fhir", admin_token=admin_token
     )
-    config = uvicorn.Config(create_provider_app(settings, store), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_provider_app(settings, store),
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=settings.behind_proxy,  # as `serve` does: X-Forwarded-For only behind a declared proxy
+    )
     return uvicorn.Server(config), f"{origin}/fhir/$bulk-publish"
 
 
@@ -132,7 +138,11 @@ async def run_demo(*, data_dir: Path, host: str, first_port: int, fresh: bool, a
             publisher_id = registry.add_publisher(discovery_store, url=manifest, name=name).id
         registry.set_referral_secret(discovery_store, publisher_id, secret)
     config = uvicorn.Config(
-        create_discovery_app(settings, discovery_store), host=host, port=first_port, log_level="warning"
+        create_discovery_app(settings, discovery_store),
+        host=host,
+        port=first_port,
+        log_level="warning",
+        proxy_headers=settings.behind_proxy,
     )
     servers.append(uvicorn.Server(config))
     console.print(f"admin API token for this run: {admin_token}")
