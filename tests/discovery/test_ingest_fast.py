@@ -119,7 +119,7 @@ def test_slot_row_reads_the_first_of_each_extension() -> None:
         ]
     )
     slot = RESOURCE_DECODERS["Slot"].decode(line)
-    row = ingest.slot_row(slot)
+    row = ingest.row_for(slot, line, publisher_id=1, generation=1, now_ms=5)
     assert (row["capacity"], row["booking_phone"], row["booking_link"]) == (4, "1", None)
     assert row["start_ms"] == 1772377200000
     assert row["end_ms"] == 1772379000000

@@ -65,6 +65,7 @@ __all__ = [
     "flip_generation",
     "resolve_generation",
     "row_for",
+    "slot_tuple",
 ]
 
 #: Slot statuses that mean "this slot is gone" in an incremental load.
@@ -276,7 +277,6 @@ SLOT_COLUMNS = (
     "booking_link",
     "booking_phone",
 )
-_SLOT_DERIVED = SLOT_COLUMNS[5:]
 _SCHEDULE_AT = SLOT_COLUMNS.index("schedule_source_id")
 
 
@@ -315,9 +315,9 @@ def slot_values(slot: Slot) -> tuple[Any, ...]:
     )
 
 
-def slot_row(slot: Slot) -> dict[str, Any]:
-    """`slot_values` by column name."""
-    return dict(zip(_SLOT_DERIVED, slot_values(slot), strict=True))
+def slot_tuple(slot: Slot, raw: bytes, *, publisher_id: int, generation: int, now_ms: int) -> tuple[Any, ...]:
+    """The row that stores one Slot, in `SLOT_COLUMNS` order (`row_for` names them)."""
+    return (publisher_id, generation, slot.id, raw.decode("utf-8", "replace"), now_ms, *slot_values(slot))
 
 
 @dataclass(slots=True)
@@ -337,6 +337,9 @@ class ChangeCounts:
 
 def row_for(resource: Resource, raw: bytes, *, publisher_id: int, generation: int, now_ms: int) -> dict[str, Any]:
     """The row (with derived columns) that stores one resource."""
+    if isinstance(resource, Slot):
+        row = slot_tuple(resource, raw, publisher_id=publisher_id, generation=generation, now_ms=now_ms)
+        return dict(zip(SLOT_COLUMNS, row, strict=True))
     values: dict[str, Any] = {
         "publisher_id": publisher_id,
         "generation": generation,
@@ -344,9 +347,7 @@ def row_for(resource: Resource, raw: bytes, *, publisher_id: int, generation: in
         "resource": raw.decode("utf-8", "replace"),
         "updated_ms": now_ms,
     }
-    if isinstance(resource, Slot):
-        values.update(slot_row(resource))
-    elif isinstance(resource, Schedule):
+    if isinstance(resource, Schedule):
         values.update(schedule_row(resource, _Lookups.empty()))
     elif isinstance(resource, Location):
         values.update(location_row(resource))
@@ -381,13 +382,12 @@ class GenerationWriter:
 
     def add(self, resource: Resource, raw: bytes) -> bool:
         """Buffer one resource; True when a batch is due."""
+        pub, gen, now = self.publisher_id, self.generation, self.now_ms
+        row: Any
         if type(resource) is Slot:  # nearly every row: a tuple, built without a dict in between
-            row: Any = (self.publisher_id, self.generation, resource.id, raw.decode("utf-8", "replace"), self.now_ms)
-            row += slot_values(resource)
-            rtype = "Slot"
+            row, rtype = slot_tuple(resource, raw, publisher_id=pub, generation=gen, now_ms=now), "Slot"
         else:
-            rtype = type(resource).__name__
-            row = row_for(resource, raw, publisher_id=self.publisher_id, generation=self.generation, now_ms=self.now_ms)
+            row, rtype = row_for(resource, raw, publisher_id=pub, generation=gen, now_ms=now), type(resource).__name__
         rows = self._pending.get(rtype)
         if rows is None:
             rows = self._pending[rtype] = []
