@@ -16,14 +16,13 @@ browser has a booked referral.
 from __future__ import annotations
 
 import contextlib
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 from sqlalchemy import and_, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -50,10 +49,10 @@ from slotlinks.discovery.query import PARAMETERS, SearchRequest, parse_search
 from slotlinks.discovery.search import LocationResult, search
 from slotlinks.discovery.store import DiscoveryStore
 from slotlinks.errors import InvalidInput
+from slotlinks.templating import page_templates
 
 __all__ = ["html_page", "make_templates", "web_router"]
 
-_TEL_RE = re.compile(r"[^0-9+]")
 CALENDAR_DAYS = 7
 MY_REFERRALS_REFRESH = 5  # unfinished referrals whose outcome "my referrals" reads per view
 _DAY_MS = 86_400_000
@@ -74,21 +73,10 @@ def _when(instant: str, zone: str | None = None) -> str:
     return f"{text} {label}" if label else text
 
 
-def _tel(phone: str) -> str:
-    return _TEL_RE.sub("", phone)
-
-
 def make_templates() -> Environment:
     """The pages' Jinja2 environment: autoescape on for every template, undefined names are errors."""
-    env = Environment(
-        loader=PackageLoader("slotlinks.discovery", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = page_templates("slotlinks.discovery")
     env.filters["when"] = _when
-    env.filters["tel"] = _tel
     # Location pk -> booked start times of this browser's referrals there (pages that know pass theirs).
     env.globals["booked"] = {}
     return env

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, params
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
@@ -51,6 +51,7 @@ from slotlinks.provider.referrals import clean_handle, outcome_log, record_outco
 from slotlinks.provider.requestbody import read_form
 from slotlinks.provider.slotinfo import SlotView, alternatives, is_bookable, slot_view
 from slotlinks.provider.store import ProviderStore
+from slotlinks.templating import page_templates
 
 __all__ = ["portal_router"]
 
@@ -65,16 +66,9 @@ def _day(moment: datetime) -> str:
 
 
 def make_templates() -> Environment:
-    env = Environment(
-        loader=PackageLoader("slotlinks.provider", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = page_templates("slotlinks.provider")
     env.filters["time"] = _time
     env.filters["day"] = _day
-    env.filters["tel"] = lambda phone: "".join(c for c in str(phone) if c.isdigit() or c == "+")
     env.globals["option_key"] = option_key
     env.globals["option_label"] = option_label
     return env
