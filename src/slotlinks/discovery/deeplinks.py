@@ -32,10 +32,8 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import orjson
@@ -47,10 +45,10 @@ from slotlinks.discovery import tables as t
 from slotlinks.discovery.geo import Point
 from slotlinks.discovery.netguard import GuardedTransport
 from slotlinks.discovery.query import DEFAULT_DAYS, DEFAULT_RADIUS_MILES, SearchRequest
-from slotlinks.discovery.search import LocationResult, search
+from slotlinks.discovery.search import LocationResult, local_instant, search, zone_named
 from slotlinks.errors import Forbidden
 from slotlinks.fhir.ids import is_valid_id
-from slotlinks.fhir.instant import InvalidInstant, format_instant, instant_to_ms
+from slotlinks.fhir.instant import InvalidInstant, instant_to_ms
 
 __all__ = [
     "MAX_COOKIE_REFERRALS",
@@ -282,14 +280,6 @@ def load_slot(conn: Connection, slot_pk: int) -> SlotTarget | None:
     )
 
 
-def _local_start(target: SlotTarget) -> str:
-    try:
-        zone = ZoneInfo(target.tz or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return format_instant(datetime.fromtimestamp(target.start_ms / 1000, zone))
-
-
 def record_referral(conn: Connection, target: SlotTarget, *, referral: str, link: str, now_ms: int) -> None:
     """One `referral` row per deep link handed out: slot, publisher, time, the final link, and where
     its outcome can be read (the booking link's origin)."""
@@ -303,7 +293,7 @@ def record_referral(conn: Connection, target: SlotTarget, *, referral: str, link
             link=link,
             created_ms=now_ms,
             slot_pk=target.pk,
-            slot_start=_local_start(target),
+            slot_start=local_instant(target.start_ms, zone_named(target.tz)),
             portal_origin=link_origin(link),
             location_source_id=target.location_source_id,
         )

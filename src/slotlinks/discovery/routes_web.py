@@ -46,7 +46,7 @@ from slotlinks.discovery.outcomes import (
     refresh_outcome,
 )
 from slotlinks.discovery.query import PARAMETERS, SearchRequest, parse_search
-from slotlinks.discovery.search import LocationResult, search
+from slotlinks.discovery.search import LocationResult, search, zone_named
 from slotlinks.discovery.store import DiscoveryStore
 from slotlinks.errors import InvalidInput
 from slotlinks.templating import page_templates
@@ -88,13 +88,6 @@ def html_page(env: Environment, template: str, status: int = 200, **context: Any
 
 def _form(request: Request) -> dict[str, str]:
     return {name: request.query_params.get(name, "") for name in PARAMETERS}
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _midnight_ms(day: date, zone: ZoneInfo) -> int:
@@ -161,13 +154,11 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
             )
             if row is None:
                 return None
-            zone = _zone(row["tz"])
+            zone = zone_named(row["tz"])
             now_ms = store.now_ms()
             first = start_day or datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(zone).date()
-            start_ms = int(datetime.combine(first, time(0), tzinfo=zone).timestamp() * 1000)
-            end_ms = int(
-                datetime.combine(first + timedelta(days=CALENDAR_DAYS), time(0), tzinfo=zone).timestamp() * 1000
-            )
+            start_ms = _midnight_ms(first, zone)
+            end_ms = _midnight_ms(first + timedelta(days=CALENDAR_DAYS), zone)
             req = SearchRequest(
                 start_ms=max(start_ms, now_ms),
                 end_ms=max(end_ms, now_ms + 1),

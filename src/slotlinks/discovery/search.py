@@ -32,7 +32,7 @@ from slotlinks.discovery.query import SearchRequest
 from slotlinks.discovery.ranking import Candidate, rank
 from slotlinks.fhir.instant import format_instant, ms_to_instant
 
-__all__ = ["LocationResult", "PublisherRef", "SlotResult", "search", "slot_link"]
+__all__ = ["LocationResult", "PublisherRef", "SlotResult", "local_instant", "search", "slot_link", "zone_named"]
 
 _CHUNK = 900  # bound parameters per IN list (SQLite's historical limit is 999)
 
@@ -269,8 +269,9 @@ def _next_slots(conn: Connection, req: SearchRequest, schedules: Iterable[_Sched
     return rows
 
 
-def _zone(name: str | None, fallback: str) -> ZoneInfo:
-    for candidate in (name, fallback):
+def zone_named(*names: str | None) -> ZoneInfo:
+    """The first of `names` that is a known IANA zone (a location's, then the patient's), else UTC."""
+    for candidate in names:
         if candidate:
             try:
                 return ZoneInfo(candidate)
@@ -279,7 +280,8 @@ def _zone(name: str | None, fallback: str) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def _local_instant(ms: int, zone: ZoneInfo) -> str:
+def local_instant(ms: int, zone: ZoneInfo) -> str:
+    """A UTC millisecond time as a FHIR instant in `zone`'s local time."""
     return format_instant(datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone))
 
 
@@ -338,13 +340,13 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
     results = []
     for c in chosen:
         row, miles, virtual = details[c.pk], locations[c.pk].miles, locations[c.pk].virtual
-        zone = _zone(row["tz"], req.tz)
+        zone = zone_named(row["tz"], req.tz)
         slot_rows = sorted(slots_by_location[c.pk], key=lambda r: (r.start_ms, r.pk))[: req.per_location]
         slots = [
             SlotResult(
                 pk=int(r.pk),
-                start=_local_instant(int(r.start_ms), zone),
-                end=_local_instant(int(r.end_ms), zone),
+                start=local_instant(int(r.start_ms), zone),
+                end=local_instant(int(r.end_ms), zone),
                 status=str(r.status),
                 capacity=int(r.capacity),
                 link=slot_link(link_base, int(r.pk)),
