@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-__all__ = ["Clock", "FixedClock", "system_clock"]
+__all__ = ["Clock", "FixedClock", "now_ms", "system_clock"]
 
 Clock = Callable[[], datetime]
 
@@ -13,6 +13,11 @@ Clock = Callable[[], datetime]
 def system_clock() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+def now_ms(clock: Clock) -> int:
+    """`clock`'s time in milliseconds since the epoch, as stored."""
+    return int(clock().timestamp() * 1000)
 
 
 class FixedClock:

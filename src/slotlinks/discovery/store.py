@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine
 
 from slotlinks.clock import Clock, system_clock
+from slotlinks.clock import now_ms as clock_ms
 from slotlinks.dbengine import make_engine, reading, writing
 from slotlinks.migrate import upgrade
 
@@ -26,7 +27,7 @@ class DiscoveryStore:
         self.clock = clock
 
     def now_ms(self) -> int:
-        return int(self.clock().timestamp() * 1000)
+        return clock_ms(self.clock)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

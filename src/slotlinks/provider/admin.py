@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import msgspec
 import orjson
 
+from slotlinks.clock import now_ms as clock_ms
 from slotlinks.config import Settings
 from slotlinks.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from slotlinks.fhir import extensions as ext
@@ -302,7 +303,7 @@ def slot_bytes(*, store: ProviderStore, slot_id: str) -> bytes:
     """The Slot as the publication renders it."""
     with store.read() as conn:
         portal = provider_settings(store, conn).portal_url
-        now_ms = int(store.clock().timestamp() * 1000)
+        now_ms = clock_ms(store.clock)
         return slots.slot_json(conn, slot_id, portal_url=portal, now_ms=now_ms)
 
 

@@ -20,12 +20,12 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Row, select, update
 
-from slotlinks.clock import Clock
+from slotlinks.clock import Clock, now_ms
 from slotlinks.errors import NotFound
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider import tables as t
 from slotlinks.provider.audit import audit
-from slotlinks.provider.holds import SlotUnavailable, get_hold, now_ms, reserve
+from slotlinks.provider.holds import SlotUnavailable, get_hold, reserve
 from slotlinks.provider.referrals import record_outcome
 from slotlinks.provider.store import ProviderStore
 

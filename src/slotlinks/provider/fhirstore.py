@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, Connection, and_, case, false, func, select
 
+from slotlinks.clock import now_ms as clock_ms
 from slotlinks.fhirapi.keyset import keyset_clause, keyset_order
 from slotlinks.fhirapi.store import DESCRIPTIVE_TYPES, Key, SlotQuery
 from slotlinks.provider import tables as t
@@ -117,7 +118,7 @@ class ProviderFhirStore:
         return columns
 
     def _now_ms(self) -> int:
-        return int(self.store.clock().timestamp() * 1000)
+        return clock_ms(self.store.clock)
 
     def _where(self, query: SlotQuery, now_ms: int) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = [_S.active]

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from slotlinks.clock import Clock
+from slotlinks.clock import Clock, now_ms
 from slotlinks.errors import Conflict, NotFound
 from slotlinks.provider import tables as t
 from slotlinks.provider.audit import audit
@@ -37,7 +37,6 @@ __all__ = [
     "expiry_key",
     "get_hold",
     "hold_counts",
-    "now_ms",
     "place_hold",
     "release_hold",
 ]
@@ -66,10 +65,6 @@ class Hold:
 
     def live(self, at_ms: int) -> bool:
         return self.state == "active" and self.expires_ms > at_ms
-
-
-def now_ms(clock: Clock) -> int:
-    return int(clock().timestamp() * 1000)
 
 
 def _hold(row: Row[Any]) -> Hold:

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from slotlinks.clock import now_ms
 from slotlinks.config import Settings
 from slotlinks.fhirhttp import FHIR_JSON
 from slotlinks.provider import admin
-from slotlinks.provider.holds import now_ms
 from slotlinks.provider.questionnaires import delete_questionnaire, put_questionnaire, read_questionnaire
 from slotlinks.provider.referrals import put_source, read_source, referral_status
 from slotlinks.provider.requestbody import MAX_BODY_BYTES, read_body

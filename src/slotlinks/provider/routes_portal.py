@@ -30,13 +30,14 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from slotlinks.clock import now_ms
 from slotlinks.config import Settings
 from slotlinks.errors import NotFound
 from slotlinks.provider import csrf
 from slotlinks.provider import tables as t
 from slotlinks.provider.booking import AppointmentRecord, book, cancel, get_appointment, validate_patient
 from slotlinks.provider.eligibility import decide, parse_rules
-from slotlinks.provider.holds import Hold, SlotUnavailable, get_hold, now_ms, place_hold, release_hold
+from slotlinks.provider.holds import Hold, SlotUnavailable, get_hold, place_hold, release_hold
 from slotlinks.provider.ics import appointment_ics
 from slotlinks.provider.publication import BOOKING_PATH
 from slotlinks.provider.questionnaires import (

@@ -22,11 +22,12 @@ from slotlinks.bulkhttp import (
     stream_response,
     validated,
 )
+from slotlinks.clock import now_ms
 from slotlinks.config import Settings
 from slotlinks.errors import NotFound
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.httpcache import accepts_gzip
-from slotlinks.provider.holds import expiry_key, now_ms
+from slotlinks.provider.holds import expiry_key
 from slotlinks.provider.publication import (
     MANIFEST_NAME,
     PORTAL_URL_SETTING,

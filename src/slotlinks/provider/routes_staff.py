@@ -31,11 +31,11 @@ from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from slotlinks.clock import now_ms
 from slotlinks.config import Settings
 from slotlinks.errors import InvalidInput, NotFound
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider import admin, csrf
-from slotlinks.provider.holds import now_ms
 from slotlinks.provider.ratelimit import RateLimited, RateLimiter, client_key
 from slotlinks.provider.requestbody import MAX_BODY_BYTES, read_body, read_form
 from slotlinks.provider.routes_portal import make_templates

@@ -18,12 +18,11 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
-from slotlinks.clock import Clock
+from slotlinks.clock import Clock, now_ms
 from slotlinks.dbengine import writing
 from slotlinks.provider import tables as t
 from slotlinks.provider.audit import audit
 from slotlinks.provider.booking import AppointmentRecord, cancel, get_appointment
-from slotlinks.provider.holds import now_ms
 from slotlinks.provider.slotinfo import SlotView, slot_view
 from slotlinks.provider.store import ProviderStore
 

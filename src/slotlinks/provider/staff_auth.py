@@ -27,12 +27,11 @@ from functools import cache
 
 from sqlalchemy import delete, select, update
 
-from slotlinks.clock import Clock
+from slotlinks.clock import Clock, now_ms
 from slotlinks.dbengine import writing
 from slotlinks.errors import InvalidInput, NotFound
 from slotlinks.provider import tables as t
 from slotlinks.provider.audit import audit
-from slotlinks.provider.holds import now_ms
 from slotlinks.provider.store import ProviderStore
 
 __all__ = [

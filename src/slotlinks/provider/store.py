@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, case, inspect, select, update
 
 from slotlinks.clock import Clock, system_clock
+from slotlinks.clock import now_ms as clock_ms
 from slotlinks.dbengine import make_engine, reading, writing
 from slotlinks.migrate import upgrade
 from slotlinks.provider import tables as t
@@ -51,7 +52,7 @@ class ProviderStore:
     @contextmanager
     def change(self) -> Iterator[Change]:
         """A write transaction whose rows are stamped with a time later than every earlier commit."""
-        now_ms = int(self.clock().timestamp() * 1000)
+        now_ms = clock_ms(self.clock)
         with writing(self.engine) as conn:
             stamp = conn.execute(
                 update(t.dataset)
