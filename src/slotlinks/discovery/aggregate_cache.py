@@ -14,9 +14,7 @@ The previous version is kept a while for clients still downloading the files of 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from slotlinks.discovery.aggregate import (
     write_files,
 )
 from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.staging import install_directory, staged_directory
 
 __all__ = ["MANIFEST_NAME", "AggregateCache", "BuiltAggregate", "data_state", "valid_until_ms"]
 
@@ -146,13 +145,11 @@ class AggregateCache:
             return built
 
     def _build(self, conn: Connection, state: DataState, now_ms: int) -> BuiltAggregate:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.directory))
+        with staged_directory(self.directory, ".build-") as staging:
 
-        def opener(name: str) -> IO[bytes]:
-            return open(staging / name, "wb", buffering=_BUFFER)
+            def opener(name: str) -> IO[bytes]:
+                return open(staging / name, "wb", buffering=_BUFFER)
 
-        try:
             sources = load_publishers(conn, now_ms=now_ms, min_poll_seconds=self.settings.min_poll_seconds)
             files = write_files(conn, sources, opener, now_ms=now_ms)
             transaction_ms = state.changed_ms or now_ms
@@ -160,11 +157,7 @@ class AggregateCache:
             built_ms = max(now_ms, self._latest.built_ms + 1000 if self._latest else 0)
             version = f"{state.digest[:12]}{built_ms:x}"
             target = self.directory / f"v-{version}"
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+            install_directory(staging, target)
         return BuiltAggregate(
             directory=target,
             version=version,

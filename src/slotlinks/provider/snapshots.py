@@ -12,16 +12,15 @@ publication is therefore named by (data-set version, number of holds expired unr
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from slotlinks.bulkhttp import gzip_sibling
-from slotlinks.provider.holds import expiry_key, now_ms
+from slotlinks.clock import now_ms
+from slotlinks.provider.holds import expiry_key
 from slotlinks.provider.publication import (
     MANIFEST_NAME,
     PORTAL_URL_SETTING,
@@ -31,6 +30,7 @@ from slotlinks.provider.publication import (
     write_files,
 )
 from slotlinks.provider.store import ProviderStore
+from slotlinks.staging import install_directory, staged_directory
 
 __all__ = ["BuiltPublication", "PublicationCache", "build", "export"]
 
@@ -81,27 +81,12 @@ def build(store: ProviderStore, directory: Path, base_url: str) -> tuple[tuple[i
     return (state.version, expired), publication
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    retired = target.with_name(f".{target.name}.old-{os.getpid()}-{threading.get_ident()}")
-    os.replace(target, retired)
-    os.replace(staging, target)
-    shutil.rmtree(retired, ignore_errors=True)
-
-
 def export(store: ProviderStore, out_dir: Path, base_url: str) -> Publication:
     """`slotlinks publish export`: the publication as static files, swapped into `out_dir` whole."""
     out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with staged_directory(out_dir.parent, f".{out_dir.name}.") as staging:
         _, publication = build(store, staging, base_url)
-        _swap_into_place(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        install_directory(staging, out_dir)
     return publication
 
 
@@ -126,16 +111,10 @@ class PublicationCache:
             latest = self._latest
             if latest is not None and latest.key >= key:
                 return latest
-            self.directory.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.directory))
-            try:
+            with staged_directory(self.directory, ".build-") as staging:
                 built_key, publication = build(self.store, staging, self.base_url)
                 target = self.directory / f"v{built_key[0]}.{built_key[1]}"
-                shutil.rmtree(target, ignore_errors=True)
-                os.replace(staging, target)
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
+                install_directory(staging, target)
             self._latest = BuiltPublication(target, built_key[0], publication, built_key[1])
             self._prune(keep=target)
             # Compress in the background so gzip clients find the files ready; until then they get
