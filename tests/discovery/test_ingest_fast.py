@@ -13,11 +13,12 @@ import pytest
 
 from slotlinks.config import Settings
 from slotlinks.discovery import ingest, quirks, registry
-from slotlinks.discovery.quirks import plain_http_url, read_resource
+from slotlinks.discovery.fastslot import clean_slot_values, plain_http_url
+from slotlinks.discovery.quirks import read_resource
 from slotlinks.discovery.store import DiscoveryStore
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY, VACCINE_DOSE
 from slotlinks.fhir.ndjson import LineError
-from slotlinks.fhir.resources import RESOURCE_DECODERS
+from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource, Slot
 from tests.discovery.conftest import run_provider, sync
 
 LINK = {"url": BOOKING_DEEP_LINK, "valueUrl": "https://book.example.com/s/1?x=1"}
@@ -72,7 +73,7 @@ def test_fast_path_agrees_with_the_full_checks(name: str, monkeypatch: pytest.Mo
     warnings: Counter[str] = Counter()
     read = read_resource("Slot", 7, line, warnings)
     with monkeypatch.context() as patched:
-        patched.setattr(quirks, "_clean_slot", lambda _slot: False)  # every Slot through validate_resource
+        patched.setattr(quirks, "clean_slot_values", lambda _slot: None)  # every Slot through validate_resource
         full_warnings: Counter[str] = Counter()
         full = read_resource("Slot", 7, line, full_warnings)
     assert read == full
@@ -80,6 +81,48 @@ def test_fast_path_agrees_with_the_full_checks(name: str, monkeypatch: pytest.Mo
     if not isinstance(read, LineError):
         row = ingest.row_for(read[0], read[1], publisher_id=1, generation=1, now_ms=5)
         assert row["start_ms"] < row["end_ms"]
+        assert isinstance(read[0], Slot)
+        vouched = clean_slot_values(read[0])
+        if vouched is not None:
+            assert vouched == ingest.slot_values(read[0])
+
+
+def test_the_fast_path_takes_the_everyday_slots_and_leaves_the_rest() -> None:
+    """Not so cautious that it never runs, and nothing that needs a closer look."""
+    decode = RESOURCE_DECODERS["Slot"].decode
+    vouched = {name for name, line in CASES.items() if clean_slot_values(decode(line)) is not None}
+    everyday = {"clean", "no extensions, no meta", "capacity", "capacity zero", "absolute schedule reference"}
+    assert vouched == everyday | {"unknown extension, nested"}
+
+
+def test_a_chunk_of_lines_gives_the_rows_the_lenient_reader_gives() -> None:
+    """`add_lines` (fast path, then the reader for the rest) buffers what reading each line with
+    `read_resource` and adding it buffers, in the same order, and hands bad lines to the reader."""
+    cases = list(CASES.values())
+    quirky = _slot(start="2026-03-01T10:00:00-05", end="2026-03-01T10:30:00-0500", id="a b")
+    too_long = LineError(40, "$", "line is longer than 9 bytes; skipped")
+    lines: list[tuple[int, bytes] | LineError] = [*enumerate([*cases, quirky, b"{not json", b"[]"], 2), too_long]
+    warnings: Counter[str] = Counter()
+    bad: list[LineError] = []
+
+    def read(item: tuple[int, bytes] | LineError) -> tuple[Resource, bytes] | None:
+        got = item if isinstance(item, LineError) else read_resource("Slot", item[0], item[1], warnings)
+        if isinstance(got, LineError):
+            bad.append(got)
+            return None
+        return got
+
+    fast = ingest.GenerationWriter(1, 2, 5)
+    fast.add_lines("Slot", lines, read)
+    fast_bad, bad = bad, []
+    one_by_one = ingest.GenerationWriter(1, 2, 5)
+    for item in lines:
+        if (got := read(item)) is not None:
+            one_by_one.add(*got)
+    assert fast.take() == one_by_one.take()
+    assert fast_bad == bad
+    assert [e.line for e in bad][-3:] == [len(cases) + 3, len(cases) + 4, 40]
+    assert warnings["offset-short"] == 2 * 2  # the quirky line, read twice
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
 
 from slotlinks.discovery import tables as t
-from slotlinks.discovery.quirks import plain_http_url
+from slotlinks.discovery.fastslot import SLOT_VALUE_COLUMNS, clean_slot_values, plain_http_url, reference_id
 from slotlinks.fhir.extensions import (
     BOOKING_DEEP_LINK,
     BOOKING_PHONE,
@@ -37,9 +37,10 @@ from slotlinks.fhir.extensions import (
     specialty,
     vaccine_products,
 )
-from slotlinks.fhir.ids import InvalidReference, parse_reference
 from slotlinks.fhir.instant import instant_to_ms
+from slotlinks.fhir.ndjson import LineError
 from slotlinks.fhir.resources import (
+    RESOURCE_DECODERS,
     CodeableConcept,
     Coding,
     HealthcareService,
@@ -82,6 +83,12 @@ TABLES: dict[str, Table] = {
 
 _BATCH = 10_000
 _SCHEDULE_DECODER = msgspec.json.Decoder(Schedule)
+_SLOT_DECODER: msgspec.json.Decoder[Slot] = RESOURCE_DECODERS["Slot"]
+
+#: One numbered line of an NDJSON file, as `fhir.ndjson.LineSplitter` gives it.
+NumberedLine = tuple[int, bytes]
+#: Reads one line leniently: the resource and its JSON, or None for a bad line (recorded by the reader).
+LineReader = Callable[[NumberedLine | LineError], tuple[Resource, bytes] | None]
 _SERVICE_DECODER = msgspec.json.Decoder(HealthcareService)
 
 
@@ -108,19 +115,6 @@ def zip_info(postal_code: str) -> tuple[float, float, str | None] | None:
         return float(first["lat"]), float(first["long"]), first.get("timezone") or None
     except (KeyError, TypeError, ValueError):
         return None
-
-
-@lru_cache(maxsize=1 << 16)
-def _ref_id(reference: str | None, rtype: str) -> str | None:
-    """The id `reference` points at when it is a valid reference to a `rtype`, else None (cached: every
-    Slot of a Schedule names it)."""
-    if not reference:
-        return None
-    try:
-        parsed = parse_reference(reference)
-    except InvalidReference:
-        return None
-    return parsed.id if parsed.type == rtype else None
 
 
 def location_row(loc: Location) -> dict[str, Any]:
@@ -167,19 +161,21 @@ def practitioner_row(practitioner: Practitioner) -> dict[str, Any]:
 def practitioner_role_row(role: PractitionerRole) -> dict[str, Any]:
     practitioner = role.practitioner
     return {
-        "practitioner_source_id": _ref_id(practitioner.reference if practitioner else None, "Practitioner"),
-        "location_source_id": next((i for i in (_ref_id(r.reference, "Location") for r in role.location) if i), None),
+        "practitioner_source_id": reference_id(practitioner.reference if practitioner else None, "Practitioner"),
+        "location_source_id": _first_location(role.location),
         "practitioner_name": practitioner.display if practitioner else None,
         "organization_text": _unique_lower([_display(role.organization)]),
     }
 
 
+def _first_location(references: list[Reference]) -> str | None:
+    return next((i for i in (reference_id(r.reference, "Location") for r in references) if i), None)
+
+
 def healthcare_service_row(service: HealthcareService) -> dict[str, Any]:
     return {
         "name": service.name,
-        "location_source_id": next(
-            (i for i in (_ref_id(r.reference, "Location") for r in service.location) if i), None
-        ),
+        "location_source_id": _first_location(service.location),
     }
 
 
@@ -221,15 +217,15 @@ def schedule_row(schedule: Schedule, lookups: _Lookups) -> dict[str, Any]:
     service_virtual = False
     for actor in schedule.actor:
         ref = actor.reference or ""
-        if loc_id := _ref_id(ref, "Location"):
+        if loc_id := reference_id(ref, "Location"):
             location_id = location_id or loc_id
-        elif role_id := _ref_id(ref, "PractitionerRole"):
+        elif role_id := reference_id(ref, "PractitionerRole"):
             role_loc, name, organization = lookups.roles.get(role_id, (None, None, ""))
             location_id = location_id or role_loc
             if name or actor.display:
                 names.append(name or actor.display or "")
             organizations.append(organization)
-        elif service_id := _ref_id(ref, "HealthcareService"):
+        elif service_id := reference_id(ref, "HealthcareService"):
             service = lookups.services.get(service_id)
             if service is not None:
                 own: list[str] = [service.name] if service.name else []
@@ -238,7 +234,7 @@ def schedule_row(schedule: Schedule, lookups: _Lookups) -> dict[str, Any]:
                 organizations.append(_display(service.providedBy))
                 service_virtual = any(w in x.lower() for x in own for w in _VIRTUAL_WORDS)
                 location_id = location_id or healthcare_service_row(service)["location_source_id"]
-        elif actor.display and _ref_id(ref, "Practitioner"):
+        elif actor.display and reference_id(ref, "Practitioner"):
             names.append(actor.display)
     service_text = _unique_lower(texts)
     return {
@@ -263,29 +259,17 @@ def _http_link(value: str | None) -> str | None:
 
 #: The columns of a Slot row as `GenerationWriter` builds it (a tuple, in this order); `schedule_pk`
 #: is added when the row is written.
-SLOT_COLUMNS = (
-    "publisher_id",
-    "generation",
-    "source_id",
-    "resource",
-    "updated_ms",
-    "schedule_source_id",
-    "start_ms",
-    "end_ms",
-    "status",
-    "capacity",
-    "booking_link",
-    "booking_phone",
-)
+SLOT_COLUMNS = ("publisher_id", "generation", "source_id", "resource", "updated_ms", *SLOT_VALUE_COLUMNS)
 _SCHEDULE_AT = SLOT_COLUMNS.index("schedule_source_id")
 
 
 def slot_values(slot: Slot) -> tuple[Any, ...]:
-    """The derived Slot columns (`SLOT_COLUMNS` from `schedule_source_id` on): schedule id, times,
-    status, capacity (default 1), booking link and phone.
+    """The derived Slot columns (`SLOT_VALUE_COLUMNS`): schedule id, times, status, capacity (default
+    1), booking link and phone, of a Slot that passed validation.
 
     The three extensions are read in one pass, each from the first extension with its URL, as
-    `booking_deep_link`, `booking_phone` and `slot_capacity` read them.
+    `booking_deep_link`, `booking_phone` and `slot_capacity` read them (`fastslot.clean_slot_values`
+    gives the same for the Slots it vouches for).
     """
     link: Any = None
     phone: Any = None
@@ -305,7 +289,7 @@ def slot_values(slot: Slot) -> tuple[Any, ...]:
             seen |= 4
             capacity = extension.value
     return (
-        _ref_id(slot.schedule.reference, "Schedule") or "",
+        reference_id(slot.schedule.reference, "Schedule") or "",
         instant_to_ms(slot.start),
         instant_to_ms(slot.end),
         slot.status,
@@ -393,6 +377,35 @@ class GenerationWriter:
             rows = self._pending[rtype] = []
         rows.append(row)
         self._count += 1
+        return self._count >= _BATCH
+
+    def add_lines(self, rtype: str, lines: Sequence[NumberedLine | LineError], read: LineReader) -> bool:
+        """Buffer the lines of one chunk of a `rtype` file; True when a batch is due.
+
+        Everyday Slot lines are decoded, vouched for and turned into rows right here (`fastslot`);
+        every other line, of any type, goes through `read` (the lenient reader: it repairs what it
+        can and records what is bad) and is buffered when that returns a resource.
+        """
+        if rtype != "Slot":
+            for item in lines:
+                if (got := read(item)) is not None:
+                    self.add(*got)
+            return self._count >= _BATCH
+        decode, rows = _SLOT_DECODER.decode, self._pending.setdefault("Slot", [])
+        pub, gen, now = self.publisher_id, self.generation, self.now_ms
+        for item in lines:
+            if type(item) is tuple:
+                raw = item[1]
+                try:
+                    slot: Slot | None = decode(raw)
+                except (msgspec.MsgspecError, UnicodeDecodeError):
+                    slot = None  # the lenient reader says why, or repairs it
+                if slot is not None and (values := clean_slot_values(slot)) is not None:
+                    rows.append((pub, gen, slot.id, raw.decode("utf-8", "replace"), now, *values))
+                    self._count += 1
+                    continue
+            if (got := read(item)) is not None:
+                self.add(*got)
         return self._count >= _BATCH
 
     def take(self) -> dict[str, list[Any]]:

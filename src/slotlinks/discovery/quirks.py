@@ -30,12 +30,13 @@ from urllib.parse import urlsplit
 import msgspec
 import orjson
 
-from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, EXPECTED_VALUE_FIELD, SLOT_CAPACITY
-from slotlinks.fhir.ids import InvalidReference, is_valid_id, parse_reference
-from slotlinks.fhir.instant import InvalidInstant, normalize_offset, parse_instant
+from slotlinks.discovery.fastslot import clean_slot_values, plain_http_url
+from slotlinks.fhir.extensions import BOOKING_DEEP_LINK
+from slotlinks.fhir.ids import is_valid_id
+from slotlinks.fhir.instant import normalize_offset
 from slotlinks.fhir.manifest import Manifest, decode_manifest
 from slotlinks.fhir.ndjson import LineError, decode_line
-from slotlinks.fhir.resources import RESOURCE_DECODERS, Extension, Resource, Slot, encode_resource
+from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource, Slot, encode_resource
 from slotlinks.fhir.validate import validate_resource
 
 __all__ = ["Warnings", "normalize_id", "read_manifest", "read_resource"]
@@ -139,102 +140,11 @@ def _http_url(value: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def plain_http_url(value: str) -> bool:
-    """True for an everyday absolute http(s) URL (`http://host...`), decided without `urlsplit`.
-
-    False means "look closer" (other schemes, odd characters), not "invalid": callers then fall back
-    on `urlsplit`, whose verdict is the rule. Whenever this says True, `urlsplit` finds the scheme
-    http or https and a non-empty host, without raising (no brackets, no non-ASCII host, no tab or
-    newline for it to remove).
-    """
-    if value.startswith("http://"):
-        host = value[7:8]
-    elif value.startswith("https://"):
-        host = value[8:9]
-    else:
-        return False
-    return (
-        host != ""
-        and host not in "/?#"
-        and value.isascii()
-        and "[" not in value
-        and "]" not in value
-        and "\t" not in value
-        and "\n" not in value
-        and "\r" not in value
-    )
-
-
-# Where value[x] sits in `msgspec.structs.astuple(extension)` (the fields are declared together).
-_EXT_FIELDS = Extension.__struct_fields__
-_VALUE_AT = [i for i, name in enumerate(_EXT_FIELDS) if name.startswith("value")]
-if len(_VALUE_AT) != _VALUE_AT[-1] - _VALUE_AT[0] + 1:  # pragma: no cover - guards a change to Extension
-    raise RuntimeError("the value[x] fields of Extension are expected next to each other")
-_EXT_VALUES = slice(_VALUE_AT[0], _VALUE_AT[-1] + 1)
-_KNOWN_URLS = frozenset(EXPECTED_VALUE_FIELD)
-
-
-def _clean_slot_extension(extension: Extension) -> bool:
-    """True when `validate_resource` certainly finds no error in this extension of a Slot."""
-    values = msgspec.structs.astuple(extension)[_EXT_VALUES]
-    present = len(values) - values.count(None)
-    url = extension.url
-    if url == BOOKING_DEEP_LINK:
-        link = extension.valueUrl
-        return present == 1 and link is not None and plain_http_url(link)
-    if url == BOOKING_PHONE:
-        phone = extension.valueString
-        return present == 1 and phone is not None and bool(phone.strip())
-    if url == SLOT_CAPACITY:
-        capacity = extension.valueInteger
-        return present == 1 and type(capacity) is int and capacity >= 0
-    if url in _KNOWN_URLS:
-        return False  # a known extension out of its place: the full check decides
-    return present == 1 or (present == 0 and bool(extension.extension))
-
-
-def _schedule_reference(text: str) -> bool:
-    try:
-        return parse_reference(text).type == "Schedule"
-    except InvalidReference:
-        return False
-
-
-def _clean_slot(slot: Slot) -> bool:
-    """True when `validate_resource(slot)` certainly returns no error, decided quickly.
-
-    The typed decode already checked the id, status and instant patterns; what is left is what
-    `validate.py` adds (real calendar dates, end after start, the schedule reference, extension
-    values). False means "run the full check", which then names the problem or accepts the Slot.
-    """
-    meta = slot.meta
-    if meta is not None and (meta.extension or (meta.lastUpdated is not None and not _valid_instant(meta.lastUpdated))):
-        return False
-    for extension in slot.extension:
-        if not _clean_slot_extension(extension):
-            return False
-    try:
-        if parse_instant(slot.end) <= parse_instant(slot.start):
-            return False
-    except InvalidInstant:
-        return False
-    reference = slot.schedule.reference
-    return reference is not None and _schedule_reference(reference)
-
-
-def _valid_instant(text: str) -> bool:
-    try:
-        parse_instant(text)
-    except InvalidInstant:
-        return False
-    return True
-
-
 def _strict(rtype: str, line_number: int, line: bytes) -> Resource | LineError:
     decoded = decode_line(RESOURCE_DECODERS[rtype], line_number, line)
     if isinstance(decoded, LineError):
         return decoded
-    if type(decoded) is Slot and _clean_slot(decoded):
+    if type(decoded) is Slot and clean_slot_values(decoded) is not None:
         return decoded
     errors = [i for i in validate_resource(decoded) if i.severity in ("error", "fatal")]
     if errors:

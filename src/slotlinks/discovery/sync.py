@@ -21,6 +21,7 @@ import contextlib
 import gc
 import logging
 import re
+import sys
 import tempfile
 import threading
 import time
@@ -171,24 +172,26 @@ class _Load:
         else:
             await self._full(outputs)
 
+    def _reader(self, url: str, rtype: str) -> ingest.LineReader:
+        """Reads one line of the file at `url` leniently; records a bad line and answers None for it."""
+        result, warnings = self.result, self.result.warnings
+
+        def read(item: ingest.NumberedLine | LineError) -> tuple[Resource, bytes] | None:
+            got = item if isinstance(item, LineError) else read_resource(rtype, item[0], item[1], warnings)
+            if isinstance(got, LineError):
+                result.bad(url, got)
+                return None
+            return got
+
+        return read
+
     async def _resources(self, outputs: list[Any]) -> AsyncIterator[list[tuple[Resource, bytes]]]:
         """The good resources of the outputs, as lists of (resource, normalized JSON), one list per
         chunk downloaded; bad lines are recorded."""
-        result, warnings = self.result, self.result.warnings
         for output in outputs:
-            url, rtype = output.url, output.type
-            async for items in self.fetcher.lines(url):
-                good = []
-                for item in items:
-                    if isinstance(item, LineError):
-                        result.bad(url, item)
-                        continue
-                    read = read_resource(rtype, item[0], item[1], warnings)
-                    if isinstance(read, LineError):
-                        result.bad(url, read)
-                    else:
-                        good.append(read)
-                yield good
+            read = self._reader(output.url, output.type)
+            async for lines in self.fetcher.lines(output.url):
+                yield [got for item in lines if (got := read(item)) is not None]
 
     async def _full(self, outputs: list[Any]) -> None:
         pub, store = self.pub, self.store
@@ -207,17 +210,18 @@ class _Load:
         # One batch is written (in a worker thread) while the next is read: at most one write at a time.
         writing: asyncio.Future[None] | None = None
         try:
-            with _young_heap():
-                async for chunk in self._resources(outputs):
-                    for resource, raw in chunk:
-                        if writer.add(resource, raw):
+            with _loading():
+                for output in outputs:
+                    read = self._reader(output.url, output.type)
+                    async for lines in self.fetcher.lines(output.url):
+                        if writer.add_lines(output.type, lines, read):
                             if writing is not None:
                                 await writing
                             writing = asyncio.ensure_future(asyncio.to_thread(write, writer.take()))
-            if writing is not None:
-                await writing
-            writing = None
-            await asyncio.to_thread(write, writer.take())
+                if writing is not None:
+                    await writing
+                writing = None
+                await asyncio.to_thread(write, writer.take())
         except BaseException:
             if writing is not None:  # let the batch in flight end before its rows are discarded
                 await asyncio.shield(_settle(writing))
@@ -288,30 +292,41 @@ async def _settle(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
-_FROZEN = 0
-_FROZEN_GUARD = threading.Lock()
+_LOADS_RUNNING = 0
+_LOADS_GUARD = threading.Lock()
+_SAVED_SWITCH_INTERVAL = 0.005
+#: The thread switch interval while loads run (CPython's default is 5 ms).
+LOAD_SWITCH_INTERVAL = 0.001
 
 
 @contextmanager
-def _young_heap() -> Iterator[None]:
-    """While loads read, the collector looks only at objects made since the first of them began.
+def _loading() -> Iterator[None]:
+    """Process-wide settings for the time loads read and write; the first load in sets them, the
+    last one out restores them.
 
-    Reading a large feed makes and drops objects by the million, so the collector runs often; its
-    full passes would otherwise walk every long-lived object of the process (modules, the web app)
-    each time, which costs a large load seconds. `gc.freeze` sets those aside until the last running
-    load ends; nothing is lost, garbage among them is merely collected later.
+    - A load's writer thread needs the GIL briefly around each INSERT (binding values, then again
+      when SQLite returns) while the reading thread parses and hardly ever lets go; at CPython's
+      default switch interval (5 ms) the writer waits up to that long each time, and a full load's
+      writes took a quarter longer. A shorter interval hands the GIL over sooner.
+    - Reading a large feed makes and drops objects by the million, so the collector runs often; its
+      full passes would otherwise walk every long-lived object of the process (modules, the web
+      app) each time, which costs a large load seconds. `gc.freeze` sets those aside; nothing is
+      lost, garbage among them is merely collected later.
     """
-    global _FROZEN
-    with _FROZEN_GUARD:
-        if _FROZEN == 0:
+    global _LOADS_RUNNING, _SAVED_SWITCH_INTERVAL
+    with _LOADS_GUARD:
+        if _LOADS_RUNNING == 0:
             gc.freeze()
-        _FROZEN += 1
+            _SAVED_SWITCH_INTERVAL = sys.getswitchinterval()
+            sys.setswitchinterval(min(LOAD_SWITCH_INTERVAL, _SAVED_SWITCH_INTERVAL))
+        _LOADS_RUNNING += 1
     try:
         yield
     finally:
-        with _FROZEN_GUARD:
-            _FROZEN -= 1
-            if _FROZEN == 0:
+        with _LOADS_GUARD:
+            _LOADS_RUNNING -= 1
+            if _LOADS_RUNNING == 0:
+                sys.setswitchinterval(_SAVED_SWITCH_INTERVAL)
                 gc.unfreeze()
 
 
