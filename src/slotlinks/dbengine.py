@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-__all__ = ["is_sqlite", "make_engine", "reading", "stream_tuples", "writing"]
+__all__ = ["is_sqlite", "make_engine", "reading", "stream_tuples", "writing", "writing_on"]
 
 _WRITE = "slotlinks_write"
 
@@ -87,10 +87,16 @@ def reading(engine: Engine) -> Iterator[Connection]:
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A write transaction, committed on success and rolled back on any exception."""
-    with engine.connect() as conn:
-        conn.execution_options(**{_WRITE: True})
-        with conn.begin():
-            yield conn
+    with engine.connect() as conn, writing_on(conn):
+        yield conn
+
+
+@contextmanager
+def writing_on(conn: Connection) -> Iterator[Connection]:
+    """A write transaction, as `writing` gives, on a connection the caller holds."""
+    conn.execution_options(**{_WRITE: True})
+    with conn.begin():
+        yield conn
 
 
 def stream_tuples(conn: Connection, statement: ClauseElement, batch: int = 5000) -> Iterator[tuple[Any, ...]]:

@@ -83,6 +83,9 @@ def plain_http_url(value: str) -> bool:
     )
 
 
+# Feeds repeat the same instants heavily (every Schedule has Slots at the same times), and a cached
+# answer here costs one call where `instant_to_ms` behind a try costs three.
+@lru_cache(maxsize=1 << 16)
 def _instant_ms(text: str) -> int | None:
     try:
         return instant_to_ms(text)

@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -257,9 +258,10 @@ def _http_link(value: str | None) -> str | None:
     return value if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-#: The columns of a Slot row as `GenerationWriter` builds it (a tuple, in this order); `schedule_pk`
-#: is added when the row is written.
-SLOT_COLUMNS = ("publisher_id", "generation", "source_id", "resource", "updated_ms", *SLOT_VALUE_COLUMNS)
+#: The columns of a Slot row as `GenerationWriter` builds it (a tuple, in this order). What every row
+#: of a load shares (`publisher_id`, `generation`, `updated_ms`) and `schedule_pk` are added when
+#: the rows are written.
+SLOT_COLUMNS = ("source_id", "resource", *SLOT_VALUE_COLUMNS)
 _SCHEDULE_AT = SLOT_COLUMNS.index("schedule_source_id")
 
 
@@ -299,9 +301,9 @@ def slot_values(slot: Slot) -> tuple[Any, ...]:
     )
 
 
-def slot_tuple(slot: Slot, raw: bytes, *, publisher_id: int, generation: int, now_ms: int) -> tuple[Any, ...]:
+def slot_tuple(slot: Slot, raw: bytes) -> tuple[Any, ...]:
     """The row that stores one Slot, in `SLOT_COLUMNS` order (`row_for` names them)."""
-    return (publisher_id, generation, slot.id, raw.decode("utf-8", "replace"), now_ms, *slot_values(slot))
+    return (slot.id, raw.decode("utf-8", "replace"), *slot_values(slot))
 
 
 @dataclass(slots=True)
@@ -322,8 +324,8 @@ class ChangeCounts:
 def row_for(resource: Resource, raw: bytes, *, publisher_id: int, generation: int, now_ms: int) -> dict[str, Any]:
     """The row (with derived columns) that stores one resource."""
     if isinstance(resource, Slot):
-        row = slot_tuple(resource, raw, publisher_id=publisher_id, generation=generation, now_ms=now_ms)
-        return dict(zip(SLOT_COLUMNS, row, strict=True))
+        row = dict(zip(SLOT_COLUMNS, slot_tuple(resource, raw), strict=True))
+        return {"publisher_id": publisher_id, "generation": generation, "updated_ms": now_ms, **row}
     values: dict[str, Any] = {
         "publisher_id": publisher_id,
         "generation": generation,
@@ -369,7 +371,7 @@ class GenerationWriter:
         pub, gen, now = self.publisher_id, self.generation, self.now_ms
         row: Any
         if type(resource) is Slot:  # nearly every row: a tuple, built without a dict in between
-            row, rtype = slot_tuple(resource, raw, publisher_id=pub, generation=gen, now_ms=now), "Slot"
+            row, rtype = slot_tuple(resource, raw), "Slot"
         else:
             row, rtype = row_for(resource, raw, publisher_id=pub, generation=gen, now_ms=now), type(resource).__name__
         rows = self._pending.get(rtype)
@@ -391,8 +393,8 @@ class GenerationWriter:
                 if (got := read(item)) is not None:
                     self.add(*got)
             return self._count >= _BATCH
-        decode, rows = _SLOT_DECODER.decode, self._pending.setdefault("Slot", [])
-        pub, gen, now = self.publisher_id, self.generation, self.now_ms
+        decode, vouch, rows = _SLOT_DECODER.decode, clean_slot_values, self._pending.setdefault("Slot", [])
+        fast = 0
         for item in lines:
             if type(item) is tuple:
                 raw = item[1]
@@ -400,12 +402,14 @@ class GenerationWriter:
                     slot: Slot | None = decode(raw)
                 except (msgspec.MsgspecError, UnicodeDecodeError):
                     slot = None  # the lenient reader says why, or repairs it
-                if slot is not None and (values := clean_slot_values(slot)) is not None:
-                    rows.append((pub, gen, slot.id, raw.decode("utf-8", "replace"), now, *values))
-                    self._count += 1
+                if slot is not None and (values := vouch(slot)) is not None:
+                    # msgspec has checked the line is UTF-8 (JSON outside its strings is ASCII)
+                    rows.append((slot.id, raw.decode()) + values)  # noqa: RUF005 - one tuple, no list between
+                    fast += 1
                     continue
             if (got := read(item)) is not None:
                 self.add(*got)
+        self._count += fast
         return self._count >= _BATCH
 
     def take(self) -> dict[str, list[Any]]:
@@ -428,10 +432,13 @@ class GenerationWriter:
                     self.slots_resolved = self.slots_resolved and not self._slots_written
         slots = batch.get("Slot")
         if slots:
-            pks = self._schedule_pks
-            if pks is None:
-                pks = self._schedule_pks = self._load_schedule_pks(conn)
-            _insert_slots(conn, slots, pks)
+            shared = (self.publisher_id, self.generation, self.now_ms)
+            if conn.dialect.name == "sqlite":
+                _insert_slots_sqlite(conn, slots, shared)
+            else:
+                if self._schedule_pks is None:
+                    self._schedule_pks = self._load_schedule_pks(conn)
+                conn.execute(t.slot.insert(), _slot_dicts(slots, self._schedule_pks, shared))
             self._slots_written = True
 
     def _load_schedule_pks(self, conn: Connection) -> dict[str, int]:
@@ -444,30 +451,32 @@ class GenerationWriter:
         return {row.source_id: row.pk for row in conn.execute(query)}
 
 
-def _insert_slots(conn: Connection, rows: list[tuple[Any, ...]], schedule_pks: dict[str, int]) -> None:
-    """Insert Slot rows (`SLOT_COLUMNS` tuples), each with the `schedule_pk` of its Schedule.
+def _slot_dicts(
+    rows: list[tuple[Any, ...]], schedule_pks: dict[str, int], shared: tuple[int, int, int]
+) -> list[dict[str, Any]]:
+    """Slot rows (`SLOT_COLUMNS` tuples) as the dicts `insert()` takes, with the (publisher id,
+    generation, updated_ms) they share and the `schedule_pk` of their Schedule (`schedule_pks`)."""
+    keys = ("publisher_id", "generation", "updated_ms", *SLOT_COLUMNS, "schedule_pk")
+    pk_of, at = schedule_pks.get, _SCHEDULE_AT
+    return [dict(zip(keys, (*shared, *row, pk_of(row[at])), strict=True)) for row in rows]
 
-    On SQLite, as few multi-row INSERT statements as its variable limit allows: the driver then
-    binds every value in C and releases the GIL for the whole statement, not once per row, so a
-    load's parsing (in another thread) and writing really overlap.
+
+def _insert_slots_sqlite(conn: Connection, rows: list[tuple[Any, ...]], shared: tuple[int, int, int]) -> None:
+    """Insert Slot rows (`SLOT_COLUMNS` tuples) with the (publisher id, generation, updated_ms) they
+    share, in as few multi-row INSERT statements as SQLite's variable limit allows.
+
+    SQLite looks up each row's `schedule_pk` itself (`_slot_insert_sql`), so the parameters are the
+    rows' values one after the other, put together without a Python step per row; the driver binds
+    them in C and releases the GIL for the whole statement, and a load's parsing (in another thread)
+    and writing overlap.
     """
-    at, pk_of = _SCHEDULE_AT, schedule_pks.get
-    if conn.dialect.name != "sqlite":
-        keys = (*SLOT_COLUMNS, "schedule_pk")
-        conn.execute(t.slot.insert(), [dict(zip(keys, (*row, pk_of(row[at])), strict=True)) for row in rows])
-        return
     driver = conn.connection.driver_connection
     assert isinstance(driver, sqlite3.Connection)
-    width = len(SLOT_COLUMNS) + 1
-    per = max(1, min(_MAX_ROWS_PER_INSERT, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+    limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - len(shared)
+    per = max(1, min(_MAX_ROWS_PER_INSERT, limit // len(SLOT_COLUMNS)))
     for i in range(0, len(rows), per):
         chunk = rows[i : i + per]
-        values: list[Any] = []
-        add, extend = values.append, values.extend
-        for row in chunk:
-            extend(row)
-            add(pk_of(row[at]))
-        conn.exec_driver_sql(_slot_insert_sql(len(chunk)), tuple(values))
+        conn.exec_driver_sql(_slot_insert_sql(len(chunk)), (*shared, *chain.from_iterable(chunk)))
 
 
 _MAX_ROWS_PER_INSERT = 2000
@@ -475,8 +484,20 @@ _MAX_ROWS_PER_INSERT = 2000
 
 @lru_cache(maxsize=4)
 def _slot_insert_sql(rows: int) -> str:
-    one = "(" + ", ".join("?" * (len(SLOT_COLUMNS) + 1)) + ")"
-    return f"INSERT INTO {t.slot.name} ({', '.join((*SLOT_COLUMNS, 'schedule_pk'))}) VALUES " + ", ".join([one] * rows)
+    """INSERT of `rows` Slots: ?1, ?2, ?3 are the shared publisher id, generation and updated_ms, the
+    other parameters the rows' `SLOT_COLUMNS`, row after row. A row's `schedule_pk` is its
+    generation's Schedule with its `schedule_source_id` (the latest stored, as `resolve_generation`
+    picks), or NULL while there is none."""
+    s = t.schedule.name
+    schedule = SLOT_COLUMNS.index("schedule_source_id") + 1
+    one = "(" + ", ".join("?" * len(SLOT_COLUMNS)) + ")"
+    columns = ", ".join(("publisher_id", "generation", "updated_ms", *SLOT_COLUMNS, "schedule_pk"))
+    return (
+        f"INSERT INTO {t.slot.name} ({columns}) SELECT ?1, ?2, ?3, v.*, "
+        f"(SELECT {s}.pk FROM {s} WHERE {s}.publisher_id = ?1 AND {s}.generation = ?2 "
+        f"AND {s}.source_id = v.column{schedule} ORDER BY {s}.pk DESC LIMIT 1) "
+        f"FROM (VALUES {', '.join([one] * rows)}) AS v"
+    )
 
 
 def discard_other_generations(conn: Connection, publisher_id: int, keep: int) -> None:

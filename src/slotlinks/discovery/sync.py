@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,12 +35,13 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import msgspec
 import orjson
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Row, insert, select, update
 
 from slotlinks.config import Settings
 from slotlinks.discovery import ingest
 from slotlinks.discovery import tables as t
 from slotlinks.discovery.fetcher import Fetcher, FetchError, make_client
+from slotlinks.discovery.loadwriter import batch_writer, load_write
 from slotlinks.discovery.netguard import UrlPolicy
 from slotlinks.discovery.outcomes import refresh_pending
 from slotlinks.discovery.quirks import Warnings, read_manifest, read_resource
@@ -60,18 +61,8 @@ MAX_BACKOFF_SECONDS = 6 * 3600
 MAX_BAD_LINES_KEPT = 1000
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?([0-9]+)", re.IGNORECASE)
 _ACTIVE: set[tuple[int, int]] = set()  # (id(store), publisher id) being synced in this process
-_WRITE_LOCKS: weakref.WeakKeyDictionary[DiscoveryStore, threading.Lock] = weakref.WeakKeyDictionary()
-_WRITE_LOCKS_GUARD = threading.Lock()
-
-
-@contextmanager
-def _load_write(store: DiscoveryStore) -> Iterator[Connection]:
-    """A write transaction of a load. Loads of this process take turns here rather than in the
-    database: a writer waiting for SQLite's lock sleeps in growing steps (up to 100 ms at a time)."""
-    with _WRITE_LOCKS_GUARD:
-        lock = _WRITE_LOCKS.setdefault(store, threading.Lock())
-    with lock, store.write() as conn:
-        yield conn
+#: Batches of one full load handed to the writer and not yet written, at most.
+_BATCHES_IN_FLIGHT = 2
 
 
 @dataclass(slots=True)
@@ -197,44 +188,42 @@ class _Load:
         pub, store = self.pub, self.store
         old, new = pub.generation, pub.generation + 1
         writer = ingest.GenerationWriter(pub.id, new, store.now_ms())
-
-        def write(batch: dict[str, list[Any]]) -> None:
-            with _load_write(store) as conn:
-                writer.write(conn, batch)
+        batches = batch_writer(store)
 
         def discard(keep: int) -> None:
-            with _load_write(store) as conn:
+            with load_write(store) as conn:
                 ingest.discard_other_generations(conn, pub.id, keep)
 
         await asyncio.to_thread(discard, old)
-        # One batch is written (in a worker thread) while the next is read: at most one write at a time.
-        writing: asyncio.Future[None] | None = None
-        try:
-            with _loading():
-                for output in outputs:
-                    read = self._reader(output.url, output.type)
-                    async for lines in self.fetcher.lines(output.url):
-                        if writer.add_lines(output.type, lines, read):
-                            if writing is not None:
-                                await writing
-                            writing = asyncio.ensure_future(asyncio.to_thread(write, writer.take()))
-                if writing is not None:
-                    await writing
-                writing = None
-                await asyncio.to_thread(write, writer.take())
-        except BaseException:
-            if writing is not None:  # let the batch in flight end before its rows are discarded
-                await asyncio.shield(_settle(writing))
-            await asyncio.shield(asyncio.to_thread(discard, old))
-            raise
+        # Batches are written (in a worker thread) while the next ones are read, a few at most.
+        writing: deque[asyncio.Future[None]] = deque()
+        async with batches.session():
+            try:
+                with _loading():
+                    for output in outputs:
+                        read = self._reader(output.url, output.type)
+                        async for lines in self.fetcher.lines(output.url):
+                            if writer.add_lines(output.type, lines, read):
+                                if len(writing) >= _BATCHES_IN_FLIGHT:
+                                    await writing.popleft()
+                                writing.append(asyncio.ensure_future(batches.write(writer, writer.take())))
+                    writing.append(asyncio.ensure_future(batches.write(writer, writer.take())))
+                    while writing:
+                        await writing.popleft()
+            except BaseException:
+                batches.withdraw(writer)
+                for future in writing:  # let batches being written end before their rows are discarded
+                    await asyncio.shield(_settle(future))
+                await asyncio.shield(asyncio.to_thread(discard, old))
+                raise
         await self._keep_since_validators()
 
         def finish() -> ingest.ChangeCounts:
-            with _load_write(store) as conn:
+            with load_write(store) as conn:
                 ingest.resolve_generation(conn, pub.id, new, only_unresolved=writer.slots_resolved)
                 counts = ingest.diff_generations(conn, pub.id, old, new)
                 ingest.carry_unchanged_stamps(conn, pub.id, old, new)
-            with _load_write(store) as conn:
+            with load_write(store) as conn:
                 ingest.flip_generation(conn, pub.id, new, **self.state)
             discard(new)
             return counts

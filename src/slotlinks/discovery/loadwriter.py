@@ -1,0 +1,188 @@
+"""Writing full loads into the discovery store: one writer at a time per store, and the batches that
+are waiting by then written together, in one transaction.
+
+A full load hands its rows over in batches (`ingest.GenerationWriter.take`) and reads on while they
+are written in a worker thread. Loads of one process take turns at the store (`load_write`) rather
+than in the database, where a writer waiting for SQLite's lock sleeps in growing steps. When the
+database is the slower side, batches of several loads (and more than one of a load) wait for their
+turn; `BatchWriter` then writes all that are waiting in one transaction. Fewer, larger transactions
+cost SQLite less: every index page a transaction touches is written to the write-ahead log once per
+transaction, and a Slot table's indexes (by id, by Schedule and start, by start) are touched all
+over by each batch, since feeds list Slots by week and Schedule, not in index order. When the
+database keeps up, each batch is still its own short transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from slotlinks.dbengine import writing_on
+from slotlinks.discovery.ingest import GenerationWriter
+from slotlinks.discovery.store import DiscoveryStore
+
+__all__ = ["BatchWriter", "batch_writer", "load_write"]
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[DiscoveryStore, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS: weakref.WeakKeyDictionary[DiscoveryStore, BatchWriter] = weakref.WeakKeyDictionary()
+_GUARD = threading.Lock()
+
+
+#: The page cache of the connection that writes loads on SQLite, in KiB (SQLite's default is 2 MiB).
+LOAD_CACHE_KIB = 16384
+#: Pages of write-ahead log after which that connection checkpoints (SQLite's default is 1000).
+LOAD_CHECKPOINT_PAGES = 16000
+
+
+def _write_lock(store: DiscoveryStore) -> threading.Lock:
+    with _GUARD:
+        return _WRITE_LOCKS.setdefault(store, threading.Lock())
+
+
+@contextmanager
+def load_write(store: DiscoveryStore) -> Iterator[Connection]:
+    """A write transaction of a load, taken in turn with the other loads of this process."""
+    with _write_lock(store), store.write() as conn:
+        yield conn
+
+
+def batch_writer(store: DiscoveryStore) -> BatchWriter:
+    """The `BatchWriter` of `store` in this process."""
+    with _GUARD:
+        writer = _WRITERS.get(store)
+        if writer is None:
+            writer = _WRITERS[store] = BatchWriter(store)
+        return writer
+
+
+@dataclass(slots=True)
+class _Waiting:
+    writer: GenerationWriter
+    batch: dict[str, list[Any]]
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[None]
+
+
+class BatchWriter:
+    """Writes the batches of a store's full loads, each in order, those waiting together.
+
+    While loads run, their batches go through one connection of their own. On SQLite it keeps a
+    larger page cache (`LOAD_CACHE_KIB`), warm from one transaction to the next since no other
+    connection writes in between, and checkpoints the write-ahead log less often
+    (`LOAD_CHECKPOINT_PAGES`): each checkpoint waits for the disk twice. It goes back to the pool,
+    as it was, when the last load ends.
+    """
+
+    def __init__(self, store: DiscoveryStore) -> None:
+        self._store = store
+        self._waiting: list[_Waiting] = []
+        self._guard = threading.Lock()
+        self._users = 0
+        self._conn: Connection | None = None  # used under the store's write lock only
+        self._restore: list[str] = []
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[BatchWriter]:
+        """Use this writer for one load; the last load out gives its connection back."""
+        with self._guard:
+            self._users += 1
+        try:
+            yield self
+        finally:
+            with self._guard:
+                self._users -= 1
+                last = self._users == 0
+            if last:
+                await asyncio.shield(asyncio.to_thread(self._close_unless_used))
+
+    async def write(self, writer: GenerationWriter, batch: dict[str, list[Any]]) -> None:
+        """Write `batch` of `writer`'s load; returns once it is committed, or raises what stopped it.
+
+        A load must wait for its batches in the order it handed them over; batches of one load are
+        written in that order.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        with self._guard:
+            self._waiting.append(_Waiting(writer, batch, loop, done))
+        await asyncio.to_thread(self._drain)
+        await done
+
+    def withdraw(self, writer: GenerationWriter) -> None:
+        """Drop the batches of `writer` not taken up yet (its load failed): their `write` calls end
+        cancelled. Batches being written are not stopped; their `write` calls end as they do."""
+        with self._guard:
+            dropped = [w for w in self._waiting if w.writer is writer]
+            self._waiting = [w for w in self._waiting if w.writer is not writer]
+        for waiting in dropped:
+            with contextlib.suppress(RuntimeError):
+                waiting.loop.call_soon_threadsafe(waiting.done.cancel)
+
+    def _drain(self) -> None:
+        with _write_lock(self._store):
+            with self._guard:
+                group, self._waiting = self._waiting, []
+            if not group:
+                return  # an earlier turn wrote them
+            failure: BaseException | None = RuntimeError("writing the batch was interrupted")
+            try:
+                with writing_on(self._connection()) as conn:
+                    for waiting in group:
+                        waiting.writer.write(conn, waiting.batch)
+                failure = None
+            except Exception as exc:  # every load of the group hears of it
+                failure = exc
+                self._close()  # a connection that failed is not trusted with the next group
+            finally:  # and none is left waiting
+                for waiting in group:
+                    _settle_soon(waiting, failure)
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            conn = self._store.engine.connect()
+            if conn.dialect.name == "sqlite":
+                settings = {"cache_size": -LOAD_CACHE_KIB, "wal_autocheckpoint": LOAD_CHECKPOINT_PAGES}
+                for name, value in settings.items():
+                    self._restore.append(f"PRAGMA {name}={conn.exec_driver_sql(f'PRAGMA {name}').scalar_one()}")
+                    conn.exec_driver_sql(f"PRAGMA {name}={value}")
+                conn.commit()  # the transaction SQLAlchemy began for them
+            self._conn = conn
+        return self._conn
+
+    def _close_unless_used(self) -> None:
+        with _write_lock(self._store), self._guard:
+            if self._users == 0:
+                self._close()
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        restore, self._restore = self._restore, []
+        if conn is None:
+            return
+        try:
+            for statement in restore:
+                conn.exec_driver_sql(statement)
+            conn.commit()
+        finally:
+            conn.close()
+
+
+def _settle_soon(waiting: _Waiting, failure: BaseException | None) -> None:
+    def settle() -> None:
+        if waiting.done.done():
+            return
+        if failure is None:
+            waiting.done.set_result(None)
+        else:
+            waiting.done.set_exception(failure)
+
+    with contextlib.suppress(RuntimeError):  # its event loop has closed: nobody is waiting any more
+        waiting.loop.call_soon_threadsafe(settle)

@@ -1,0 +1,154 @@
+"""Batches of full loads: written in order, waiting ones together, a failure heard by every load it
+touched, withdrawn batches never written."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from slotlinks.discovery import tables as t
+from slotlinks.discovery.ingest import GenerationWriter
+from slotlinks.discovery.loadwriter import batch_writer, load_write
+from slotlinks.discovery.registry import add_publisher
+from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.fhir.resources import RESOURCE_DECODERS
+
+
+def _schedule(sid: str) -> bytes:
+    return f'{{"resourceType":"Schedule","id":"{sid}","actor":[{{"reference":"Location/l1"}}]}}'.encode()
+
+
+def _slot(sid: str, schedule: str, hour: int) -> bytes:
+    return (
+        f'{{"resourceType":"Slot","id":"{sid}","schedule":{{"reference":"Schedule/{schedule}"}},"status":"free",'
+        f'"start":"2026-03-01T{hour:02d}:00:00Z","end":"2026-03-01T{hour:02d}:30:00Z"}}'
+    ).encode()
+
+
+def _batch(writer: GenerationWriter, *lines: bytes) -> dict[str, list[Any]]:
+    def read(item: object) -> None:
+        raise AssertionError(f"not an everyday line: {item!r}")
+
+    for raw in lines:
+        if raw.startswith(b'{"resourceType":"Slot"'):
+            writer.add_lines("Slot", [(1, raw)], read)
+        else:
+            writer.add(RESOURCE_DECODERS["Schedule"].decode(raw), raw)
+    return writer.take()
+
+
+def _loads(store: DiscoveryStore, count: int) -> list[GenerationWriter]:
+    ids = [add_publisher(store, url=f"https://p{i}.example/$bulk-publish", name=f"p{i}").id for i in range(count)]
+    return [GenerationWriter(pid, 1, 1000) for pid in ids]
+
+
+@contextmanager
+def _held(store: DiscoveryStore) -> Iterator[threading.Event]:
+    """Hold the store's load-write turn in another thread until the event is set."""
+    release, taken = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with load_write(store):
+            taken.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(30)
+    try:
+        yield release
+    finally:
+        release.set()
+        holder.join(30)
+
+
+def _slots(store: DiscoveryStore) -> list[tuple[int, str, int | None]]:
+    s = t.slot.c
+    with store.read() as conn:
+        query = select(s.publisher_id, s.source_id, s.schedule_pk).order_by(s.publisher_id, s.source_id)
+        return [(int(p), str(i), pk) for p, i, pk in conn.execute(query)]
+
+
+def test_batches_of_several_loads_are_all_written_in_order(store: DiscoveryStore) -> None:
+    first, second = _loads(store, 2)
+
+    async def run() -> None:
+        writer = batch_writer(store)
+        async with writer.session():
+            await asyncio.gather(
+                writer.write(first, _batch(first, _schedule("a"))),
+                writer.write(second, _batch(second, _schedule("b"), _slot("s2", "b", 9))),
+            )
+            # A later batch of the first load finds the Schedule its earlier batch wrote.
+            await writer.write(first, _batch(first, _slot("s1", "a", 8)))
+
+    asyncio.run(run())
+    slots = _slots(store)
+    assert [(p, i) for p, i, _ in slots] == [(first.publisher_id, "s1"), (second.publisher_id, "s2")]
+    assert all(pk is not None for _, _, pk in slots)
+
+
+def test_waiting_batches_share_a_transaction_and_its_failure(store: DiscoveryStore) -> None:
+    good, bad = _loads(store, 2)
+    broken = _batch(bad, _slot("x", "a", 8))
+    broken["Slot"] = [(None, *row[1:]) for row in broken["Slot"]]  # source_id may not be NULL
+
+    async def run() -> list[BaseException | None]:
+        writer = batch_writer(store)
+        async with writer.session():
+            with _held(store) as release:
+                tasks = [
+                    asyncio.ensure_future(writer.write(good, _batch(good, _slot("g", "a", 8)))),
+                    asyncio.ensure_future(writer.write(bad, broken)),
+                ]
+                await asyncio.sleep(0.2)  # both wait for the turn the other thread holds
+                release.set()
+                outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        return [o if isinstance(o, BaseException) else None for o in outcomes]
+
+    outcomes = asyncio.run(run())
+    assert all(isinstance(o, Exception) for o in outcomes), outcomes
+    assert _slots(store) == []  # one transaction: nothing of it is kept
+
+
+def test_a_withdrawn_batch_is_never_written(store: DiscoveryStore) -> None:
+    (load,) = _loads(store, 1)
+
+    async def run() -> BaseException | None:
+        writer = batch_writer(store)
+        async with writer.session():
+            with _held(store) as release:
+                task = asyncio.ensure_future(writer.write(load, _batch(load, _slot("w", "a", 8))))
+                await asyncio.sleep(0.1)
+                writer.withdraw(load)
+                release.set()
+                (outcome,) = await asyncio.gather(task, return_exceptions=True)
+        return outcome if isinstance(outcome, BaseException) else None
+
+    assert isinstance(asyncio.run(run()), asyncio.CancelledError)
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(t.slot)).scalar_one() == 0
+
+
+@pytest.mark.parametrize("rows", [1, 2001, 4500])
+def test_slot_batches_of_any_size_are_stored_whole(store: DiscoveryStore, rows: int) -> None:
+    """SQLite gets multi-row INSERTs of at most 2,000 rows; every row arrives, with its Schedule."""
+    (load,) = _loads(store, 1)
+    lines = [_schedule("a"), *(_slot(f"s{i}", "a", i % 24) for i in range(rows))]
+
+    async def run() -> None:
+        writer = batch_writer(store)
+        async with writer.session():
+            await writer.write(load, _batch(load, *lines))
+
+    asyncio.run(run())
+    slots = _slots(store)
+    assert len(slots) == rows
+    assert len({pk for _, _, pk in slots}) == 1
+    assert slots[0][2] is not None
