@@ -4,6 +4,7 @@ touched, withdrawn batches never written."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -152,3 +153,23 @@ def test_slot_batches_of_any_size_are_stored_whole(store: DiscoveryStore, rows: 
     assert len(slots) == rows
     assert len({pk for _, _, pk in slots}) == 1
     assert slots[0][2] is not None
+
+
+def test_written_pages_reach_the_database_file_while_loads_run(store: DiscoveryStore) -> None:
+    """On SQLite, a load's commits are copied from the write-ahead log into the database file by a
+    checkpointer of its own: the file, read without the log, holds every row once the load is done."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("write-ahead log checkpoints are SQLite's")
+    (load,) = _loads(store, 1)
+
+    async def run() -> None:
+        writer = batch_writer(store)
+        async with writer.session():
+            await writer.write(load, _batch(load, _schedule("a")))
+            for hour in range(3):
+                await writer.write(load, _batch(load, *(_slot(f"s{hour}-{i}", "a", hour) for i in range(50))))
+
+    asyncio.run(run())
+    path = store.engine.url.database
+    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as file_only:
+        assert file_only.execute("SELECT count(*) FROM feed_slot").fetchone() == (150,)

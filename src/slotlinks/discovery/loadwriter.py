@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import sqlite3
 import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -23,13 +25,15 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from slotlinks.dbengine import writing_on
 from slotlinks.discovery.ingest import GenerationWriter
 from slotlinks.discovery.store import DiscoveryStore
 
 __all__ = ["BatchWriter", "batch_writer", "load_write"]
+
+log = logging.getLogger(__name__)
 
 _WRITE_LOCKS: weakref.WeakKeyDictionary[DiscoveryStore, threading.Lock] = weakref.WeakKeyDictionary()
 _WRITERS: weakref.WeakKeyDictionary[DiscoveryStore, BatchWriter] = weakref.WeakKeyDictionary()
@@ -38,8 +42,9 @@ _GUARD = threading.Lock()
 
 #: The page cache of the connection that writes loads on SQLite, in KiB (SQLite's default is 2 MiB).
 LOAD_CACHE_KIB = 16384
-#: Pages of write-ahead log after which that connection checkpoints (SQLite's default is 1000).
-LOAD_CHECKPOINT_PAGES = 16000
+#: Pages of write-ahead log after which that connection checkpoints itself (SQLite's default is 1000):
+#: 256 MiB at SQLite's default page size.
+LOAD_CHECKPOINT_PAGES = 65536
 
 
 def _write_lock(store: DiscoveryStore) -> threading.Lock:
@@ -76,9 +81,11 @@ class BatchWriter:
 
     While loads run, their batches go through one connection of their own. On SQLite it keeps a
     larger page cache (`LOAD_CACHE_KIB`), warm from one transaction to the next since no other
-    connection writes in between, and checkpoints the write-ahead log less often
-    (`LOAD_CHECKPOINT_PAGES`): each checkpoint waits for the disk twice. It goes back to the pool,
-    as it was, when the last load ends.
+    connection writes in between, and leaves checkpoints (copying committed pages from the
+    write-ahead log into the database, and waiting for the disk twice) to a thread of their own
+    (`_Checkpointer`), which runs after each commit while the writer goes on; the writer checkpoints
+    itself only when the log has grown to `LOAD_CHECKPOINT_PAGES`, which bounds the log. The
+    connection goes back to the pool, as it was, when the last load ends.
     """
 
     def __init__(self, store: DiscoveryStore) -> None:
@@ -88,6 +95,7 @@ class BatchWriter:
         self._users = 0
         self._conn: Connection | None = None  # used under the store's write lock only
         self._restore: list[str] = []
+        self._checkpointer: _Checkpointer | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[BatchWriter]:
@@ -138,6 +146,8 @@ class BatchWriter:
                     for waiting in group:
                         waiting.writer.write(conn, waiting.batch)
                 failure = None
+                if self._checkpointer is not None:
+                    self._checkpointer.poke()
             except Exception as exc:  # every load of the group hears of it
                 failure = exc
                 self._close()  # a connection that failed is not trusted with the next group
@@ -154,6 +164,7 @@ class BatchWriter:
                     self._restore.append(f"PRAGMA {name}={conn.exec_driver_sql(f'PRAGMA {name}').scalar_one()}")
                     conn.exec_driver_sql(f"PRAGMA {name}={value}")
                 conn.commit()  # the transaction SQLAlchemy began for them
+                self._checkpointer = _Checkpointer(self._store.engine)
             self._conn = conn
         return self._conn
 
@@ -165,6 +176,9 @@ class BatchWriter:
     def _close(self) -> None:
         conn, self._conn = self._conn, None
         restore, self._restore = self._restore, []
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
         if conn is None:
             return
         try:
@@ -173,6 +187,41 @@ class BatchWriter:
             conn.commit()
         finally:
             conn.close()
+
+
+class _Checkpointer:
+    """Runs SQLite's passive checkpoint, in a thread and on a connection of its own, whenever poked,
+    and once more when stopped. A passive checkpoint never blocks writers or readers; whatever it
+    could not copy yet, a later one (or a writer's own, past its limit) copies."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._due = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="slotlinks-checkpoint", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._due.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._due.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            with self._engine.connect() as conn:
+                driver = conn.connection.driver_connection
+                assert isinstance(driver, sqlite3.Connection)
+                while True:
+                    self._due.wait()
+                    self._due.clear()
+                    driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    if self._stopping:
+                        return
+        except Exception:  # checkpoints are an optimisation here: writers checkpoint past their limit
+            log.exception("background checkpoint failed")
 
 
 def _settle_soon(waiting: _Waiting, failure: BaseException | None) -> None:

@@ -61,8 +61,9 @@ MAX_BACKOFF_SECONDS = 6 * 3600
 MAX_BAD_LINES_KEPT = 1000
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?([0-9]+)", re.IGNORECASE)
 _ACTIVE: set[tuple[int, int]] = set()  # (id(store), publisher id) being synced in this process
-#: Batches of one full load handed to the writer and not yet written, at most.
-_BATCHES_IN_FLIGHT = 2
+#: Batches of one full load handed to the writer and not yet written, at most (more took memory
+#: without making loads faster).
+_BATCHES_IN_FLIGHT = 1
 
 
 @dataclass(slots=True)
@@ -195,7 +196,7 @@ class _Load:
                 ingest.discard_other_generations(conn, pub.id, keep)
 
         await asyncio.to_thread(discard, old)
-        # Batches are written (in a worker thread) while the next ones are read, a few at most.
+        # Batches are written (in a worker thread) while the next one is read.
         writing: deque[asyncio.Future[None]] = deque()
         async with batches.session():
             try:
