@@ -1,10 +1,11 @@
 """Discovery benchmark (run by hand): `python bench/discovery.py [--slots 1000000]`.
 
 Three generated providers (different states, about `--slots` slots in all), each served by the provider
-app on 127.0.0.1 in a subprocess, ingested into a fresh SQLite discovery store. Prints, with targets:
-the full ingest's rate and its ratio to a same-run baseline that only msgspec-decodes the same NDJSON
-lines from disk (>= 0.25); this process's peak RSS during ingest (< 300 MB); a re-poll when nothing
-changed (< 1% of the ingest); search latency near a ZIP over the next 14 days (p99 < 25 ms).
+app on 127.0.0.1 in a subprocess, ingested `--runs` times, each time into a new SQLite discovery store.
+Prints each run and, with targets: the median full ingest's rate and its ratio to a same-run baseline
+that only msgspec-decodes the same NDJSON lines from disk (>= 0.25); this process's peak RSS during
+ingest (< 300 MB); a re-poll when nothing changed (< 1% of the ingest); search latency near a ZIP
+over the next 14 days (p99 < 25 ms).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import psutil
@@ -165,20 +167,23 @@ def bench_search(store: DiscoveryStore, settings: Settings, runs: int) -> tuple[
     return times, found / runs, empty
 
 
-def serve_all(
-    scratch: Path, dbs: list[str], store: DiscoveryStore, servers: list[subprocess.Popen[bytes]]
-) -> list[tuple[str, str]]:
-    """Starts one provider server per database, registers each; returns every output's (type, URL)."""
+def serve_all(scratch: Path, dbs: list[str], servers: list[subprocess.Popen[bytes]]) -> list[str]:
+    """Starts one provider server per database and waits until each is ready; returns their
+    `$bulk-publish` URLs."""
     ports = [free_port() for _ in dbs]
     bases = [f"http://127.0.0.1:{port}/fhir" for port in ports]
     for i, (db, port) in enumerate(zip(dbs, ports, strict=True)):
         command = ["serve", "provider", "--db", db, "--data-dir", str(scratch / f"srv{i}"), "--host", "127.0.0.1"]
         servers.append(cli([*command, "--port", str(port), "--base-url", bases[i]]))
-    outputs: list[tuple[str, str]] = []
-    for i, ((name, states), base) in enumerate(zip(PROVIDERS, bases, strict=True)):
-        outputs += wait_ready(f"{base}/$bulk-publish", scratch / f"srv{i}" / "publication-cache")
-        add_publisher(store, url=f"{base}/$bulk-publish", name=name, states=states)
-    return outputs
+    return [f"{base}/$bulk-publish" for base in bases]
+
+
+def fresh_store(path: Path, manifests: list[str]) -> DiscoveryStore:
+    """A new discovery store with the benchmark's publishers registered."""
+    store = open_store(sqlite_url(path))
+    for url, (name, states) in zip(manifests, PROVIDERS, strict=True):
+        add_publisher(store, url=url, name=name, states=states)
+    return store
 
 
 def cpu(procs: list[psutil.Process]) -> float:
@@ -191,10 +196,46 @@ def timed_sync(store: DiscoveryStore, settings: Settings) -> tuple[float, list[S
     return time.perf_counter() - started, results
 
 
+class Ingest(NamedTuple):
+    seconds: float
+    slots: int
+    resources: int
+    cpu: float
+    server_cpu: float
+    peak_rss: int
+    rss_before: int
+
+
+def measured_ingest(store: DiscoveryStore, settings: Settings, servers: list[psutil.Process]) -> Ingest:
+    """One full sync into `store`, with this process's CPU time and peak RSS (sampled every 10 ms)."""
+    me = psutil.Process()
+    rss_before, peak, done = me.memory_info().rss, 0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, me.memory_info().rss)
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    os.sync()  # earlier writes (the set-up's, an earlier run's) are not this ingest's to wait for
+    cpu_before, server_before = cpu([me]), cpu(servers)
+    sampler.start()
+    seconds, results = timed_sync(store, settings)
+    done.set()
+    sampler.join()
+    if any(r.outcome != "full" for r in results):
+        raise RuntimeError(f"ingest failed: {[(r.outcome, r.error) for r in results]}")
+    slots = sum(p.slots for p in list_publishers(store))
+    resources = sum(r.counts.added for r in results)
+    return Ingest(seconds, slots, resources, cpu([me]) - cpu_before, cpu(servers) - server_before, peak, rss_before)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slots", type=int, default=1_000_000)
     parser.add_argument("--searches", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=3, help="full ingests (each into a new store); the median counts")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="slotlinks-bench-discovery-"))
     servers: list[subprocess.Popen[bytes]] = []
@@ -205,50 +246,55 @@ def main() -> None:
         dbs = generate_all(scratch, locations)
         print(f"generated {len(dbs)} providers of {locations} locations each in {time.perf_counter() - started:.1f} s")
         settings = Settings(data_dir=scratch, allow_private_networks=True)
-        store = open_store(sqlite_url(scratch / "discovery.db"))
         started = time.perf_counter()
-        files = download(serve_all(scratch, dbs, store, servers), scratch / "downloaded")
+        manifests = serve_all(scratch, dbs, servers)
+        caches = [scratch / f"srv{i}" / "publication-cache" for i in range(len(manifests))]
+        outputs = [out for url, cache in zip(manifests, caches, strict=True) for out in wait_ready(url, cache)]
+        files = download(outputs, scratch / "downloaded")
         print(f"publishers up (files encoded, gzipped, served once) in {time.perf_counter() - started:.1f} s")
 
-        me, procs = psutil.Process(), [psutil.Process(s.pid) for s in servers]
-        rss_before, peak, done = me.memory_info().rss, 0, threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, me.memory_info().rss)
-                time.sleep(0.01)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        cpu_before, server_before = cpu([me]), cpu(procs)
-        sampler.start()
-        ingest, results = timed_sync(store, settings)
-        done.set()
-        sampler.join()
-        client_cpu, server_cpu = cpu([me]) - cpu_before, cpu(procs) - server_before
-        if any(r.outcome != "full" for r in results):
-            raise RuntimeError(f"ingest failed: {[(r.outcome, r.error) for r in results]}")
-        slots = sum(p.slots for p in list_publishers(store))
-        decoded, decode_time = decode_baseline(files)
-        if decoded != slots:
-            print(f"warning: {decoded:,} slots decoded from disk but {slots:,} stored")
+        procs = [psutil.Process(s.pid) for s in servers]
+        runs: list[Ingest] = []
+        baselines: list[tuple[int, float]] = []
+        for run in range(args.runs):
+            if store is not None:
+                store.dispose()
+                for leftover in scratch.glob(f"discovery{run - 1}.db*"):
+                    leftover.unlink()
+            store = fresh_store(scratch / f"discovery{run}.db", manifests)
+            runs.append(measured_ingest(store, settings, procs))
+            baselines.append(decode_baseline(files))
+            r, (decoded, decode_time) = runs[-1], baselines[-1]
+            print(
+                f"run {run + 1}: ingest {r.slots:,} slots ({r.resources:,} resources added) from {len(files)} files "
+                f"in {r.seconds:.2f} s, {r.slots / r.seconds:,.0f} slots/s, this process {r.cpu:.1f} s CPU "
+                f"(servers {r.server_cpu:.1f} s, not subtracted), peak RSS {r.peak_rss / 1e6:.0f} MB; "
+                f"decode baseline {decoded / decode_time:,.0f} slots/s"
+            )
+            if decoded != r.slots:
+                print(f"warning: {decoded:,} slots decoded from disk but {r.slots:,} stored")
+        assert store is not None
+        ingest = statistics.median(r.seconds for r in runs)
+        slots = runs[-1].slots
+        decode_time = statistics.median(t for _, t in baselines)
+        decoded = baselines[-1][0]
         ratio = (slots / ingest) / (decoded / decode_time)
         print(
-            f"ingest (one full sync_once): {slots:,} slots ({sum(r.counts.added for r in results):,} resources "
-            f"added) from {len(files)} files in {ingest:.2f} s, {slots / ingest:,.0f} slots/s"
+            f"ingest (full sync_once, median of {len(runs)} runs into new stores): {slots:,} slots in {ingest:.2f} s, "
+            f"{slots / ingest:,.0f} slots/s; files pre-encoded, pre-gzipped and served once before; "
+            f"{psutil.cpu_count()} CPUs"
         )
         print(
-            f"  server side excluded as far as possible: files pre-encoded, pre-gzipped and served once before; "
-            f"the servers used {server_cpu:.1f} s CPU in their own processes (not subtracted); "
-            f"this process used {client_cpu:.1f} s CPU; {psutil.cpu_count()} CPUs"
+            f"decode baseline (msgspec RESOURCE_DECODERS, same lines, files on disk, median of {len(baselines)}): "
+            f"{decode_time:.2f} s, {decoded / decode_time:,.0f} slots/s; ratio ingest/decode {ratio:.3f} "
+            f"(target >= 0.25)"
         )
+        first, worst = runs[0], max(runs, key=lambda r: r.peak_rss)
         print(
-            f"decode baseline (msgspec RESOURCE_DECODERS, same lines, files on disk): {decode_time:.2f} s, "
-            f"{decoded / decode_time:,.0f} slots/s; ratio ingest/decode {ratio:.3f} (target >= 0.25)"
-        )
-        print(
-            f"peak memory during ingest (psutil RSS of this process, sampled every 10 ms): {peak / 1e6:.0f} MB "
-            f"(before {rss_before / 1e6:.0f} MB, growth {(peak - rss_before) / 1e6:.0f} MB) (target < 300 MB)"
+            f"peak memory during ingest (psutil RSS of this process, sampled every 10 ms), first run: "
+            f"{first.peak_rss / 1e6:.0f} MB (before {first.rss_before / 1e6:.0f} MB, growth "
+            f"{(first.peak_rss - first.rss_before) / 1e6:.0f} MB) (target < 300 MB); highest of the runs "
+            f"(later runs start with what earlier ones left in the process): {worst.peak_rss / 1e6:.0f} MB"
         )
         for label in ("re-poll, nothing changed", "  a third poll, for the steady state"):
             server_before = cpu(procs)

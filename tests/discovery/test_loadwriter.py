@@ -8,16 +8,18 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from slotlinks.config import sqlite_url
 from slotlinks.discovery import tables as t
 from slotlinks.discovery.ingest import GenerationWriter
 from slotlinks.discovery.loadwriter import batch_writer, load_write
 from slotlinks.discovery.registry import add_publisher
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.store import DiscoveryStore, open_store
 from slotlinks.fhir.resources import RESOURCE_DECODERS
 
 
@@ -155,11 +157,10 @@ def test_slot_batches_of_any_size_are_stored_whole(store: DiscoveryStore, rows: 
     assert slots[0][2] is not None
 
 
-def test_written_pages_reach_the_database_file_while_loads_run(store: DiscoveryStore) -> None:
+def test_written_pages_reach_the_database_file_while_loads_run(tmp_path: Path) -> None:
     """On SQLite, a load's commits are copied from the write-ahead log into the database file by a
     checkpointer of its own: the file, read without the log, holds every row once the load is done."""
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("write-ahead log checkpoints are SQLite's")
+    store = open_store(sqlite_url(tmp_path / "discovery.db"))
     (load,) = _loads(store, 1)
 
     async def run() -> None:
@@ -169,7 +170,9 @@ def test_written_pages_reach_the_database_file_while_loads_run(store: DiscoveryS
             for hour in range(3):
                 await writer.write(load, _batch(load, *(_slot(f"s{hour}-{i}", "a", hour) for i in range(50))))
 
-    asyncio.run(run())
-    path = store.engine.url.database
-    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as file_only:
-        assert file_only.execute("SELECT count(*) FROM feed_slot").fetchone() == (150,)
+    try:
+        asyncio.run(run())
+        with sqlite3.connect(f"file:{tmp_path / 'discovery.db'}?immutable=1", uri=True) as file_only:
+            assert file_only.execute("SELECT count(*) FROM feed_slot").fetchone() == (150,)
+    finally:
+        store.dispose()

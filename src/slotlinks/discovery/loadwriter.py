@@ -42,9 +42,9 @@ _GUARD = threading.Lock()
 
 #: The page cache of the connection that writes loads on SQLite, in KiB (SQLite's default is 2 MiB).
 LOAD_CACHE_KIB = 16384
-#: Pages of write-ahead log after which that connection checkpoints itself (SQLite's default is 1000):
-#: 256 MiB at SQLite's default page size.
-LOAD_CHECKPOINT_PAGES = 65536
+#: Bytes of write-ahead log after which that connection checkpoints itself (SQLite's default is 1000
+#: pages, 8 MiB at our page size).
+LOAD_CHECKPOINT_BYTES = 256 << 20
 
 
 def _write_lock(store: DiscoveryStore) -> threading.Lock:
@@ -84,7 +84,7 @@ class BatchWriter:
     connection writes in between, and leaves checkpoints (copying committed pages from the
     write-ahead log into the database, and waiting for the disk twice) to a thread of their own
     (`_Checkpointer`), which runs after each commit while the writer goes on; the writer checkpoints
-    itself only when the log has grown to `LOAD_CHECKPOINT_PAGES`, which bounds the log. The
+    itself only when the log has grown to `LOAD_CHECKPOINT_BYTES`, which bounds the log. The
     connection goes back to the pool, as it was, when the last load ends.
     """
 
@@ -159,7 +159,8 @@ class BatchWriter:
         if self._conn is None:
             conn = self._store.engine.connect()
             if conn.dialect.name == "sqlite":
-                settings = {"cache_size": -LOAD_CACHE_KIB, "wal_autocheckpoint": LOAD_CHECKPOINT_PAGES}
+                page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
+                settings = {"cache_size": -LOAD_CACHE_KIB, "wal_autocheckpoint": LOAD_CHECKPOINT_BYTES // page_size}
                 for name, value in settings.items():
                     self._restore.append(f"PRAGMA {name}={conn.exec_driver_sql(f'PRAGMA {name}').scalar_one()}")
                     conn.exec_driver_sql(f"PRAGMA {name}={value}")
@@ -217,8 +218,9 @@ class _Checkpointer:
                 while True:
                     self._due.wait()
                     self._due.clear()
+                    last = self._stopping  # read first, so the last pass begins after everything `stop` follows
                     driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    if self._stopping:
+                    if last:
                         return
         except Exception:  # checkpoints are an optimisation here: writers checkpoint past their limit
             log.exception("background checkpoint failed")
