@@ -84,13 +84,13 @@ TABLES: dict[str, Table] = {
 
 _BATCH = 10_000
 _SCHEDULE_DECODER = msgspec.json.Decoder(Schedule)
+_SERVICE_DECODER = msgspec.json.Decoder(HealthcareService)
 _SLOT_DECODER: msgspec.json.Decoder[Slot] = RESOURCE_DECODERS["Slot"]
 
 #: One numbered line of an NDJSON file, as `fhir.ndjson.LineSplitter` gives it.
 NumberedLine = tuple[int, bytes]
 #: Reads one line leniently: the resource and its JSON, or None for a bad line (recorded by the reader).
 LineReader = Callable[[NumberedLine | LineError], tuple[Resource, bytes] | None]
-_SERVICE_DECODER = msgspec.json.Decoder(HealthcareService)
 
 
 _ZIP_RE = re.compile(r"([0-9]{5})(?:-?[0-9]{4})?")

@@ -4,8 +4,8 @@ are waiting by then written together, in one transaction.
 A full load hands its rows over in batches (`ingest.GenerationWriter.take`) and reads on while they
 are written in a worker thread. Loads of one process take turns at the store (`load_write`) rather
 than in the database, where a writer waiting for SQLite's lock sleeps in growing steps. When the
-database is the slower side, batches of several loads (and more than one of a load) wait for their
-turn; `BatchWriter` then writes all that are waiting in one transaction. Fewer, larger transactions
+database is the slower side, batches of several loads wait for their turn; `BatchWriter` then
+writes all that are waiting in one transaction. Fewer, larger transactions
 cost SQLite less: every index page a transaction touches is written to the write-ahead log once per
 transaction, and a Slot table's indexes (by id, by Schedule and start, by start) are touched all
 over by each batch, since feeds list Slots by week and Schedule, not in index order. When the

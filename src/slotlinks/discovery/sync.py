@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,9 +60,6 @@ MAX_BACKOFF_SECONDS = 6 * 3600
 MAX_BAD_LINES_KEPT = 1000
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?([0-9]+)", re.IGNORECASE)
 _ACTIVE: set[tuple[int, int]] = set()  # (id(store), publisher id) being synced in this process
-#: Batches of one full load handed to the writer and not yet written, at most (more took memory
-#: without making loads faster).
-_BATCHES_IN_FLIGHT = 1
 
 
 @dataclass(slots=True)
@@ -196,8 +192,9 @@ class _Load:
                 ingest.discard_other_generations(conn, pub.id, keep)
 
         await asyncio.to_thread(discard, old)
-        # Batches are written (in a worker thread) while the next one is read.
-        writing: deque[asyncio.Future[None]] = deque()
+        # One batch is written (in a worker thread) while the next is read; more in flight took memory
+        # without making loads faster.
+        writing: asyncio.Future[None] | None = None
         async with batches.session():
             try:
                 with _loading():
@@ -205,16 +202,17 @@ class _Load:
                         read = self._reader(output.url, output.type)
                         async for lines in self.fetcher.lines(output.url):
                             if writer.add_lines(output.type, lines, read):
-                                if len(writing) >= _BATCHES_IN_FLIGHT:
-                                    await writing.popleft()
-                                writing.append(asyncio.ensure_future(batches.write(writer, writer.take())))
-                    writing.append(asyncio.ensure_future(batches.write(writer, writer.take())))
-                    while writing:
-                        await writing.popleft()
+                                if writing is not None:
+                                    await writing
+                                writing = asyncio.ensure_future(batches.write(writer, writer.take()))
+                    if writing is not None:
+                        await writing
+                    writing = None
+                    await batches.write(writer, writer.take())
             except BaseException:
                 batches.withdraw(writer)
-                for future in writing:  # let batches being written end before their rows are discarded
-                    await asyncio.shield(_settle(future))
+                if writing is not None:  # let the batch in flight end before its rows are discarded
+                    await asyncio.shield(_settle(writing))
                 await asyncio.shield(asyncio.to_thread(discard, old))
                 raise
         await self._keep_since_validators()

@@ -96,27 +96,24 @@ class LineSplitter:
             raise RuntimeError("LineSplitter.feed called after finish")
         out: list[tuple[int, bytes] | LineError] = []
         pieces = chunk.split(b"\n")
-        if len(pieces) > 2:
+        if len(pieces) > 1:
             # The first piece ends the line begun in earlier chunks and the last one begins the next;
             # those in between are whole lines. When none of them needs a closer look (too long, a
             # carriage return, blank), they are numbered in one go rather than one call each.
             self._end_line(pieces[0], out)
             middle = pieces[1:-1]
-            first = self._line + 1
             if (
-                b"\r" not in chunk
+                middle
+                and b"\r" not in chunk
                 and max(map(len, middle)) <= self.max_line_bytes
                 and all(map(_starts_with_brace, middle))
             ):
+                first = self._line + 1
                 out.extend(zip(range(first, first + len(middle)), middle, strict=True))
                 self._line += len(middle)
             else:
                 for piece in middle:
                     self._end_line(piece, out)
-            self._extend(pieces[-1])
-            return out
-        for piece in pieces[:-1]:
-            self._end_line(piece, out)
         self._extend(pieces[-1])
         return out
 
