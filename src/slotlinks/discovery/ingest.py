@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
 
 from slotlinks.discovery import tables as t
-from slotlinks.discovery.fastslot import SLOT_VALUE_COLUMNS, clean_slot_values, plain_http_url, reference_id
+from slotlinks.discovery.fastslot import SLOT_ROW_COLUMNS, plain_http_url, plain_slot_row, reference_id
 from slotlinks.fhir.extensions import (
     BOOKING_DEEP_LINK,
     BOOKING_PHONE,
@@ -41,7 +41,6 @@ from slotlinks.fhir.extensions import (
 from slotlinks.fhir.instant import instant_to_ms
 from slotlinks.fhir.ndjson import LineError
 from slotlinks.fhir.resources import (
-    RESOURCE_DECODERS,
     CodeableConcept,
     Coding,
     HealthcareService,
@@ -85,7 +84,6 @@ TABLES: dict[str, Table] = {
 _BATCH = 10_000
 _SCHEDULE_DECODER = msgspec.json.Decoder(Schedule)
 _SERVICE_DECODER = msgspec.json.Decoder(HealthcareService)
-_SLOT_DECODER: msgspec.json.Decoder[Slot] = RESOURCE_DECODERS["Slot"]
 
 #: One numbered line of an NDJSON file, as `fhir.ndjson.LineSplitter` gives it.
 NumberedLine = tuple[int, bytes]
@@ -261,7 +259,7 @@ def _http_link(value: str | None) -> str | None:
 #: The columns of a Slot row as `GenerationWriter` builds it (a tuple, in this order). What every row
 #: of a load shares (`publisher_id`, `generation`, `updated_ms`) and `schedule_pk` are added when
 #: the rows are written.
-SLOT_COLUMNS = ("source_id", "resource", *SLOT_VALUE_COLUMNS)
+SLOT_COLUMNS = SLOT_ROW_COLUMNS
 _SCHEDULE_AT = SLOT_COLUMNS.index("schedule_source_id")
 
 
@@ -270,7 +268,7 @@ def slot_values(slot: Slot) -> tuple[Any, ...]:
     1), booking link and phone, of a Slot that passed validation.
 
     The three extensions are read in one pass, each from the first extension with its URL, as
-    `booking_deep_link`, `booking_phone` and `slot_capacity` read them (`fastslot.clean_slot_values`
+    `booking_deep_link`, `booking_phone` and `slot_capacity` read them (`fastslot.plain_slot_row`
     gives the same for the Slots it vouches for).
     """
     link: Any = None
@@ -384,7 +382,7 @@ class GenerationWriter:
     def add_lines(self, rtype: str, lines: Sequence[NumberedLine | LineError], read: LineReader) -> bool:
         """Buffer the lines of one chunk of a `rtype` file; True when a batch is due.
 
-        Everyday Slot lines are decoded, vouched for and turned into rows right here (`fastslot`);
+        Everyday Slot lines are turned into rows right here (`fastslot.plain_slot_row`);
         every other line, of any type, goes through `read` (the lenient reader: it repairs what it
         can and records what is bad) and is buffered when that returns a resource.
         """
@@ -393,21 +391,13 @@ class GenerationWriter:
                 if (got := read(item)) is not None:
                     self.add(*got)
             return self._count >= _BATCH
-        decode, vouch, rows = _SLOT_DECODER.decode, clean_slot_values, self._pending.setdefault("Slot", [])
+        row_of, rows = plain_slot_row, self._pending.setdefault("Slot", [])
         fast = 0
         for item in lines:
-            if type(item) is tuple:
-                raw = item[1]
-                try:
-                    slot: Slot | None = decode(raw)
-                except (msgspec.MsgspecError, UnicodeDecodeError):
-                    slot = None  # the lenient reader says why, or repairs it
-                if slot is not None and (values := vouch(slot)) is not None:
-                    # msgspec has checked the line is UTF-8 (JSON outside its strings is ASCII)
-                    rows.append((slot.id, raw.decode()) + values)  # noqa: RUF005 - one tuple, no list between
-                    fast += 1
-                    continue
-            if (got := read(item)) is not None:
+            if type(item) is tuple and (row := row_of(item[1])) is not None:
+                rows.append(row)
+                fast += 1
+            elif (got := read(item)) is not None:
                 self.add(*got)
         self._count += fast
         return self._count >= _BATCH
