@@ -30,6 +30,7 @@ from sqlalchemy.sql.expression import FromClause
 
 from slotlinks.discovery import tables as t
 from slotlinks.discovery.fastslot import SLOT_ROW_COLUMNS, plain_http_url, plain_slot_row, reference_id
+from slotlinks.discovery.geo import zip_point
 from slotlinks.fhir.extensions import (
     BOOKING_DEEP_LINK,
     BOOKING_PHONE,
@@ -95,25 +96,11 @@ _ZIP_RE = re.compile(r"([0-9]{5})(?:-?[0-9]{4})?")
 _VIRTUAL_WORDS = ("telehealth", "virtual", "video visit", "telemedicine")
 
 
-@lru_cache(maxsize=8192)
 def zip_info(postal_code: str) -> tuple[float, float, str | None] | None:
-    """(latitude, longitude, IANA time zone) of a US ZIP code's centroid, from the offline `zipcodes`."""
-    import zipcodes
-
+    """(latitude, longitude, IANA time zone) of a US ZIP code's centroid, from the offline `zipcodes`;
+    ZIP+4 codes may come with or without their hyphen."""
     m = _ZIP_RE.fullmatch(postal_code.strip())
-    if m is None:
-        return None
-    try:
-        found = zipcodes.matching(m.group(1))  # type: ignore[no-untyped-call]
-    except (TypeError, ValueError):
-        return None
-    if not found:
-        return None
-    first = found[0]
-    try:
-        return float(first["lat"]), float(first["long"]), first.get("timezone") or None
-    except (KeyError, TypeError, ValueError):
-        return None
+    return zip_point(m.group(1)) if m else None
 
 
 def location_row(loc: Location) -> dict[str, Any]:
