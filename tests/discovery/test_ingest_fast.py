@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import msgspec
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slotlinks.config import Settings
 from slotlinks.discovery import ingest, quirks, registry
@@ -211,3 +213,97 @@ def test_first_repoll_of_an_unchanged_provider_is_not_modified(
         again = sync(store, settings)[pid]
         assert again.outcome == "not-modified", again.error
         assert 304 in again.http_statuses.values()
+
+
+_INSTANTS = st.sampled_from(
+    [
+        "2026-03-01T10:00:00-05:00",
+        "2026-03-01T10:30:00-05:00",
+        "2026-03-01T15:00:00Z",
+        "2026-03-01T15:00:00.000Z",
+        "2026-03-01T10:00:00.5+00:00",
+        "2026-03-01T10:00:00-05",
+        "2026-03-01T10:00:00-0500",
+        "2026-03-01T10:00:00",
+        "2026-02-30T10:00:00Z",
+        "2026-13-01T10:00:00Z",
+        "2026-03-01T24:00:00Z",
+        "2026-03-01T10:00:00+15:00",
+        "2026-03-01",
+        "",
+    ]
+)
+_VALUES = st.sampled_from(
+    [
+        ("valueUrl", "https://book.example.com/s/1"),
+        ("valueUrl", "ftp://book.example.com/s/1"),
+        ("valueUrl", ""),
+        ("valueString", "555-0100"),
+        ("valueString", " "),
+        ("valueInteger", 2),
+        ("valueInteger", -1),
+        ("valueInteger", "2"),
+        ("valueInteger", 2.5),
+        ("valueBoolean", True),
+        ("valueCode", "x"),
+    ]
+)
+_EXTENSIONS = st.lists(
+    st.builds(
+        lambda url, values, nested: {"url": url, **dict(values), **({"extension": [PHONE]} if nested else {})},
+        st.sampled_from([BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY, VACCINE_DOSE, "http://x.example/e"]),
+        st.lists(_VALUES, max_size=2),
+        st.booleans(),
+    ),
+    max_size=3,
+)
+_MISSING = object()
+# Changes to an everyday Slot, some harmless, most not: each example applies up to three.
+_CHANGES = st.one_of(
+    st.tuples(st.just("resourceType"), st.sampled_from(["Schedule", _MISSING])),
+    st.tuples(st.just("id"), st.sampled_from(["a.b-C9", "a b", "x" * 64, "x" * 65, "", 7, None])),
+    st.tuples(
+        st.just("meta"),
+        st.one_of(
+            st.fixed_dictionaries(
+                {}, optional={"lastUpdated": st.one_of(_INSTANTS, st.none()), "versionId": st.just("1")}
+            ),
+            st.sampled_from([None, _MISSING, []]),
+        ),
+    ),
+    st.tuples(
+        st.just("schedule"),
+        st.one_of(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "reference": st.sampled_from(["Schedule/s2", "Location/l1", "Schedule/", "https://x/Schedule/s"]),
+                    "display": st.just("x"),
+                },
+            ),
+            st.sampled_from([None, _MISSING, "Schedule/s2"]),
+        ),
+    ),
+    st.tuples(st.just("status"), st.sampled_from(["busy", "busy-tentative", "open", "FREE", None, _MISSING])),
+    st.tuples(st.sampled_from(["start", "end"]), st.one_of(_INSTANTS, st.sampled_from([None, _MISSING]))),
+    st.tuples(st.just("extension"), st.one_of(_EXTENSIONS, st.sampled_from([None, _MISSING]))),
+    st.tuples(st.sampled_from(["comment", "text", "serviceType"]), st.sampled_from(["x", None])),
+)
+
+
+@given(changes=st.lists(_CHANGES, max_size=3))
+@settings(max_examples=500, deadline=None)
+def test_the_plain_path_never_takes_a_line_the_full_route_would_refuse_or_repair(
+    changes: list[tuple[str, object]],
+) -> None:
+    data = {**orjson.loads(_slot()), **dict(changes)}
+    line = orjson.dumps({k: v for k, v in data.items() if v is not _MISSING})
+    row = plain_slot_row(line)
+    if row is None:
+        return
+    warnings: Counter[str] = Counter()
+    read = read_resource("Slot", 3, line, warnings)
+    assert not isinstance(read, LineError), read
+    assert read[1] == line
+    assert not warnings
+    assert row == ingest.slot_tuple(read[0], line)
