@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from slotlinks.config import sqlite_url
 from slotlinks.discovery import tables as t
-from slotlinks.discovery.ingest import GenerationWriter
+from slotlinks.discovery.ingest import GenerationWriter, resolve_generation
 from slotlinks.discovery.loadwriter import batch_writer, load_write
 from slotlinks.discovery.registry import add_publisher
 from slotlinks.discovery.store import DiscoveryStore, open_store
@@ -176,3 +176,30 @@ def test_written_pages_reach_the_database_file_while_loads_run(tmp_path: Path) -
             assert file_only.execute("SELECT count(*) FROM feed_slot").fetchone() == (150,)
     finally:
         store.dispose()
+
+
+def test_resolving_a_load_finds_the_slots_written_before_their_schedule(store: DiscoveryStore) -> None:
+    first, second = _loads(store, 2)
+    with load_write(store) as conn:
+        first.write(conn, _batch(first, _slot("a1", "s1", 9)))  # its Schedule comes in a later batch
+        first.write(conn, _batch(first, _schedule("s1"), _slot("a2", "s1", 10), _slot("a3", "nowhere", 11)))
+        second.write(conn, _batch(second, _schedule("s1"), _slot("b1", "s1", 9)))
+    assert (first.slots_resolved, second.slots_resolved) == (False, True)
+    s = t.schedule.c
+    with store.read() as conn:
+        schedules = {int(p): int(pk) for p, pk in conn.execute(select(s.publisher_id, s.pk))}
+    before = _slots(store)
+    assert (first.publisher_id, "a1", None) in before
+    with load_write(store) as conn:
+        resolve_generation(conn, first.publisher_id, 1, only_unresolved=first.slots_resolved)
+        resolve_generation(conn, second.publisher_id, 1, only_unresolved=second.slots_resolved)
+    assert _slots(store) == [
+        (first.publisher_id, "a1", schedules[first.publisher_id]),
+        (first.publisher_id, "a2", schedules[first.publisher_id]),
+        (first.publisher_id, "a3", None),  # no such Schedule
+        (second.publisher_id, "b1", schedules[second.publisher_id]),
+    ]
+    with load_write(store) as conn:  # with nothing left to resolve anywhere, the quick check says so
+        conn.execute(delete(t.slot).where(t.slot.c.schedule_pk.is_(None)))
+        resolve_generation(conn, second.publisher_id, 1, only_unresolved=True)
+    assert len(_slots(store)) == 3

@@ -633,6 +633,10 @@ def resolve_generation(conn: Connection, publisher_id: int, generation: int, *, 
     )
     where = [sl.publisher_id == publisher_id, sl.generation == generation]
     if only_unresolved:
+        # Looking for them among the generation's rows reads every one of them; most often there
+        # are none at all, which the (schedule_pk, start) index tells at once.
+        if conn.execute(select(sl.pk).where(sl.schedule_pk.is_(None)).limit(1)).first() is None:
+            return
         where.append(sl.schedule_pk.is_(None))
     conn.execute(update(t.slot).where(*where).values(schedule_pk=target))
 
