@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from slotlinks.clock import FixedClock
 from slotlinks.config import Settings
@@ -23,6 +23,7 @@ from slotlinks.provider.generate import generate_provider
 from slotlinks.provider.questionnaires import put_questionnaire
 from slotlinks.provider.slots import get_slot
 from slotlinks.provider.snapshots import PublicationCache
+from slotlinks.provider.staff import cancel_for_patient
 from slotlinks.provider.store import ProviderStore, open_store
 from tests.portal.conftest import NOW, PATIENT, Browser, make_slot, settings_for
 from tests.provider.conftest import ADMIN_TOKEN, small_options
@@ -316,8 +317,12 @@ def test_cancel_on_behalf_frees_the_slot_and_is_audited(server: Server, tmp_path
         ).all()
     assert state.state == "cancelled"
     assert orjson.loads(state.resource)["status"] == "cancelled"
-    assert [row.action for row in log] == ["hold", "book", "staff-sign-in", "cancel", "cancel-by-staff"]
+    assert [row.action for row in log] == ["hold", "book", "staff-sign-in", "cancel-by-staff"]
     assert (log[-1].appointment_id, log[-1].detail) == (appointment_id, "staff:alice")
+    again = cancel_for_patient(store=server.store, clock=server.clock, appointment_id=appointment_id, username="bob")
+    assert again.state == "cancelled"
+    with server.store.read() as conn:  # cancelling again changes nothing, so nothing more is logged
+        assert conn.execute(select(func.count()).select_from(t.audit_log)).scalar_one() == len(log)
     assert all("Ada" not in (row.detail or "") for row in log)
     assert _published_status(server.store, tmp_path, slot_id) == "free"
     with Browser(server.origin) as browser:

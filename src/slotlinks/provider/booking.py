@@ -220,8 +220,9 @@ def book(
         return AppointmentRecord(appointment_id, hold.slot_id, hold_id, "booked", resource)
 
 
-def cancel(*, store: ProviderStore, clock: Clock, appointment_id: str) -> AppointmentRecord:
-    """Cancels a booked appointment and frees its unit of the slot (idempotent)."""
+def cancel(*, store: ProviderStore, clock: Clock, appointment_id: str, staff: str | None = None) -> AppointmentRecord:
+    """Cancels a booked appointment and frees its unit of the slot (idempotent). `staff` names the
+    staff member who cancelled on the patient's behalf, for the audit log."""
     at_ms = now_ms(clock)
     with store.change() as change:
         conn = change.conn
@@ -240,7 +241,14 @@ def cancel(*, store: ProviderStore, clock: Clock, appointment_id: str) -> Appoin
             .where(s.id == record.slot_id, s.booked > 0)
             .values(booked=s.booked - 1, last_updated=change.stamp_ms)
         )
-        audit(conn, at_ms=at_ms, action="cancel", slot_id=record.slot_id, appointment_id=appointment_id)
+        audit(
+            conn,
+            at_ms=at_ms,
+            action="cancel" if staff is None else "cancel-by-staff",
+            slot_id=record.slot_id,
+            appointment_id=appointment_id,
+            detail=None if staff is None else f"staff:{staff}",
+        )
         hold = get_hold(conn, record.hold_id)
         record_outcome(
             conn,

@@ -5,8 +5,8 @@ birth date and contact and the answers to the provider's questions (the Question
 with the booking). "Today" is the location's own day: a booking shows from the start of its local day.
 Only these pages and the patient's own confirmation page ever show patient data.
 
-Cancelling on behalf goes through `booking.cancel` (which frees the unit of the slot and audits the
-cancellation); a second audit entry names the staff member who did it.
+Cancelling on behalf goes through `booking.cancel`, which frees the unit of the slot and writes the
+cancellation's one audit entry, naming the staff member who did it, in the same transaction.
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
-from slotlinks.clock import Clock, now_ms
-from slotlinks.dbengine import writing
+from slotlinks.clock import Clock
 from slotlinks.provider import tables as t
-from slotlinks.provider.audit import audit
-from slotlinks.provider.booking import AppointmentRecord, cancel, get_appointment
+from slotlinks.provider.booking import AppointmentRecord, cancel
 from slotlinks.provider.slotinfo import SlotView, slot_view
 from slotlinks.provider.store import ProviderStore
 
@@ -184,19 +182,6 @@ def _utc_midnight_ms(day: date) -> int:
 
 
 def cancel_for_patient(*, store: ProviderStore, clock: Clock, appointment_id: str, username: str) -> AppointmentRecord:
-    """Cancels the appointment on the patient's behalf (idempotent) and records which staff member did.
-    Raises `NotFound` for an unknown appointment."""
-    with store.read() as conn:
-        before = get_appointment(conn, appointment_id)
-    record = cancel(store=store, clock=clock, appointment_id=appointment_id)
-    if before.state == "booked":
-        with writing(store.engine) as conn:
-            audit(
-                conn,
-                at_ms=now_ms(clock),
-                action="cancel-by-staff",
-                slot_id=record.slot_id,
-                appointment_id=record.id,
-                detail=f"staff:{username}",
-            )
-    return record
+    """Cancels the appointment on the patient's behalf (idempotent); the audit log's one row for the
+    cancellation names the staff member. Raises `NotFound` for an unknown appointment."""
+    return cancel(store=store, clock=clock, appointment_id=appointment_id, staff=username)
