@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 PG_URL = os.environ.get("SLOTLINKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REALWORLD = Path(os.environ.get("SLOTLINKS_REALWORLD", Path(__file__).resolve().parents[2] / "shared" / "realworld"))
+#: The recorded real-world feeds, kept with the tests (each corpus with its provenance README).
+REALWORLD = Path(__file__).resolve().parent / "data" / "realworld"
 
 
 def _driver_url(url: str) -> str:
@@ -70,6 +71,4 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def realworld() -> Path:
-    if not (REALWORLD / "smart-examples").is_dir():
-        pytest.fail(f"the shared real-world corpora are missing at {REALWORLD}")
     return REALWORLD

@@ -45,7 +45,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def corpus() -> Iterator[dict[str, str]]:
-    """The shared real-world corpora on 127.0.0.1: corpus name -> manifest URL."""
+    """The recorded real-world corpora on 127.0.0.1: corpus name -> manifest URL."""
     script = REALWORLD / "serve_corpus.py"
     proc = subprocess.Popen(
         [sys.executable, str(script), str(REALWORLD), "0", "--quiet"],

@@ -1,4 +1,4 @@
-"""Syncing the recorded real-world feeds (shared/realworld) over HTTP: counts match each README,
+"""Syncing the recorded real-world feeds (tests/data/realworld) over HTTP: counts match each README,
 quirks are accepted with warnings, references resolve, and an unchanged re-poll stores nothing."""
 
 from __future__ import annotations

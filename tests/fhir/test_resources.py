@@ -32,7 +32,6 @@ from slotlinks.fhir.resources import (
 from tests.fhir import REALWORLD
 
 SMART_EXAMPLES = REALWORLD / "smart-examples"
-needs_corpus = pytest.mark.skipif(not SMART_EXAMPLES.is_dir(), reason=f"no corpus at {REALWORLD}")
 
 
 def _lines(path: Path) -> list[tuple[int, bytes]]:
@@ -47,7 +46,6 @@ def _corpus_files(corpus: str) -> list[Path]:
 # --- real data -------------------------------------------------------------------------------------
 
 
-@needs_corpus
 @pytest.mark.parametrize("path", _corpus_files("smart-examples"), ids=lambda p: p.name)
 def test_smart_examples_round_trip_exactly(path: Path) -> None:
     lines = _lines(path)
@@ -57,7 +55,6 @@ def test_smart_examples_round_trip_exactly(path: Path) -> None:
         assert orjson.loads(encode_resource(resource)) == orjson.loads(line), f"{path.name}:{number}"
 
 
-@needs_corpus
 def test_smart_examples_have_the_documented_counts() -> None:
     counts: dict[str, int] = {}
     for path in _corpus_files("smart-examples"):
@@ -67,14 +64,12 @@ def test_smart_examples_have_the_documented_counts() -> None:
     assert counts == {"Location": 10, "Schedule": 10, "Slot": 300}
 
 
-@needs_corpus
 @pytest.mark.parametrize("path", _corpus_files("walgreens"), ids=lambda p: p.name)
 def test_walgreens_decodes_and_round_trips(path: Path) -> None:
     for _, line in _lines(path):
         assert orjson.loads(encode_resource(decode_resource(line))) == orjson.loads(line)
 
 
-@needs_corpus
 def test_walgreens_values() -> None:
     (_, line), *_ = _lines(REALWORLD / "walgreens" / "locations.ndjson")
     location = RESOURCE_DECODERS["Location"].decode(line)
@@ -90,7 +85,6 @@ def test_walgreens_values() -> None:
     assert slot.schedule.reference == "Schedule/13656"
 
 
-@needs_corpus
 def test_cvs_string_capacity_is_reported_with_its_path() -> None:
     with (REALWORLD / "cvs" / "slot.ndjson").open("rb") as fp:
         results = list(read_ndjson(fp, RESOURCE_DECODER))

@@ -52,7 +52,6 @@ def test_a_good_slot_has_no_issues() -> None:
     assert validate_resource(slot) == []
 
 
-@pytest.mark.skipif(not REALWORLD.is_dir(), reason=f"no corpus at {REALWORLD}")
 def test_the_spec_examples_and_walgreens_are_valid() -> None:
     for corpus in ("smart-examples", "walgreens"):
         for path in (REALWORLD / corpus).glob("*.ndjson"):

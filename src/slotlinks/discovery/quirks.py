@@ -3,7 +3,7 @@ each counted under a warning kind for the publisher's sync run.
 
 Specification, "Bulk Publication" / "Slot File": strict decoding (the kernel) comes first; only a line
 (or manifest) that fails it is parsed loosely, repaired, and decoded strictly again. A line that still
-fails is a bad line. The kinds, with the feeds that showed them (shared/realworld READMEs, univaf):
+fails is a bad line. The kinds, with the feeds that showed them (the READMEs of tests/data/realworld, univaf):
 
     manifest-state-string   output `extension.state` is "MA" instead of ["MA"]
     manifest-extension-null output `extension` is null
