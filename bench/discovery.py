@@ -31,15 +31,15 @@ import psutil
 from sqlalchemy import func, select
 
 from slotlinks.config import Settings, sqlite_url
-from slotlinks.discovery import tables as t
-from slotlinks.discovery.query import parse_search
-from slotlinks.discovery.registry import add_publisher, list_publishers
-from slotlinks.discovery.search import search
-from slotlinks.discovery.store import DiscoveryStore, open_store
-from slotlinks.discovery.sync import SyncResult, sync_once
+from slotlinks.discovery.publishers.registry import add_publisher, list_publishers
+from slotlinks.discovery.search.execute import search
+from slotlinks.discovery.search.query import parse_search
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore, open_store
+from slotlinks.discovery.sync.engine import SyncResult, sync_once
 from slotlinks.fhir.resources import RESOURCE_DECODERS
-from slotlinks.provider import tables as pt
-from slotlinks.provider.store import open_store as open_provider_store
+from slotlinks.provider.store import tables as pt
+from slotlinks.provider.store.store import open_store as open_provider_store
 
 DAYS = 28
 PROVIDERS = (("Bench Bay Health", "MA"), ("Bench Shore Health", "CT,RI"), ("Bench Lakes Health", "NY"))

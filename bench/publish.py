@@ -27,9 +27,9 @@ import orjson
 import psutil
 
 from slotlinks.config import sqlite_url
-from slotlinks.provider.generate import GenerateOptions, generate_provider
-from slotlinks.provider.snapshots import export
-from slotlinks.provider.store import open_store
+from slotlinks.provider.demo.generate import GenerateOptions, generate_provider
+from slotlinks.provider.publication.snapshots import export
+from slotlinks.provider.store.store import open_store
 
 DAYS = 28
 

@@ -19,8 +19,8 @@ from rich.table import Table
 
 from slotlinks.config import Settings
 from slotlinks.conformance.cli_validate import validate_command
-from slotlinks.discovery.cli_discovery import AllowPrivateOption, publishers_app, sync_command
-from slotlinks.discovery.cli_search import search_command
+from slotlinks.discovery.cli import AllowPrivateOption, publishers_app, sync_command
+from slotlinks.discovery.search.cli import search_command
 
 __all__ = ["app", "main"]
 
@@ -68,8 +68,8 @@ def db_upgrade(
     side: Annotated[str, typer.Option(help="Which store: provider or discovery.")] = "provider",
 ) -> None:
     """Create or migrate a store's schema to the latest version."""
-    from slotlinks.dbengine import make_engine
-    from slotlinks.migrate import upgrade
+    from slotlinks.db.engine import make_engine
+    from slotlinks.db.migrate import upgrade
 
     if side not in {"provider", "discovery"}:
         err_console.print("[red]error:[/red] --side must be provider or discovery")
@@ -99,8 +99,8 @@ def generate_provider_cmd(
     ] = "http://127.0.0.1:8001",
 ) -> None:
     """Generate a provider with realistic locations, services, practitioners, schedules and slots."""
-    from slotlinks.provider.generate import GenerateOptions, generate_provider
-    from slotlinks.provider.store import open_store
+    from slotlinks.provider.demo.generate import GenerateOptions, generate_provider
+    from slotlinks.provider.store.store import open_store
 
     settings = _settings(db, data_dir)
     if not portal_url.startswith(("http://", "https://")):
@@ -226,8 +226,8 @@ def publish_export(
     data_dir: DataDirOption = Path("data"),
 ) -> None:
     """Write the publication as static files, byte-identical to the live server's for the same base URL."""
-    from slotlinks.provider.snapshots import export
-    from slotlinks.provider.store import open_store
+    from slotlinks.provider.publication.snapshots import export
+    from slotlinks.provider.store.store import open_store
 
     settings = _settings(db, data_dir, base_url=base_url)
     store = open_store(settings.provider_db_url)

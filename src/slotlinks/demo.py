@@ -24,13 +24,13 @@ import uvicorn
 from rich.console import Console
 
 from slotlinks.config import Settings, sqlite_url
-from slotlinks.discovery import registry
 from slotlinks.discovery.app import create_app as create_discovery_app
-from slotlinks.discovery.store import open_store as open_discovery_store
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.store.store import open_store as open_discovery_store
 from slotlinks.provider.app import create_app as create_provider_app
-from slotlinks.provider.generate import GenerateOptions, generate_provider
-from slotlinks.provider.referrals import put_source
-from slotlinks.provider.store import open_store as open_provider_store
+from slotlinks.provider.demo.generate import GenerateOptions, generate_provider
+from slotlinks.provider.portal.referrals import put_source
+from slotlinks.provider.store.store import open_store as open_provider_store
 
 __all__ = ["DEMO_PROVIDERS", "run_demo"]
 

@@ -31,6 +31,7 @@ __all__ = [
     "TooLarge",
     "Unauthorized",
     "Unavailable",
+    "raise_invalid",
 ]
 
 Severity = Literal["fatal", "error", "warning", "information"]
@@ -105,3 +106,12 @@ class TooLarge(SlotlinksError):
 class Unavailable(SlotlinksError):
     code = "transient"
     status = 503
+
+
+def raise_invalid(errors: Sequence[Issue], what: str = "", *, issues: Sequence[Issue] | None = None) -> None:
+    """Raises `InvalidInput` when there are `errors`: the message names the first one and how many more,
+    prefixed by `what`; the outcome carries `issues` (default: the errors themselves)."""
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        prefix = f"{what}: " if what else ""
+        raise InvalidInput(f"{prefix}{errors[0].diagnostics}{more}", issues=errors if issues is None else issues)

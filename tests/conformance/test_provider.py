@@ -11,9 +11,9 @@ import pytest
 from slotlinks.config import Settings
 from slotlinks.conformance import run_validation
 from slotlinks.provider.app import create_app
-from slotlinks.provider.generate import GenerateOptions, generate_provider
-from slotlinks.provider.snapshots import export
-from slotlinks.provider.store import ProviderStore, open_store
+from slotlinks.provider.demo.generate import GenerateOptions, generate_provider
+from slotlinks.provider.publication.snapshots import export
+from slotlinks.provider.store.store import ProviderStore, open_store
 from tests.servers import serve_with_origin
 
 

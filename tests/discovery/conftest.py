@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from slotlinks.config import Settings
-from slotlinks.discovery.store import DiscoveryStore, open_store
+from slotlinks.discovery.store.store import DiscoveryStore, open_store
 from tests.conftest import REALWORLD
 from tests.servers import serve_with_origin
 
@@ -206,8 +206,8 @@ class Provider:
 def run_provider(tmp_path: Path, name: str, **options: Any) -> Iterator[Provider]:
     """A generated provider (always on SQLite: the provider side is not under test) on 127.0.0.1."""
     from slotlinks.provider.app import create_app
-    from slotlinks.provider.generate import generate_provider
-    from slotlinks.provider.store import open_store as open_provider
+    from slotlinks.provider.demo.generate import generate_provider
+    from slotlinks.provider.store.store import open_store as open_provider
     from tests.provider.conftest import small_options
 
     pstore = open_provider(f"sqlite:///{tmp_path / name}.db")
@@ -228,7 +228,7 @@ def sync(store: DiscoveryStore, settings: Settings, **kwargs: Any) -> dict[int, 
     """One forced pass; results by publisher id."""
     import asyncio
 
-    from slotlinks.discovery.sync import sync_once
+    from slotlinks.discovery.sync.engine import sync_once
 
     return {r.publisher_id: r for r in asyncio.run(sync_once(store, settings, force=True, **kwargs))}
 
@@ -237,8 +237,8 @@ def held(store: DiscoveryStore, publisher_id: int) -> dict[str, int]:
     """How many resources of each type the publisher's current generation holds."""
     from sqlalchemy import func, select
 
-    from slotlinks.discovery import tables as t
-    from slotlinks.discovery.ingest import TABLES
+    from slotlinks.discovery.ingest.load import TABLES
+    from slotlinks.discovery.store import tables as t
 
     with store.read() as conn:
         gen = conn.execute(select(t.publisher.c.generation).where(t.publisher.c.id == publisher_id)).scalar_one()

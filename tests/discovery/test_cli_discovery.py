@@ -6,7 +6,7 @@ import orjson
 import typer
 from typer.testing import CliRunner
 
-from slotlinks.discovery.cli_discovery import publishers_app, sync_command
+from slotlinks.discovery.cli import publishers_app, sync_command
 
 
 def test_add_sync_list_json(db_url: str, corpus: dict[str, str]) -> None:

@@ -13,9 +13,9 @@ import httpx
 
 from slotlinks.config import Settings
 from slotlinks.conformance import run_validation
-from slotlinks.discovery import registry
 from slotlinks.discovery.app import create_app
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.store.store import DiscoveryStore
 from tests.discovery.conftest import run_provider, sync
 from tests.servers import serve_with_origin
 

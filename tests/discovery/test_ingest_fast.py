@@ -15,10 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slotlinks.config import Settings
-from slotlinks.discovery import ingest, quirks, registry
-from slotlinks.discovery.fastslot import clean_slot_values, plain_http_url, plain_slot_row
-from slotlinks.discovery.quirks import read_resource
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.ingest import load as ingest
+from slotlinks.discovery.ingest import quirks
+from slotlinks.discovery.ingest.fastslot import clean_slot_values, plain_http_url, plain_slot_row
+from slotlinks.discovery.ingest.quirks import read_resource
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY, VACCINE_DOSE
 from slotlinks.fhir.ndjson import LineError
 from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource, Slot

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from slotlinks.config import sqlite_url
-from slotlinks.discovery import tables as t
-from slotlinks.discovery.ingest import GenerationWriter, resolve_generation
-from slotlinks.discovery.loadwriter import batch_writer, load_write
-from slotlinks.discovery.registry import add_publisher
-from slotlinks.discovery.store import DiscoveryStore, open_store
+from slotlinks.discovery.ingest.load import GenerationWriter, resolve_generation
+from slotlinks.discovery.ingest.loadwriter import batch_writer, load_write
+from slotlinks.discovery.publishers.registry import add_publisher
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore, open_store
 from slotlinks.fhir.resources import RESOURCE_DECODERS
 
 

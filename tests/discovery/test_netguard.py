@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from slotlinks.discovery.netguard import AddressRefused, UrlPolicy, UrlRefused, check_address, resolve_checked
+from slotlinks.net.guard import AddressRefused, UrlPolicy, UrlRefused, check_address, resolve_checked
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from collections import Counter
 
 import orjson
 
-from slotlinks.discovery.quirks import normalize_id, read_manifest, read_resource
+from slotlinks.discovery.ingest.quirks import normalize_id, read_manifest, read_resource
 from slotlinks.fhir.ndjson import LineError
 from slotlinks.fhir.resources import Location, Schedule, Slot
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from slotlinks.discovery import registry
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import Conflict, InvalidInput, NotFound
 
 CVS_ENTRY = {

@@ -9,9 +9,9 @@ import orjson
 from fastapi import FastAPI
 
 from slotlinks.config import Settings
-from slotlinks.discovery.routes_publishers import publishers_router
-from slotlinks.discovery.store import DiscoveryStore
-from slotlinks.fhirhttp import install_error_handlers
+from slotlinks.discovery.publishers.routes import publishers_router
+from slotlinks.discovery.store.store import DiscoveryStore
+from slotlinks.web.errors import install_error_handlers
 from tests.discovery.conftest import ADMIN_TOKEN
 from tests.discovery.test_registry import CVS_ENTRY
 from tests.servers import serve

@@ -7,9 +7,9 @@ import orjson
 from sqlalchemy import select
 
 from slotlinks.config import Settings
-from slotlinks.discovery import registry
-from slotlinks.discovery import tables as t
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore
 from tests.discovery.conftest import held, sync
 
 README_COUNTS = {

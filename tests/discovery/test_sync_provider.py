@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from slotlinks.clock import FixedClock
 from slotlinks.config import Settings
-from slotlinks.discovery import registry
-from slotlinks.discovery import tables as t
-from slotlinks.discovery.store import DiscoveryStore
-from slotlinks.provider import tables as pt
-from slotlinks.provider.slots import set_slot_status
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore
+from slotlinks.provider.schedule.slots import set_slot_status
+from slotlinks.provider.store import tables as pt
 from tests.discovery.conftest import RawServer, held, run_provider, sync
 from tests.discovery.test_sync_failures import feed, slot
 
@@ -150,7 +150,7 @@ def test_full_refresh_is_atomic_for_readers(store: DiscoveryStore, settings: Set
 def test_run_forever_polls_and_stops(store: DiscoveryStore, settings: Settings, raw: RawServer) -> None:
     import asyncio
 
-    from slotlinks.discovery.sync import run_forever
+    from slotlinks.discovery.sync.engine import run_forever
 
     pid = registry.add_publisher(store, url=feed(raw, "p"), name="p").id
 

@@ -17,13 +17,13 @@ from sqlalchemy import Connection, Table, insert
 
 from slotlinks.clock import FixedClock
 from slotlinks.config import Settings
-from slotlinks.discovery import tables as t
-from slotlinks.discovery.aggregate_cache import AggregateCache
-from slotlinks.discovery.routes_aggregate import aggregate_router
-from slotlinks.discovery.store import DiscoveryStore, open_store
+from slotlinks.discovery.aggregate.cache import AggregateCache
+from slotlinks.discovery.aggregate.routes import aggregate_router
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore, open_store
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, LAST_SOURCE_SYNC
 from slotlinks.fhir.instant import instant_to_ms
-from slotlinks.fhirhttp import install_error_handlers
+from slotlinks.web.errors import install_error_handlers
 from tests.servers import serve
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

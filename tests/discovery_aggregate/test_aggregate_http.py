@@ -10,7 +10,7 @@ import orjson
 import pytest
 from sqlalchemy import insert, select, update
 
-from slotlinks.discovery import tables as t
+from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.instant import instant_to_ms
 from tests.discovery_aggregate.conftest import NOW_MS, PUBLIC_URL, URL_A, Aggregate
 

@@ -13,13 +13,13 @@ import pytest
 
 from slotlinks.clock import FixedClock
 from slotlinks.config import Settings
-from slotlinks.discovery import registry
 from slotlinks.discovery.app import create_app as create_discovery_app
-from slotlinks.discovery.store import DiscoveryStore, open_store
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.store.store import DiscoveryStore, open_store
 from slotlinks.provider.app import create_app as create_provider_app
-from slotlinks.provider.generate import generate_provider
-from slotlinks.provider.store import ProviderStore
-from slotlinks.provider.store import open_store as open_provider_store
+from slotlinks.provider.demo.generate import generate_provider
+from slotlinks.provider.store.store import ProviderStore
+from slotlinks.provider.store.store import open_store as open_provider_store
 from tests.discovery.conftest import ADMIN_TOKEN as DISCOVERY_TOKEN
 from tests.discovery.conftest import (
     raw,  # noqa: F401  (a fixture)

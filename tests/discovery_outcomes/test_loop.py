@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from sqlalchemy import select
 
-from slotlinks.discovery import registry
-from slotlinks.discovery import tables as t
-from slotlinks.discovery.deeplinks import REFERRAL_COOKIE
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.referrals.deeplinks import REFERRAL_COOKIE
+from slotlinks.discovery.store import tables as t
 from tests.discovery_outcomes.conftest import SECRET, SLOT_ID, SOURCE, Loop
 from tests.portal.conftest import PATIENT, Browser
 

@@ -13,13 +13,13 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from slotlinks.config import Settings
-from slotlinks.discovery import registry
-from slotlinks.discovery import tables as t
 from slotlinks.discovery.app import create_app
-from slotlinks.discovery.cli_discovery import publishers_app
-from slotlinks.discovery.deeplinks import load_slot, record_referral
-from slotlinks.discovery.outcomes import pending_referrals, refresh_outcome, refresh_pending
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.cli import publishers_app
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.referrals.deeplinks import load_slot, record_referral
+from slotlinks.discovery.referrals.outcomes import pending_referrals, refresh_outcome, refresh_pending
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore
 from tests.discovery.conftest import ADMIN_TOKEN, RawServer, response, sync
 from tests.servers import serve
 

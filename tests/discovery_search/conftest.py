@@ -17,11 +17,11 @@ from sqlalchemy import Connection, insert
 
 from slotlinks.clock import FixedClock
 from slotlinks.config import Settings
-from slotlinks.discovery import tables as t
-from slotlinks.discovery.routes_search import search_router
-from slotlinks.discovery.routes_web import web_router
-from slotlinks.discovery.store import DiscoveryStore, open_store
-from slotlinks.fhirhttp import install_error_handlers
+from slotlinks.discovery.search.pages import web_router
+from slotlinks.discovery.search.routes_api import search_router
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore, open_store
+from slotlinks.web.errors import install_error_handlers
 
 NOW = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from slotlinks.config import Settings
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.store.store import DiscoveryStore
 from tests.discovery_search.conftest import Data, build_app
 from tests.servers import serve
 

@@ -7,8 +7,8 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from slotlinks.discovery.cli_search import search_command
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.search.cli import search_command
+from slotlinks.discovery.store.store import DiscoveryStore
 from tests.discovery_search.conftest import Data
 
 app = typer.Typer()

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from slotlinks.config import Settings
-from slotlinks.discovery import tables as t
-from slotlinks.discovery.deeplinks import build_deep_link, fhir_read_url, is_bookable_link, new_referral_id
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.referrals.deeplinks import build_deep_link, fhir_read_url, is_bookable_link, new_referral_id
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore
 from tests.discovery_search.conftest import NOW_MS, Data, add_slot, build_app
 from tests.servers import serve
 
@@ -140,7 +140,7 @@ def _schedule_of(store: DiscoveryStore, slot_pk: int) -> int:
 def test_go_remembers_the_referral_in_a_signed_cookie(
     client: httpx.Client, store: DiscoveryStore, settings: Settings, data: Data
 ) -> None:
-    from slotlinks.discovery.deeplinks import REFERRAL_COOKIE, cookie_key, read_referral_cookie
+    from slotlinks.discovery.referrals.deeplinks import REFERRAL_COOKIE, cookie_key, read_referral_cookie
 
     first = client.get(f"/go/{data.slots['boston_primary']}")
     kept = first.cookies[REFERRAL_COOKIE]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from slotlinks.discovery.query import parse_search
+from slotlinks.discovery.search.query import parse_search
 from slotlinks.errors import InvalidInput
 from tests.discovery_search.conftest import NOW, NOW_MS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slotlinks.discovery.ranking import MINUTES_PER_MILE, Candidate, best_score, dominates, rank
+from slotlinks.discovery.search.ranking import MINUTES_PER_MILE, Candidate, best_score, dominates, rank
 
 START = 1_800_000_000_000
 MINUTE = 60_000

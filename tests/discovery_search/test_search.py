@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from slotlinks.discovery.query import parse_search
-from slotlinks.discovery.search import LocationResult, search
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.search.execute import LocationResult, search
+from slotlinks.discovery.search.query import parse_search
+from slotlinks.discovery.store.store import DiscoveryStore
 from tests.discovery_search.conftest import CVX, NOW, NOW_MS, SERVICE_TYPE, Data
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from slotlinks.clock import FixedClock
-from slotlinks.discovery.query import parse_search
-from slotlinks.discovery.search import search
-from slotlinks.discovery.store import open_store
+from slotlinks.discovery.search.execute import search
+from slotlinks.discovery.search.query import parse_search
+from slotlinks.discovery.store.store import open_store
 from tests.discovery_search.conftest import DAY, HOUR, NOW, NOW_MS, SERVICE_TYPE, add_publisher
 
 LOCATIONS = 2_000

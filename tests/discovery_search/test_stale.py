@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from starlette.responses import JSONResponse, Response
 
 from slotlinks.config import Settings
-from slotlinks.discovery import tables as t
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore
 from tests.discovery_search.conftest import (
     HOUR,
     NOW_MS,

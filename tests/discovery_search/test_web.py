@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import insert, update
 
 from slotlinks.config import Settings
-from slotlinks.discovery import tables as t
-from slotlinks.discovery.store import DiscoveryStore
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore
 from tests.discovery_search.conftest import NOW_MS, Data, add_location, add_schedule, add_slot, build_app
 from tests.servers import serve
 

@@ -93,8 +93,8 @@ def _skip_or_fail(reason: str) -> NoReturn:
 @contextmanager
 def _provider(tmp: Path, name: str, seed: int) -> Iterator[RunningProvider]:
     from slotlinks.provider.app import create_app
-    from slotlinks.provider.generate import GenerateOptions, generate_provider
-    from slotlinks.provider.store import open_store
+    from slotlinks.provider.demo.generate import GenerateOptions, generate_provider
+    from slotlinks.provider.store.store import open_store
     from tests.servers import serve_with_origin
 
     slug = name.lower().replace(" ", "-")
@@ -129,7 +129,7 @@ def _provider(tmp: Path, name: str, seed: int) -> Iterator[RunningProvider]:
 def _register(store: Any, provider: RunningProvider) -> None:
     """Adds the provider as a publisher; where the discovery side reads referral outcomes, it is given
     the secret it registered with the provider's portal."""
-    from slotlinks.discovery import registry
+    from slotlinks.discovery.publishers import registry
 
     info = registry.add_publisher(store, url=f"{provider.fhir}/$bulk-publish", name=provider.name)
     set_secret = getattr(registry, "set_referral_secret", None)
@@ -144,8 +144,8 @@ def _exists(url: str) -> bool:
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from slotlinks.discovery.app import create_app
-    from slotlinks.discovery.store import open_store
-    from slotlinks.discovery.sync import sync_once
+    from slotlinks.discovery.store.store import open_store
+    from slotlinks.discovery.sync.engine import sync_once
     from tests.servers import serve_with_origin
 
     tmp = tmp_path_factory.mktemp("e2e")

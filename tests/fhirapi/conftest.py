@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI
 
 from slotlinks.fhirapi import fhir_router
-from slotlinks.fhirhttp import install_error_handlers
-from slotlinks.provider.fhirstore import ProviderFhirStore
-from slotlinks.provider.generate import generate_provider
-from slotlinks.provider.store import ProviderStore, open_store
+from slotlinks.provider.demo.generate import generate_provider
+from slotlinks.provider.publication.fhirstore import ProviderFhirStore
+from slotlinks.provider.store.store import ProviderStore, open_store
+from slotlinks.web.errors import install_error_handlers
 from tests.provider.conftest import small_options
 from tests.servers import serve
 

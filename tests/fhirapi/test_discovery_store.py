@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import insert, select
 
 from slotlinks.config import Settings
-from slotlinks.discovery import registry
-from slotlinks.discovery import tables as t
-from slotlinks.discovery.aggregate import aggregate_id
+from slotlinks.discovery.aggregate.render import aggregate_id
 from slotlinks.discovery.app import create_app
-from slotlinks.discovery.store import DiscoveryStore, open_store
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore, open_store
 from slotlinks.fhir.instant import instant_to_ms
 from slotlinks.fhirapi.near import distance_km
 from slotlinks.fhirapi.store import DESCRIPTIVE_TYPES

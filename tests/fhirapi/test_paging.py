@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slotlinks.provider.slots import create_slot, set_slot_status
+from slotlinks.provider.schedule.slots import create_slot, set_slot_status
 from tests.fhirapi.conftest import FhirServer
 
 

@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from slotlinks.clock import FixedClock
 from slotlinks.fhirapi.store import SlotQuery
-from slotlinks.provider import tables as t
-from slotlinks.provider.fhirstore import ProviderFhirStore
-from slotlinks.provider.generate import generate_provider
-from slotlinks.provider.holds import place_hold
-from slotlinks.provider.store import ProviderStore, open_store
+from slotlinks.provider.demo.generate import generate_provider
+from slotlinks.provider.portal.holds import place_hold
+from slotlinks.provider.publication.fhirstore import ProviderFhirStore
+from slotlinks.provider.store import tables as t
+from slotlinks.provider.store.store import ProviderStore, open_store
 from tests.provider.conftest import small_options
 
 

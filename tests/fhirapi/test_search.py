@@ -9,7 +9,8 @@ import orjson
 
 from slotlinks.fhir.instant import instant_to_ms
 from slotlinks.fhirapi.near import distance_km
-from slotlinks.provider.publication import PORTAL_URL_SETTING, render_slot
+from slotlinks.provider.publication.render import render_slot
+from slotlinks.provider.store.settings import PORTAL_URL_SETTING
 from tests.fhirapi.conftest import DERMATOLOGY, FhirServer
 
 

@@ -15,9 +15,9 @@ import pytest
 from slotlinks.clock import FixedClock
 from slotlinks.config import Settings
 from slotlinks.provider.app import create_app
-from slotlinks.provider.generate import generate_provider
-from slotlinks.provider.slots import create_slot
-from slotlinks.provider.store import ProviderStore, open_store
+from slotlinks.provider.demo.generate import generate_provider
+from slotlinks.provider.schedule.slots import create_slot
+from slotlinks.provider.store.store import ProviderStore, open_store
 from tests.provider.conftest import ADMIN_TOKEN, small_options
 from tests.servers import serve
 
@@ -42,7 +42,7 @@ def store(db_url: str, clock: FixedClock) -> Iterator[ProviderStore]:
 def first_schedule(store: ProviderStore, *, service: str | None = None) -> str:
     from sqlalchemy import select
 
-    from slotlinks.provider import tables as t
+    from slotlinks.provider.store import tables as t
 
     with store.read() as conn:
         query = select(t.schedule.c.id, t.schedule.c.resource).order_by(t.schedule.c.id)

@@ -6,8 +6,8 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
-from slotlinks.provider import tables as t
-from slotlinks.provider.demo_questionnaires import neurology_questionnaire
+from slotlinks.provider.demo.questionnaires import neurology_questionnaire
+from slotlinks.provider.store import tables as t
 from tests.portal.conftest import PATIENT, Browser, Portal, first_schedule, make_slot
 from tests.provider.conftest import ADMIN_TOKEN
 

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from slotlinks.provider import tables as t
-from slotlinks.provider.slots import get_slot
+from slotlinks.provider.schedule.slots import get_slot
+from slotlinks.provider.store import tables as t
 from tests.portal.conftest import PATIENT, Browser, Portal, make_slot
 
 ATTEMPTS = 50

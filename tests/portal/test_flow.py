@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import func, select
 
-from slotlinks.provider import tables as t
-from slotlinks.provider.demo_questionnaires import neurology_questionnaire
-from slotlinks.provider.questionnaires import put_questionnaire
-from slotlinks.provider.slots import get_slot
+from slotlinks.provider.demo.questionnaires import neurology_questionnaire
+from slotlinks.provider.portal.questionnaires import put_questionnaire
+from slotlinks.provider.schedule.slots import get_slot
+from slotlinks.provider.store import tables as t
 from tests.portal.conftest import PATIENT, Browser, Portal, first_schedule, make_slot
 
 

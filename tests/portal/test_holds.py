@@ -10,10 +10,11 @@ import orjson
 import pytest
 
 from slotlinks.clock import FixedClock
-from slotlinks.provider.holds import SlotUnavailable, place_hold, release_hold
-from slotlinks.provider.publication import MANIFEST_NAME, PORTAL_URL_SETTING, iter_lines
-from slotlinks.provider.snapshots import PublicationCache
-from slotlinks.provider.store import ProviderStore
+from slotlinks.provider.portal.holds import SlotUnavailable, place_hold, release_hold
+from slotlinks.provider.publication.render import MANIFEST_NAME, iter_lines
+from slotlinks.provider.publication.snapshots import PublicationCache
+from slotlinks.provider.store.settings import PORTAL_URL_SETTING
+from slotlinks.provider.store.store import ProviderStore
 from tests.portal.conftest import make_slot
 
 TTL = timedelta(minutes=10)

@@ -11,8 +11,8 @@ import pytest
 
 from slotlinks.config import Settings
 from slotlinks.provider.app import create_app
-from slotlinks.provider.generate import GenerateOptions, generate_provider
-from slotlinks.provider.store import ProviderStore, open_store
+from slotlinks.provider.demo.generate import GenerateOptions, generate_provider
+from slotlinks.provider.store.store import ProviderStore, open_store
 from tests.servers import serve
 
 ADMIN_TOKEN = "test-admin-token-0123456789"

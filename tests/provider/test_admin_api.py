@@ -19,7 +19,7 @@ from slotlinks.config import Settings
 from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.resources import Slot
 from slotlinks.provider.app import create_app
-from slotlinks.provider.store import ProviderStore, open_store
+from slotlinks.provider.store.store import ProviderStore, open_store
 from tests.servers import serve
 
 TOKEN = "test-admin-token-0123456789"

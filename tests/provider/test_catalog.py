@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from slotlinks.provider.catalog import (
+from slotlinks.provider.demo.catalog import (
     CREDENTIALS,
     CVX,
     FAMILY_NAMES,
@@ -24,7 +24,7 @@ from slotlinks.provider.catalog import (
     service,
     us_holidays,
 )
-from slotlinks.provider.rules import expand, validate_rule
+from slotlinks.provider.schedule.expand import expand, validate_rule
 
 # Specialty codes of FHIR R4 ValueSet c80-practice-codes used by the catalog, with their displays
 # there; pediatrics (394537008) is the one deliberate exception (the value set has no such concept).
@@ -56,7 +56,7 @@ def test_the_required_kinds_are_present() -> None:
 
 @pytest.mark.parametrize("kind", SERVICES, ids=lambda k: k.key)
 def test_codings_are_well_formed(kind: object) -> None:
-    from slotlinks.provider.catalog import ServiceKind
+    from slotlinks.provider.demo.catalog import ServiceKind
 
     assert isinstance(kind, ServiceKind)
     assert kind.specialty.system == SNOMED
@@ -75,7 +75,7 @@ def test_codings_are_well_formed(kind: object) -> None:
 
 @pytest.mark.parametrize("kind", SERVICES, ids=lambda k: k.key)
 def test_hours_make_valid_rules_that_open_slots(kind: object) -> None:
-    from slotlinks.provider.catalog import ServiceKind
+    from slotlinks.provider.demo.catalog import ServiceKind
 
     assert isinstance(kind, ServiceKind)
     rules = kind.rules("sched-1")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slotlinks.provider.npi import is_valid_npi, make_npi, npi_check_digit
+from slotlinks.provider.records.npi import is_valid_npi, make_npi, npi_check_digit
 
 
 def test_cms_example() -> None:

@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from slotlinks.provider.demo.catalog import street_address
 from slotlinks.provider.places import (
     Place,
     phone_for,
     pick_places,
     place_for_zip,
     places_in,
-    street_address,
 )
 
 # Area codes whose home is Massachusetts (NANP assignments).

@@ -12,9 +12,9 @@ import orjson
 
 from slotlinks.config import sqlite_url
 from slotlinks.fhir.instant import parse_instant
-from slotlinks.provider.generate import generate_provider
-from slotlinks.provider.snapshots import export
-from slotlinks.provider.store import open_store
+from slotlinks.provider.demo.generate import generate_provider
+from slotlinks.provider.publication.snapshots import export
+from slotlinks.provider.store.store import open_store
 from tests.provider.conftest import small_options
 
 BASE = "https://slots.example.org/fhir"

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select, update
 
 from slotlinks.fhir.resources import RESOURCE_DECODER
-from slotlinks.provider import tables as t
-from slotlinks.provider.snapshots import export
+from slotlinks.provider.publication.snapshots import export
+from slotlinks.provider.store import tables as t
 from tests.provider.conftest import RunningProvider
 
 
@@ -280,9 +280,9 @@ def test_since_learns_of_a_hold_expiring_without_any_commit(running_provider: Ru
 
     from slotlinks.clock import FixedClock
     from slotlinks.fhir.instant import format_instant
-    from slotlinks.provider.holds import place_hold
-    from slotlinks.provider.slots import create_slot
-    from slotlinks.provider.store import ProviderStore
+    from slotlinks.provider.portal.holds import place_hold
+    from slotlinks.provider.schedule.slots import create_slot
+    from slotlinks.provider.store.store import ProviderStore
 
     since = manifest(running_provider)["transactionTime"]
     # A slot made by hand two days from now, whatever day the test runs.

@@ -29,13 +29,21 @@ from slotlinks.fhir.resources import (
     decode_resource,
     encode_resource,
 )
-from slotlinks.provider import importer, records, ruleset
-from slotlinks.provider import tables as t
-from slotlinks.provider.provider_settings import ProviderSettings, provider_settings, set_portal_url, set_provider_name
-from slotlinks.provider.publication import PORTAL_URL_SETTING, iter_lines
-from slotlinks.provider.ruleset import ClosureSpec, RuleSpec
-from slotlinks.provider.slots import create_slot, get_slot, set_slot_status, slot_json
-from slotlinks.provider.store import ProviderStore, open_store
+from slotlinks.provider.publication.render import iter_lines
+from slotlinks.provider.records import importer
+from slotlinks.provider.records import resources as records
+from slotlinks.provider.schedule import rules as ruleset
+from slotlinks.provider.schedule.rules import ClosureSpec, RuleSpec
+from slotlinks.provider.schedule.slots import create_slot, get_slot, set_slot_status, slot_json
+from slotlinks.provider.store import tables as t
+from slotlinks.provider.store.settings import (
+    PORTAL_URL_SETTING,
+    ProviderSettings,
+    provider_settings,
+    set_portal_url,
+    set_provider_name,
+)
+from slotlinks.provider.store.store import ProviderStore, open_store
 
 # Monday 1 June 2026, 06:00 in Boston: far from any DST change.
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)

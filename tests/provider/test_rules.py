@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slotlinks.provider.rules import (
+from slotlinks.provider.schedule.expand import (
     Closure,
     Rule,
     SlotTime,

@@ -9,11 +9,11 @@ from sqlalchemy import select, update
 from slotlinks.clock import FixedClock
 from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.resources import Address, Extension, Location, Reference, Schedule
-from slotlinks.provider import tables as t
-from slotlinks.provider.records import put_resource
-from slotlinks.provider.rules import Closure, Rule
-from slotlinks.provider.slotgen import regenerate, save_closure, save_rule
-from slotlinks.provider.store import ProviderStore
+from slotlinks.provider.records.resources import put_resource
+from slotlinks.provider.schedule.expand import Closure, Rule
+from slotlinks.provider.schedule.regenerate import regenerate, save_closure, save_rule
+from slotlinks.provider.store import tables as t
+from slotlinks.provider.store.store import ProviderStore
 
 MON_FRI = frozenset(range(5))
 
@@ -118,7 +118,7 @@ def test_change_stamps_increase_even_when_the_clock_stands_still(provider_store:
 def test_a_live_hold_keeps_its_slot_through_rule_removal(provider_store: ProviderStore) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from slotlinks.provider.holds import place_hold
+    from slotlinks.provider.portal.holds import place_hold
 
     # Slots a week ahead of the real clock, which stamps the store's changes.
     first_day = datetime.now(UTC).date() + timedelta(days=7)

@@ -9,9 +9,7 @@ from sqlalchemy import select
 
 from slotlinks.clock import FixedClock
 from slotlinks.errors import InvalidInput, NotFound
-from slotlinks.provider import tables as t
-from slotlinks.provider.ratelimit import RateLimiter, client_key
-from slotlinks.provider.staff_auth import (
+from slotlinks.provider.staff.auth import (
     delete_staff_user,
     hash_password,
     put_staff_user,
@@ -20,7 +18,9 @@ from slotlinks.provider.staff_auth import (
     sign_out,
     verify_password,
 )
-from slotlinks.provider.store import open_store
+from slotlinks.provider.store import tables as t
+from slotlinks.provider.store.store import open_store
+from slotlinks.web.ratelimit import RateLimiter, client_key
 from tests.portal.conftest import NOW
 
 PASSWORD = "correct horse battery"

@@ -16,15 +16,15 @@ from sqlalchemy import func, select
 
 from slotlinks.clock import FixedClock
 from slotlinks.config import Settings
-from slotlinks.provider import tables as t
 from slotlinks.provider.app import create_app
-from slotlinks.provider.demo_questionnaires import neurology_questionnaire
-from slotlinks.provider.generate import generate_provider
-from slotlinks.provider.questionnaires import put_questionnaire
-from slotlinks.provider.slots import get_slot
-from slotlinks.provider.snapshots import PublicationCache
-from slotlinks.provider.staff import cancel_for_patient
-from slotlinks.provider.store import ProviderStore, open_store
+from slotlinks.provider.demo.generate import generate_provider
+from slotlinks.provider.demo.questionnaires import neurology_questionnaire
+from slotlinks.provider.portal.questionnaires import put_questionnaire
+from slotlinks.provider.publication.snapshots import PublicationCache
+from slotlinks.provider.schedule.slots import get_slot
+from slotlinks.provider.staff.bookings import cancel_for_patient
+from slotlinks.provider.store import tables as t
+from slotlinks.provider.store.store import ProviderStore, open_store
 from tests.portal.conftest import NOW, PATIENT, Browser, make_slot, settings_for
 from tests.provider.conftest import ADMIN_TOKEN, small_options
 from tests.servers import serve

@@ -15,15 +15,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from slotlinks.config import Settings
-from slotlinks.discovery.fhirstore import DiscoveryFhirStore
-from slotlinks.discovery.routes_aggregate import aggregate_router
-from slotlinks.discovery.routes_publishers import publishers_router
-from slotlinks.discovery.routes_search import search_router
-from slotlinks.discovery.routes_web import web_router
-from slotlinks.discovery.store import DiscoveryStore, open_store
-from slotlinks.discovery.sync import run_forever
+from slotlinks.discovery.aggregate.fhirstore import DiscoveryFhirStore
+from slotlinks.discovery.aggregate.routes import aggregate_router
+from slotlinks.discovery.publishers.routes import publishers_router
+from slotlinks.discovery.search.pages import web_router
+from slotlinks.discovery.search.routes_api import search_router
+from slotlinks.discovery.store.store import DiscoveryStore, open_store
+from slotlinks.discovery.sync.engine import run_forever
 from slotlinks.fhirapi import fhir_router
-from slotlinks.fhirhttp import install_error_handlers
+from slotlinks.web.errors import install_error_handlers
 
 __all__ = ["create_app"]
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from slotlinks.errors import InvalidInput, Issue
+from slotlinks.errors import InvalidInput, Issue, raise_invalid
 from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.ids import InvalidReference, is_valid_id, parse_reference
 from slotlinks.fhir.instant import DATETIME_PATTERN, InvalidInstant, parse_instant
@@ -249,7 +249,5 @@ def decode_and_validate(line: bytes | str) -> AnyResource:
         raise InvalidInput(f"not valid JSON: {exc}") from None
     issues = validate_resource(resource)
     errors = [i for i in issues if i.severity in ("error", "fatal")]
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise InvalidInput(errors[0].diagnostics + more, issues=issues)
+    raise_invalid(errors, issues=issues)
     return resource

@@ -16,16 +16,16 @@ from fastapi import Depends, FastAPI
 
 from slotlinks.config import Settings
 from slotlinks.fhirapi import fhir_router
-from slotlinks.fhirhttp import install_error_handlers
-from slotlinks.provider.fhirstore import ProviderFhirStore
-from slotlinks.provider.ratelimit import RateLimited
-from slotlinks.provider.routes_admin import admin_router
-from slotlinks.provider.routes_booking_admin import booking_admin_router, referrals_router
-from slotlinks.provider.routes_portal import portal_router
-from slotlinks.provider.routes_publish import publication_router
-from slotlinks.provider.routes_staff import BookingAttempts, rate_limited_page, staff_admin_router, staff_router
-from slotlinks.provider.snapshots import PublicationCache
-from slotlinks.provider.store import ProviderStore, open_store
+from slotlinks.provider.admin.booking_routes import booking_admin_router, referrals_router
+from slotlinks.provider.admin.routes import admin_router
+from slotlinks.provider.portal.routes import portal_router
+from slotlinks.provider.publication.fhirstore import ProviderFhirStore
+from slotlinks.provider.publication.routes import publication_router
+from slotlinks.provider.publication.snapshots import PublicationCache
+from slotlinks.provider.staff.routes import BookingAttempts, rate_limited_page, staff_admin_router, staff_router
+from slotlinks.provider.store.store import ProviderStore, open_store
+from slotlinks.web.errors import install_error_handlers
+from slotlinks.web.ratelimit import RateLimited
 
 __all__ = ["create_app"]
 

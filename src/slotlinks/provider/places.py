@@ -18,8 +18,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import zipcodes
 
-from slotlinks.provider.catalog import STREET_NAMES, STREET_SUFFIXES
-
 __all__ = [
     "STATE_CODES",
     "Place",
@@ -27,7 +25,6 @@ __all__ = [
     "pick_places",
     "place_for_zip",
     "places_in",
-    "street_address",
 ]
 
 # USPS codes of the states, DC and the inhabited territories (military "states" AA/AE/AP excluded:
@@ -184,11 +181,3 @@ def phone_for(place: Place, rng: random.Random) -> str:
     if not own:
         raise ValueError(f"no area code is known for {place.state}")
     return f"({rng.choice(own)}) 555-01{rng.randrange(100):02d}"
-
-
-def street_address(rng: random.Random) -> str:
-    """A plausible street address line such as ``1420 Maple Ave`` or ``88 Oak St, Suite 210``."""
-    line = f"{rng.randint(1, 9899)} {rng.choice(STREET_NAMES)} {rng.choice(STREET_SUFFIXES)}"
-    if rng.random() < 0.3:
-        line += f", Suite {rng.randint(1, 9)}{rng.randint(0, 4)}0"
-    return line

@@ -1,0 +1,175 @@
+"""The discovery side's commands: `slotlinks publishers add|list|set-secret` and `slotlinks sync`.
+
+`publishers_app` is a Typer app the main CLI mounts as `publishers`; `sync_command` is mounted as
+`sync`. `--db` reads SLOTLINKS_DISCOVERY_DB and `--allow-private-networks` also
+SLOTLINKS_ALLOW_PRIVATE_NETWORKS=1, like every other option's environment variable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from slotlinks.config import Settings
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.store.store import DiscoveryStore, open_store
+from slotlinks.discovery.sync.engine import run_forever, sync_once
+from slotlinks.errors import SlotlinksError
+
+__all__ = ["publishers_app", "sync_command"]
+
+AllowPrivateOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-networks",
+        envvar="SLOTLINKS_ALLOW_PRIVATE_NETWORKS",
+        help="Allow publishers on loopback and private-network addresses (demo, tests, intranets).",
+    ),
+]
+
+publishers_app = typer.Typer(help="The publishers this discovery client polls.", no_args_is_help=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", envvar="SLOTLINKS_DISCOVERY_DB", help="sqlite:///path/file.db or postgresql://..."),
+]
+
+
+def _store(db: str | None, **overrides: object) -> tuple[Settings, DiscoveryStore]:
+    try:
+        settings = Settings.from_env().with_overrides(discovery_db=db, **overrides)
+        return settings, open_store(settings.discovery_db_url)
+    except ValueError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _when(ms: int | None) -> str:
+    return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@publishers_app.command("add")
+def add(
+    url: Annotated[str, typer.Argument(help="The publisher's $bulk-publish URL.")],
+    name: Annotated[str, typer.Option("--name", help="A name for people.")],
+    states: Annotated[str, typer.Option("--states", help="Only these states, e.g. MA,RI (default: all).")] = "",
+    allow_host: Annotated[
+        list[str] | None, typer.Option("--allow-host", help="Another host output files may be on (repeatable).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Register a publisher by its $bulk-publish URL."""
+    _, store = _store(db)
+    try:
+        info = registry.add_publisher(store, url=url, name=name, states=states, allowed_hosts=allow_host or [])
+    except SlotlinksError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        store.dispose()
+    Console().print(f"added publisher {info.id}: {info.name} <{info.url}>")
+
+
+@publishers_app.command("list")
+def list_command(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Every publisher with its data counts and last sync."""
+    _, store = _store(db)
+    try:
+        infos = registry.list_publishers(store)
+    finally:
+        store.dispose()
+    if as_json:
+        sys.stdout.write(orjson.dumps([i.to_json() for i in infos], option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    table = Table(
+        "id",
+        "name",
+        "url",
+        "states",
+        "locations",
+        "schedules",
+        "slots",
+        "bad lines",
+        "warnings",
+        "last success",
+        "last error",
+    )
+    for i in infos:
+        name = i.name + (" (paused)" if i.paused else "")
+        table.add_row(
+            str(i.id),
+            name,
+            i.url,
+            ",".join(i.states) or "all",
+            str(i.locations),
+            str(i.schedules),
+            str(i.slots),
+            str(i.bad_lines),
+            str(i.warnings),
+            _when(i.last_success_ms),
+            i.last_error or "",
+        )
+    Console().print(table)
+
+
+@publishers_app.command("set-secret")
+def set_secret(
+    publisher_id: Annotated[int, typer.Argument(metavar="ID", help="The publisher's id (see `publishers list`).")],
+    secret: Annotated[
+        str, typer.Argument(help="The secret this deployment registered as a source with the publisher's portal.")
+    ],
+    portal: Annotated[
+        str | None,
+        typer.Option("--portal", help="The portal's origin, when not the one of its booking links."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Store the secret used to read referral outcomes from a publisher's booking portal."""
+    _, store = _store(db)
+    try:
+        info = registry.set_referral_secret(store, publisher_id, secret, portal=portal)
+    except SlotlinksError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        store.dispose()
+    Console().print(f"publisher {info.id} ({info.name}): referral secret stored")
+
+
+def sync_command(
+    once: Annotated[bool, typer.Option("--once", help="One pass over every publisher, then exit.")] = False,
+    db: DbOption = None,
+    allow_private_networks: AllowPrivateOption = False,
+) -> None:
+    """Poll publishers: once (every unpaused one, now), or forever on each one's own cadence."""
+    settings, store = _store(db, allow_private_networks=allow_private_networks or None)
+    console = Console()
+    try:
+        if once:
+            results = asyncio.run(sync_once(store, settings, force=True))
+            failed = 0
+            for r in results:
+                failed += r.outcome == "failed"
+                detail = r.error or (
+                    f"+{r.counts.added} ~{r.counts.changed} -{r.counts.removed}, {r.bad_line_count} bad lines, "
+                    f"{sum(r.warnings.values())} warnings"
+                )
+                console.print(f"publisher {r.publisher_id}: {r.outcome} ({r.duration_ms} ms) {detail}")
+            if failed:
+                raise typer.Exit(1)
+        else:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(run_forever(store, settings))
+    finally:
+        store.dispose()

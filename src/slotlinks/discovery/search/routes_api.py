@@ -1,0 +1,245 @@
+"""The search JSON API (`GET /api/search`, documented by OpenAPI) and the deep links (`GET /go/{pk}`).
+
+Routes stay thin (STYLE.md): parse with `parse_search` (malformed parameters become a 400
+OperationOutcome naming the parameter, through the app's error handlers), call `search`, encode.
+`/go/{pk}` implements the spec's "Deep links" with the stale-slot check of deeplinks.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from slotlinks.config import Settings
+from slotlinks.discovery.referrals.deeplinks import (
+    REFERRAL_COOKIE,
+    SlotTarget,
+    add_referral_cookie,
+    alternatives,
+    build_deep_link,
+    cookie_key,
+    is_bookable_link,
+    load_slot,
+    new_referral_id,
+    record_referral,
+    still_free,
+)
+from slotlinks.discovery.search.execute import LocationResult, search
+from slotlinks.discovery.search.pages import html_page, make_templates
+from slotlinks.discovery.search.query import parse_search
+from slotlinks.discovery.store.store import DiscoveryStore
+from slotlinks.fhir.instant import ms_to_instant
+from slotlinks.web.errors import FHIR_JSON
+
+__all__ = ["SearchResponse", "search_response_schema", "search_router"]
+
+
+class SearchWindow(msgspec.Struct, kw_only=True):
+    start: str
+    end: str
+    tz: str
+
+
+class SearchResponse(msgspec.Struct, kw_only=True):
+    """The JSON API's answer: the window searched, the ranking used and the locations found."""
+
+    window: SearchWindow
+    sort: str
+    radius_miles: float | None
+    count: int
+    locations: list[LocationResult]
+
+
+def _inline(schema: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline(v, defs) for v in schema]
+    return schema
+
+
+def search_response_schema() -> dict[str, Any]:
+    """The JSON Schema of `SearchResponse`, references inlined (for the OpenAPI document)."""
+    schema = msgspec.json.schema(SearchResponse)
+    result = _inline(schema, schema.get("$defs", {}))
+    assert isinstance(result, dict)
+    return result
+
+
+_DOCS = {
+    "near": "ZIP code (02114) or latitude,longitude (42.36,-71.06)",
+    "radius": "25mi, 40km or a bare number of miles; default 25mi",
+    "service": "Service type: system|code, code, or text",
+    "specialty": "Specialty: system|code, code, or text",
+    "vaccine": "Vaccine product: system|code (CVX), code, or text",
+    "virtual": "true: telehealth only; false: in person only",
+    "practitioner": "Part of a practitioner's name",
+    "publisher": "Publisher id, or part of its name",
+    "organization": "Part of the name of a publisher or of an organization in its data (health system)",
+    "sort": "best (default), soonest or nearest",
+    "limit": "Locations to return, 1-200 (default 20)",
+    "per_location": "Times per location, 1-50 (default 5)",
+    "include_busy": "true: busy slots too (default: free only)",
+}
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
+    """`GET /api/search` and `GET /go/{slot_pk}`."""
+    router = APIRouter()
+    env = make_templates()
+    schema = search_response_schema()
+
+    def run(params: dict[str, str | None]) -> SearchResponse:
+        req = parse_search(params, now=store.clock())
+        with store.read() as conn:
+            found = search(conn, req, now_ms=store.now_ms(), link_base=settings.discovery_url)
+        return SearchResponse(
+            window=SearchWindow(start=ms_to_instant(req.start_ms), end=ms_to_instant(req.end_ms), tz=req.tz),
+            sort=req.sort,
+            radius_miles=req.radius_miles if req.near else None,
+            count=len(found),
+            locations=found,
+        )
+
+    @router.get(
+        "/api/search",
+        summary="Search open appointment slots across publishers",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Matching locations, ranked",
+                "content": {"application/json": {"schema": schema}},
+            },
+            400: {
+                "description": "A malformed parameter (OperationOutcome naming it)",
+                "content": {FHIR_JSON: {}},
+            },
+        },
+        tags=["search"],
+    )
+    async def api_search(
+        near: Annotated[str | None, Query(description=_DOCS["near"])] = None,
+        radius: Annotated[str | None, Query(description=_DOCS["radius"])] = None,
+        service: Annotated[str | None, Query(description=_DOCS["service"])] = None,
+        specialty: Annotated[str | None, Query(description=_DOCS["specialty"])] = None,
+        vaccine: Annotated[str | None, Query(description=_DOCS["vaccine"])] = None,
+        virtual: Annotated[str | None, Query(description=_DOCS["virtual"])] = None,
+        practitioner: Annotated[str | None, Query(description=_DOCS["practitioner"])] = None,
+        publisher: Annotated[str | None, Query(description=_DOCS["publisher"])] = None,
+        organization: Annotated[str | None, Query(description=_DOCS["organization"])] = None,
+        from_: Annotated[
+            str | None, Query(alias="from", description="Window start: date or date-time; default now")
+        ] = None,
+        to: Annotated[
+            str | None, Query(description="Window end: date (inclusive) or date-time; default +14 days")
+        ] = None,
+        tz: Annotated[
+            str | None, Query(description="Patient's IANA time zone; default the ZIP code's, else UTC")
+        ] = None,
+        sort: Annotated[str | None, Query(description=_DOCS["sort"])] = None,
+        limit: Annotated[str | None, Query(description=_DOCS["limit"])] = None,
+        per_location: Annotated[str | None, Query(description=_DOCS["per_location"])] = None,
+        include_busy: Annotated[str | None, Query(description=_DOCS["include_busy"])] = None,
+    ) -> Response:
+        params = {
+            "near": near,
+            "radius": radius,
+            "service": service,
+            "specialty": specialty,
+            "vaccine": vaccine,
+            "virtual": virtual,
+            "practitioner": practitioner,
+            "publisher": publisher,
+            "organization": organization,
+            "from": from_,
+            "to": to,
+            "tz": tz,
+            "sort": sort,
+            "limit": limit,
+            "per_location": per_location,
+            "include_busy": include_busy,
+        }
+        answer = await run_in_threadpool(run, params)
+        return Response(_ENCODER.encode(answer), media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    def _load(slot_pk: int) -> SlotTarget | None:
+        with store.read() as conn:
+            return load_slot(conn, slot_pk)
+
+    def _alternatives(target: SlotTarget) -> tuple[list[LocationResult], list[LocationResult]]:
+        with store.read() as conn:
+            return alternatives(conn, target, now_ms=store.now_ms(), link_base=settings.discovery_url)
+
+    def _record(target: SlotTarget, referral: str, link: str) -> None:
+        with store.write() as conn:
+            record_referral(conn, target, referral=referral, link=link, now_ms=store.now_ms())
+
+    async def _gone(target: SlotTarget, heading: str, message: str) -> Response:
+        same, nearby = await run_in_threadpool(_alternatives, target)
+        return html_page(
+            env,
+            "gone.html",
+            heading=heading,
+            message=message,
+            phone=target.booking_phone,
+            same=same,
+            nearby=nearby,
+            location_name=target.location_name,
+            show_alternatives=True,
+        )
+
+    @router.get("/go/{slot_pk}", summary="Follow a slot's booking deep link", tags=["search"], status_code=303)
+    async def go(request: Request, slot_pk: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+        target = await run_in_threadpool(_load, slot_pk)
+        if target is None:
+            return html_page(
+                env,
+                "gone.html",
+                404,
+                heading="This time is no longer listed",
+                message="The provider no longer publishes this appointment time. Please search again.",
+                phone=None,
+                same=[],
+                nearby=[],
+                location_name=None,
+                show_alternatives=False,
+            )
+        if target.status != "free" or target.capacity <= 0:
+            return await _gone(target, "This time is taken", "This appointment time is no longer open.")
+        link = target.booking_link
+        if link is None or not is_bookable_link(link):
+            message = "This provider takes bookings for this time by phone."
+            return await _gone(target, "Book by phone", message)
+        if await still_free(target, settings=settings) is False:
+            message = "The provider reports that this time was just taken. Here are the next open times."
+            return await _gone(target, "This time was just taken", message)
+        referral = new_referral_id()
+        final = build_deep_link(link, source=settings.source_id, referral=referral)
+        await run_in_threadpool(_record, target, referral, final)
+        response = RedirectResponse(
+            final, status_code=303, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        )
+        # The browser keeps its referrals (no account): "my referrals" and the booked badges read them.
+        add_referral_cookie(
+            response,
+            key=await run_in_threadpool(_cookie_key),
+            current=request.cookies.get(REFERRAL_COOKIE),
+            referral=referral,
+            secure=settings.discovery_url.startswith("https:"),
+        )
+        return response
+
+    def _cookie_key() -> bytes:
+        with store.read() as conn:
+            return cookie_key(settings, conn)
+
+    return router

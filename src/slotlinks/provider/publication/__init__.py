@@ -1,0 +1,26 @@
+"""The provider's publication: `$bulk-publish` and NDJSON rendered from the store, and FHIR read/search.
+
+- `fhirstore`: The provider store served through the FHIR REST layer (`slotlinks.fhirapi`).
+- `render`: Rendering the provider store as a SMART Scheduling Links publication (`$bulk-publish` + NDJSON).
+- `routes`: The publication endpoints: `GET|HEAD {base}/$bulk-publish` and the NDJSON files it lists.
+- `snapshots`: Encoded publications on disk: the live server's cache and `slotlinks publish export`.
+
+Routes and commands (the modules named routes, pages or cli) are wired by the app factory and the CLI,
+which import them by module path; what is listed below is the capability's surface for the rest of slotlinks.
+"""
+
+from __future__ import annotations
+
+from slotlinks.provider.publication.fhirstore import ProviderFhirStore
+from slotlinks.provider.publication.render import MANIFEST_NAME, TYPE_ORDER, iter_lines, render_slot
+from slotlinks.provider.publication.snapshots import PublicationCache, export
+
+__all__ = [
+    "MANIFEST_NAME",
+    "TYPE_ORDER",
+    "ProviderFhirStore",
+    "PublicationCache",
+    "export",
+    "iter_lines",
+    "render_slot",
+]
