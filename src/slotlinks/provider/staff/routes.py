@@ -37,7 +37,7 @@ from slotlinks.errors import InvalidInput, NotFound
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider.admin import api as admin
 from slotlinks.provider.portal import csrf
-from slotlinks.provider.portal.routes import make_templates
+from slotlinks.provider.portal.responses import make_templates
 from slotlinks.provider.staff.auth import (
     SESSION_HOURS,
     delete_staff_user,
