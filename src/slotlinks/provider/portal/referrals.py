@@ -14,7 +14,8 @@ the source whose secret is presented: another source's referral and a wrong secr
 The outcome log is not booking state and not published: a landing (a GET) and a refused hold write it
 through `outcome_log`, a plain write transaction that does not bump the data-set version (which would
 re-encode the publication for every visitor). Outcomes that go with a hold, booking or cancellation
-are written inside that change's own transaction.
+are written inside that change's own transaction; a booking that finds its slot taken records its
+called-off outcome in the attempt's own transaction too (`booking_store`), without a data-set bump.
 """
 
 from __future__ import annotations
