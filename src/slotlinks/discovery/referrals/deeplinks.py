@@ -61,6 +61,7 @@ __all__ = [
     "cookie_key",
     "fhir_read_url",
     "is_bookable_link",
+    "is_known_referral",
     "is_referral_id",
     "link_origin",
     "load_slot",
@@ -298,6 +299,11 @@ def record_referral(conn: Connection, target: SlotTarget, *, referral: str, link
             location_source_id=target.location_source_id,
         )
     )
+
+
+def is_known_referral(conn: Connection, referral: str) -> bool:
+    """Whether `referral` is one of the deep links this server handed out (`record_referral`)."""
+    return conn.execute(select(t.referral.c.id).where(t.referral.c.id == referral)).first() is not None
 
 
 def fhir_read_url(manifest_url: str, slot_id: str) -> str | None:

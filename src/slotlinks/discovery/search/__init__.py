@@ -1,5 +1,7 @@
 """Search across publishers: the request, SQL, ranking, the JSON API, the pages and the CLI.
 
+- `calendar`: A location's week: its open times for seven local days by day and time of day (the location
+  page), and how a time is spoken on every page.
 - `cli`: `slotlinks search`: the discovery search from the command line (a Rich table, or JSON).
 - `execute`: Search compiled to SQL: where, what and when, over the publishers' current data generation only.
 - `pages`: The discovery client's web pages: search form, results, a location's calendar, publisher status.
@@ -13,6 +15,7 @@ which import them by module path; what is listed below is the capability's surfa
 
 from __future__ import annotations
 
+from slotlinks.discovery.search.calendar import location_week, spoken_time
 from slotlinks.discovery.search.execute import LocationResult, local_instant, search, zone_named
 from slotlinks.discovery.search.query import DEFAULT_DAYS, DEFAULT_RADIUS_MILES, SearchRequest, parse_search
 from slotlinks.discovery.search.ranking import MINUTES_PER_MILE, Candidate, best_score, dominates, rank
@@ -27,8 +30,10 @@ __all__ = [
     "best_score",
     "dominates",
     "local_instant",
+    "location_week",
     "parse_search",
     "rank",
     "search",
+    "spoken_time",
     "zone_named",
 ]

@@ -15,24 +15,21 @@ browser has a booked referral.
 
 from __future__ import annotations
 
-import contextlib
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
-from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request
 from jinja2 import Environment
-from sqlalchemy import and_, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from slotlinks.config import Settings
-from slotlinks.discovery.publishers.freshness import describe_age, publisher_statuses
+from slotlinks.discovery.publishers.freshness import publisher_statuses
 from slotlinks.discovery.referrals.deeplinks import (
     REFERRAL_COOKIE,
     add_referral_cookie,
     cookie_key,
+    is_known_referral,
     is_referral_id,
     read_referral_cookie,
 )
@@ -44,39 +41,23 @@ from slotlinks.discovery.referrals.outcomes import (
     refresh_many,
     refresh_outcome,
 )
-from slotlinks.discovery.search.execute import LocationResult, search, zone_named
+from slotlinks.discovery.search.calendar import location_week, spoken_time
+from slotlinks.discovery.search.execute import LocationResult, search
 from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_search
-from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput
 from slotlinks.web.templating import page_templates
 
 __all__ = ["html_page", "make_templates", "web_router"]
 
-CALENDAR_DAYS = 7
 MY_REFERRALS_REFRESH = 5  # unfinished referrals whose outcome "my referrals" reads per view
-_DAY_MS = 86_400_000
 _HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
-
-
-def _when(instant: str, zone: str | None = None) -> str:
-    """`2026-11-24T09:00:00-05:00` as `Tue Nov 24, 9:00 AM EST`: the local time the instant is written
-    in, labelled with `zone`'s abbreviation (the location's zone), else with the instant's own offset
-    (`UTC-05:00`), so a patient elsewhere (a video visit, a trip) is never left guessing."""
-    moment = datetime.fromisoformat(instant)
-    hour = moment.hour % 12 or 12
-    text = f"{moment:%a %b} {moment.day}, {hour}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
-    label = moment.tzname()
-    if zone:
-        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
-            label = moment.astimezone(ZoneInfo(zone)).tzname()
-    return f"{text} {label}" if label else text
 
 
 def make_templates() -> Environment:
     """The pages' Jinja2 environment: autoescape on for every template, undefined names are errors."""
     env = page_templates("slotlinks.discovery")
-    env.filters["when"] = _when
+    env.filters["when"] = spoken_time
     # Location pk -> booked start times of this browser's referrals there (pages that know pass theirs).
     env.globals["booked"] = {}
     return env
@@ -88,10 +69,6 @@ def html_page(env: Environment, template: str, status: int = 200, **context: Any
 
 def _form(request: Request) -> dict[str, str]:
     return {name: request.query_params.get(name, "") for name in PARAMETERS}
-
-
-def _midnight_ms(day: date, zone: ZoneInfo) -> int:
-    return int(datetime.combine(day, time(0), tzinfo=zone).timestamp() * 1000)
 
 
 def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
@@ -140,66 +117,6 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         where = req.near.label if req.near else ""
         return html_page(env, "results.html", form=form, error=None, where=where, locations=locations, booked=booked)
 
-    def _calendar(pk: int, start_day: date | None, service: str | None) -> dict[str, Any] | None:
-        loc, p = t.location, t.publisher
-        with store.read() as conn:
-            row = (
-                conn.execute(
-                    select(loc, p.c.name.label("publisher_name"), p.c.last_success_ms)
-                    .join(p, and_(p.c.id == loc.c.publisher_id, p.c.generation == loc.c.generation))
-                    .where(loc.c.pk == pk)
-                )
-                .mappings()
-                .first()
-            )
-            if row is None:
-                return None
-            zone = zone_named(row["tz"])
-            now_ms = store.now_ms()
-            first = start_day or datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(zone).date()
-            start_ms = _midnight_ms(first, zone)
-            end_ms = _midnight_ms(first + timedelta(days=CALENDAR_DAYS), zone)
-            req = SearchRequest(
-                start_ms=max(start_ms, now_ms),
-                end_ms=max(end_ms, now_ms + 1),
-                tz=zone.key,
-                service=service,
-                only_location_pk=pk,
-                per_location=500,
-            )
-            found = search(conn, req, now_ms=now_ms, link_base=settings.discovery_url)
-        days = [first + timedelta(days=i) for i in range(CALENDAR_DAYS)]
-        grid: dict[str, list[list[dict[str, Any]]]] = {}
-        phone = row["phone"]
-        for result in found:
-            phone = result.phone or phone
-            for slot in result.slots:
-                moment = datetime.fromisoformat(slot.start).astimezone(zone)
-                label = f"{moment:%H:%M}"
-                cells = grid.setdefault(label, [[] for _ in days])
-                index = (moment.date() - first).days
-                if 0 <= index < len(days):
-                    spoken = _when(slot.start, zone.key)
-                    cells[index].append({"pk": slot.pk, "capacity": slot.capacity, "label": spoken})
-        extra = urlencode({"service": service}) if service else ""
-        return {
-            "pk": pk,
-            "name": row["name"],
-            "city": row["city"],
-            "state": row["state"],
-            "publisher": row["publisher_name"],
-            "freshness": describe_age(now_ms, row["last_success_ms"]),
-            "phone": phone,
-            "tz": zone.key,
-            "days": [f"{d:%a %b} {d.day}" for d in days],
-            "first_day": f"{first:%b} {first.day}",
-            "last_day": f"{days[-1]:%b} {days[-1].day}",
-            "prev_from": (first - timedelta(days=CALENDAR_DAYS)).isoformat(),
-            "next_from": (first + timedelta(days=CALENDAR_DAYS)).isoformat(),
-            "extra_query": ("&" + extra) if extra else "",
-            "rows": sorted(grid.items()),
-        }
-
     @router.get("/locations/{pk}", response_class=HTMLResponse)
     async def location_page(pk: int, request: Request) -> HTMLResponse:
         start_text = request.query_params.get("from") or None
@@ -211,7 +128,11 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
             except ValueError:
                 message = "parameter 'from': not a date (YYYY-MM-DD)"
                 return html_page(env, "gone.html", 400, heading="Not a date", message=message, **_empty())
-        context = await run_in_threadpool(_calendar, pk, start_day, service)
+        context = await run_in_threadpool(
+            lambda: location_week(
+                store=store, pk=pk, start_day=start_day, service=service, link_base=settings.discovery_url
+            )
+        )
         if context is None:
             message = "This location is not in the current data of any publisher."
             return html_page(env, "gone.html", 404, heading="Location not found", message=message, **_empty())
@@ -250,7 +171,7 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
 
         def known() -> bool:
             with store.read() as conn:
-                return conn.execute(select(t.referral.c.id).where(t.referral.c.id == referral)).first() is not None
+                return is_known_referral(conn, referral)
 
         if await run_in_threadpool(known):
             await refresh_outcome(store, settings, referral)

@@ -1,231 +1,69 @@
-"""The staff/admin API's services: the bearer-token check, request bodies decoded by the kernel (so every
-error names its field), and one store transaction per call over the records layer (`records`, `slots`,
-`ruleset`, `importer`, `provider_settings`).
+"""The admin API's services: one store transaction per call over the records layer (`records`,
+`schedule.slots`, `schedule.rules`, `importer`, `store.settings`) and the portal's questionnaires.
 
-Routes (`routes_admin`) only read the request, call one function here and send what it returns. FHIR
-resources go in and out as FHIR JSON (spec "Location File", "Schedule File", "Slot File"; 2026 IG
-PractitionerRole, HealthcareService, Practitioner); availability rules, closures and settings are plain
-JSON with camelCase fields.
+Routes (`routes`, `booking_routes`) only read the request, call one function here and send what it
+returns; bodies are decoded, and answers shaped, by `wire`. FHIR resources go in and out as FHIR JSON
+(spec "Location File", "Schedule File", "Slot File"; 2026 IG PractitionerRole, HealthcareService,
+Practitioner); availability rules, closures and settings are plain JSON with camelCase fields.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
-import orjson
 
 from slotlinks.clock import now_ms as clock_ms
 from slotlinks.config import Settings
-from slotlinks.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from slotlinks.errors import Conflict, InvalidInput, NotFound
 from slotlinks.fhir import extensions as ext
-from slotlinks.fhir.ndjson import split_error_path
-from slotlinks.fhir.resources import Resource, Slot
-from slotlinks.fhir.validate import decode_and_validate
+from slotlinks.fhir.resources import Resource
+from slotlinks.provider.admin.wire import (
+    Page,
+    closure_json,
+    decode_closure,
+    decode_new_slot,
+    decode_resource,
+    decode_rule,
+    decode_settings,
+    decode_status,
+    regen_json,
+    rule_json,
+)
+from slotlinks.provider.portal.questionnaires import delete_questionnaire, put_questionnaire, read_questionnaire
 from slotlinks.provider.records import importer
 from slotlinks.provider.records import resources as records
 from slotlinks.provider.schedule import rules as ruleset
 from slotlinks.provider.schedule import slots
-from slotlinks.provider.schedule.regenerate import RegenStats
-from slotlinks.provider.schedule.rules import ClosureRecord, ClosureSpec, RuleRecord, RuleSpec
 from slotlinks.provider.store.settings import provider_settings, set_portal_url, set_provider_name
 from slotlinks.provider.store.store import ProviderStore
 
 __all__ = [
-    "DEFAULT_COUNT",
-    "MAX_COUNT",
-    "Page",
-    "closure_json",
     "create_resource",
     "create_slot",
     "deactivate_resource",
-    "decode_closure",
-    "decode_resource",
-    "decode_rule",
-    "decode_settings",
-    "decode_status",
     "delete_closure",
     "delete_rule",
     "import_file",
-    "json_bytes",
     "list_closures",
     "list_rules",
-    "parse_page",
     "patch_slot",
     "put_resource",
+    "questionnaire",
     "read_resource",
     "read_settings",
-    "regen_json",
     "regenerate_all",
-    "require_token",
-    "rule_json",
+    "remove_questionnaire",
     "save_closure",
+    "save_questionnaire",
     "save_rule",
     "searchset",
     "slot_bytes",
     "write_settings",
 ]
 
-DEFAULT_COUNT = 100
-MAX_COUNT = 1000
-
-T = TypeVar("T")
-
-
-def require_token(settings: Settings, authorization: str | None) -> None:
-    """Accepts `Authorization: Bearer <settings.admin_token>` (compared in constant time); anything
-    else, or an admin API without a configured token, is `Unauthorized`."""
-    if not settings.admin_enabled:
-        raise Unauthorized("the admin API is disabled: no admin token (16+ characters) is configured")
-    scheme, _, token = (authorization or "").strip().partition(" ")
-    given = token.strip().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given, settings.admin_token.encode()):
-        raise Unauthorized("a valid admin token is required: Authorization: Bearer <token>")
-
-
-def json_bytes(value: Any) -> bytes:
-    return orjson.dumps(value)
-
-
-# --- bodies ----------------------------------------------------------------------------------------
-
-
-class _RuleBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    id: str | None = None
-    weekdays: str
-    start: str
-    end: str
-    slotMinutes: int  # noqa: N815
-    capacity: int = 1
-    validFrom: str | None = None  # noqa: N815
-    validTo: str | None = None  # noqa: N815
-    active: bool | None = None  # as read back; ignored
-
-
-class _ClosureBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    id: str | None = None
-    day: str
-    start: str | None = None
-    end: str | None = None
-    reason: str = ""
-    active: bool | None = None
-
-
-class _StatusBody(msgspec.Struct, forbid_unknown_fields=True):
-    status: str
-
-
-class _SettingsBody(msgspec.Struct, forbid_unknown_fields=True):
-    portalUrl: str | None = None  # noqa: N815
-    name: str | None = None
-
-
-def _decode_json(body: bytes, kind: type[T]) -> T:
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except msgspec.ValidationError as exc:
-        path, message = split_error_path(str(exc))
-        field = path[2:] if path.startswith("$.") else path
-        raise InvalidInput(message, expression=[field]) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}") from None
-
-
-def decode_rule(body: bytes) -> tuple[str | None, RuleSpec]:
-    b = _decode_json(body, _RuleBody)
-    return b.id, RuleSpec(b.weekdays, b.start, b.end, b.slotMinutes, b.capacity, b.validFrom, b.validTo)
-
-
-def decode_closure(body: bytes) -> tuple[str | None, ClosureSpec]:
-    b = _decode_json(body, _ClosureBody)
-    return b.id, ClosureSpec(b.day, b.start, b.end, b.reason)
-
-
-def decode_status(body: bytes) -> str:
-    return _decode_json(body, _StatusBody).status
-
-
-def decode_settings(body: bytes) -> tuple[str | None, str | None]:
-    b = _decode_json(body, _SettingsBody)
-    return b.portalUrl, b.name
-
-
-def decode_resource(body: bytes, rtype: str, rid: str | None = None) -> Resource:
-    """A FHIR resource of type `rtype` (and id `rid`, when given), validated by the kernel."""
-    resource = decode_and_validate(body)
-    found = type(resource).__name__
-    if found != rtype:
-        raise InvalidInput(f"the body is a {found}, but this address takes a {rtype}", expression=["resourceType"])
-    if rid is not None and resource.id != rid:
-        raise InvalidInput(
-            f"the body's id {resource.id!r} does not match the address's id {rid!r}", expression=[f"{rtype}.id"]
-        )
-    return resource
-
-
-def rule_json(rule: RuleRecord) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "schedule": f"Schedule/{rule.schedule_id}",
-        "weekdays": rule.weekdays,
-        "start": rule.start,
-        "end": rule.end,
-        "slotMinutes": rule.slot_minutes,
-        "capacity": rule.capacity,
-        "validFrom": rule.valid_from,
-        "validTo": rule.valid_to,
-        "active": rule.active,
-    }
-
-
-def closure_json(closure: ClosureRecord) -> dict[str, Any]:
-    return {
-        "id": closure.id,
-        "schedule": f"Schedule/{closure.schedule_id}",
-        "day": closure.day,
-        "start": closure.start,
-        "end": closure.end,
-        "reason": closure.reason,
-        "active": closure.active,
-    }
-
-
-def regen_json(stats: RegenStats) -> dict[str, int]:
-    return {"added": stats.added, "updated": stats.updated, "removed": stats.removed, "keptBooked": stats.kept_booked}
-
 
 # --- resources -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    active_only: bool
-    count: int
-    offset: int
-
-
-def _int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidInput(f"{name} must be a whole number from {low} to {high}, got {raw!r}", expression=[name])
-    return int(raw)
-
-
-def parse_page(params: Mapping[str, str]) -> Page:
-    """`active=true|false`, `_count` (1..1000, default 100) and `_offset`."""
-    active = params.get("active")
-    if active not in (None, "", "true", "false"):
-        raise InvalidInput(f"active must be true or false, got {active!r}", expression=["active"])
-    return Page(
-        active_only=active == "true",
-        count=_int_param(params, "_count", DEFAULT_COUNT, 0, MAX_COUNT),
-        offset=_int_param(params, "_offset", 0, 0, 10**9),
-    )
 
 
 def searchset(*, store: ProviderStore, rtype: str, page: Page, base_url: str) -> bytes:
@@ -287,21 +125,6 @@ def deactivate_resource(*, store: ProviderStore, settings: Settings, rtype: str,
 # --- slots -----------------------------------------------------------------------------------------
 
 
-def _decode_new_slot(body: bytes) -> tuple[Slot, str | None]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("the body must be a FHIR Slot object", expression=["Slot"])
-    given = data.get("id")
-    if given is None:
-        data = {**data, "id": "new"}  # the store makes the id; the kernel requires one
-    slot = decode_resource(orjson.dumps(data), "Slot")
-    assert isinstance(slot, Slot)
-    return slot, slot.id if given is not None else None
-
-
 def slot_bytes(*, store: ProviderStore, slot_id: str) -> bytes:
     """The Slot as the publication renders it."""
     with store.read() as conn:
@@ -312,7 +135,7 @@ def slot_bytes(*, store: ProviderStore, slot_id: str) -> bytes:
 
 def create_slot(*, store: ProviderStore, body: bytes) -> tuple[str, bytes]:
     """A slot made by hand from a FHIR Slot (id optional; capacity from slot-capacity)."""
-    slot, given_id = _decode_new_slot(body)
+    slot, given_id = decode_new_slot(body)
     schedule = slot.schedule.reference or ""
     schedule_id = schedule.rsplit("/", 1)[-1]
     capacity = ext.slot_capacity(slot)
@@ -425,3 +248,24 @@ def write_settings(*, store: ProviderStore, body: bytes) -> dict[str, str]:
 def regenerate_all(*, store: ProviderStore, settings: Settings) -> dict[str, int]:
     with store.change() as change:
         return regen_json(ruleset.regenerate_all(change, horizon_days=settings.horizon_days))
+
+
+# --- questionnaires --------------------------------------------------------------------------------
+
+
+def questionnaire(*, store: ProviderStore, owner_type: str, owner_id: str) -> dict[str, Any]:
+    """The Questionnaire kept for a Schedule or HealthcareService (`NotFound` when it has none)."""
+    with store.read() as conn:
+        return read_questionnaire(conn, owner_type, owner_id)
+
+
+def save_questionnaire(*, store: ProviderStore, owner_type: str, owner_id: str, body: bytes) -> dict[str, Any]:
+    """Creates or replaces the owner's Questionnaire, checked with its eligibility rules; returns it as kept."""
+    with store.change() as change:
+        return put_questionnaire(change, owner_type, owner_id, body)
+
+
+def remove_questionnaire(*, store: ProviderStore, owner_type: str, owner_id: str) -> None:
+    """Forgets the owner's Questionnaire: its slots are booked without questions."""
+    with store.change() as change:
+        delete_questionnaire(change, owner_type, owner_id)

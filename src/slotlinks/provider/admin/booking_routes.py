@@ -5,8 +5,9 @@
     GET|PUT        /admin/sources/{source}                       {"secret", "returnUrl"} (admin token)
     GET            /referrals/{booking-referral}                 outcome JSON (the source's secret)
 
-Admin routes check the admin token with `admin.require_token`, as `routes_admin` does. This router is
-mounted before `routes_admin`'s, whose `/admin/{Type}/{id}` would otherwise take `/admin/sources/x`.
+Admin routes check the admin token with `wire.require_token`, as `routes` does; each calls one service
+(`api` for questionnaires, `portal.referrals` for sources and outcomes). This router is mounted before
+`routes`'s, whose `/admin/{Type}/{id}` would otherwise take `/admin/sources/x`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.responses import Response
 from slotlinks.clock import now_ms
 from slotlinks.config import Settings
 from slotlinks.provider.admin import api as admin
-from slotlinks.provider.portal.questionnaires import delete_questionnaire, put_questionnaire, read_questionnaire
+from slotlinks.provider.admin.wire import json_bytes, require_token
 from slotlinks.provider.portal.referrals import put_source, read_source, referral_status
 from slotlinks.provider.store.store import ProviderStore
 from slotlinks.web.bodies import MAX_BODY_BYTES, read_body
@@ -31,7 +32,7 @@ JSON = "application/json"
 
 def booking_admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
     async def authorized(request: Request) -> None:
-        admin.require_token(settings, request.headers.get("authorization"))
+        require_token(settings, request.headers.get("authorization"))
 
     router = APIRouter(prefix="/admin", dependencies=[Depends(authorized)], tags=["admin"])
 
@@ -42,37 +43,33 @@ def booking_admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
             @router.get(path, name=f"read_{owner_type}_questionnaire")
             def read(owner_id: str) -> Response:
-                with store.read() as conn:
-                    body = read_questionnaire(conn, owner_type, owner_id)
-                return Response(admin.json_bytes(body), media_type=FHIR_JSON)
+                body = admin.questionnaire(store=store, owner_type=owner_type, owner_id=owner_id)
+                return Response(json_bytes(body), media_type=FHIR_JSON)
 
             @router.put(path, name=f"put_{owner_type}_questionnaire")
             async def put(owner_id: str, request: Request) -> Response:
                 body = await read_body(request, MAX_BODY_BYTES)
-
-                def write() -> bytes:
-                    with store.change() as change:
-                        return admin.json_bytes(put_questionnaire(change, owner_type, owner_id, body))
-
-                return Response(await run_in_threadpool(write), media_type=FHIR_JSON)
+                kept = await run_in_threadpool(
+                    admin.save_questionnaire, store=store, owner_type=owner_type, owner_id=owner_id, body=body
+                )
+                return Response(json_bytes(kept), media_type=FHIR_JSON)
 
             @router.delete(path, name=f"delete_{owner_type}_questionnaire")
             def remove(owner_id: str) -> Response:
-                with store.change() as change:
-                    delete_questionnaire(change, owner_type, owner_id)
+                admin.remove_questionnaire(store=store, owner_type=owner_type, owner_id=owner_id)
                 return Response(status_code=204)
 
         routes()
 
     @router.get("/sources/{source}")
     def get_source(source: str) -> Response:
-        return Response(admin.json_bytes(read_source(store=store, source=source)), media_type=JSON)
+        return Response(json_bytes(read_source(store=store, source=source)), media_type=JSON)
 
     @router.put("/sources/{source}")
     async def put_source_route(source: str, request: Request) -> Response:
         body = await read_body(request, MAX_BODY_BYTES)
         made = await run_in_threadpool(put_source, store=store, source=source, body=body)
-        return Response(admin.json_bytes(made), media_type=JSON)
+        return Response(json_bytes(made), media_type=JSON)
 
     return router
 
@@ -88,6 +85,6 @@ def referrals_router(settings: Settings, store: ProviderStore) -> APIRouter:
             authorization=request.headers.get("authorization"),
             referral=referral,
         )
-        return Response(admin.json_bytes(body), media_type=JSON, headers={"Cache-Control": "no-store"})
+        return Response(json_bytes(body), media_type=JSON, headers={"Cache-Control": "no-store"})
 
     return router

@@ -1,8 +1,9 @@
 """The admin API under `/admin/`: staff manage resources, slots, opening hours, closures and settings.
 
 Every route needs `Authorization: Bearer <admin token>`, checked before the body is read. Routes are
-thin: read the request (bodies as raw bytes, decoded by the kernel in `admin`, so errors carry FHIR
-paths), call one `admin` function, send the result. Errors leave as OperationOutcome (`fhirhttp`).
+thin: read the request (bodies as raw bytes, decoded by the kernel in `wire`, so errors carry FHIR
+paths), call one `api` function, send the result. Errors leave as OperationOutcome (the app's error
+handlers).
 
     GET|PUT     /admin/settings                          {"portalUrl", "name"}
     POST        /admin/$import                           NDJSON, all or nothing -> counts per type
@@ -28,6 +29,7 @@ from starlette.responses import Response
 from slotlinks.config import Settings
 from slotlinks.fhir.resources import Resource, encode_resource
 from slotlinks.provider.admin import api as admin
+from slotlinks.provider.admin.wire import json_bytes, parse_page, require_token
 from slotlinks.provider.store.store import ProviderStore
 from slotlinks.web.bodies import MAX_BODY_BYTES, read_body
 from slotlinks.web.errors import FHIR_JSON
@@ -46,7 +48,7 @@ def _fhir(resource: Resource | bytes, status: int = 200, location: str | None = 
 
 def _json(value: Any, status: int = 200, location: str | None = None) -> Response:
     headers = {"Location": location} if location else None
-    return Response(admin.json_bytes(value), status_code=status, media_type=JSON, headers=headers)
+    return Response(json_bytes(value), status_code=status, media_type=JSON, headers=headers)
 
 
 def _url(request: Request, path: str) -> str:
@@ -57,7 +59,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
     """The `/admin` routes over `store`; every one of them requires the admin token."""
 
     async def authorized(request: Request) -> None:
-        admin.require_token(settings, request.headers.get("authorization"))
+        require_token(settings, request.headers.get("authorization"))
 
     router = APIRouter(prefix="/admin", dependencies=[Depends(authorized)], tags=["admin"])
 
@@ -163,7 +165,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
 
     @router.get("/{rtype}")
     def search(rtype: str, request: Request) -> Response:
-        page = admin.parse_page(request.query_params)
+        page = parse_page(request.query_params)
         body = admin.searchset(store=store, rtype=rtype, page=page, base_url=_url(request, "").rstrip("/"))
         return _fhir(body)
 

@@ -1,7 +1,7 @@
 """Booking: the "Book" of Find → Hold → Book, with no account (UX problem 1).
 
-The patient gives a name, date of birth and a phone number and/or email, checked here field by
-field. Confirming turns the hold into a FHIR Appointment (status `booked`, the slot referenced, the
+The patient gives a name, date of birth and a phone number and/or email (checked field by field in
+`patient`). Confirming turns the hold into a FHIR Appointment (status `booked`, the slot referenced, the
 patient and the QuestionnaireResponse contained) and increments the slot's `booked` in the same
 transaction: the slot turns `busy` in the publication once full. A hold that ran out is rebooked if a
 unit is still free (the conditional UPDATE of `holds.reserve`), else the slot is no longer available.
@@ -10,11 +10,8 @@ Cancelling frees the unit again. Each of these is one `store.change()` and is au
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,64 +22,18 @@ from slotlinks.errors import NotFound
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider.portal.audit import audit
 from slotlinks.provider.portal.holds import SlotUnavailable, get_hold, reserve
+from slotlinks.provider.portal.patient import Patient
 from slotlinks.provider.portal.referrals import record_outcome
 from slotlinks.provider.store import tables as t
-from slotlinks.provider.store.store import ProviderStore
+from slotlinks.provider.store.store import Change, ProviderStore
 
-__all__ = ["AppointmentRecord", "Patient", "book", "cancel", "get_appointment", "validate_patient"]
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE_CHARS = re.compile(r"^[0-9+()\-. ]+$")
-
-
-@dataclass(frozen=True, slots=True)
-class Patient:
-    name: str
-    birth_date: date
-    phone: str | None
-    email: str | None
-
-
-@dataclass(slots=True)
-class PatientForm:
-    patient: Patient | None = None
-    errors: dict[str, str] = field(default_factory=dict)
-
-
-def validate_patient(form: Mapping[str, str], *, today: date) -> PatientForm:
-    """The booking form's patient fields, with a message per field that is wrong."""
-    errors: dict[str, str] = {}
-    name = " ".join((form.get("name") or "").split())
-    if not name:
-        errors["name"] = "Please enter your full name."
-    elif len(name) > 200:
-        errors["name"] = "Please shorten your name to 200 characters."
-    birth: date | None = None
-    raw_birth = (form.get("birthDate") or "").strip()
-    try:
-        birth = date.fromisoformat(raw_birth)
-    except ValueError:
-        errors["birthDate"] = "Please enter your date of birth as YYYY-MM-DD."
-    if birth is not None and not (date(today.year - 130, 1, 1) <= birth <= today):
-        errors["birthDate"] = "Please check your date of birth: it cannot be in the future."
-        birth = None
-    phone = (form.get("phone") or "").strip() or None
-    email = (form.get("email") or "").strip() or None
-    if phone is not None:
-        digits = re.sub(r"\D", "", phone)
-        if not _PHONE_CHARS.match(phone) or not 7 <= len(digits) <= 15:
-            errors["phone"] = "Please enter a phone number with 7 to 15 digits."
-    if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
-        errors["email"] = "Please enter an email address like name@example.com."
-    if phone is None and email is None:
-        errors["phone"] = "Please give a phone number or an email address so we can reach you."
-    if errors or birth is None:
-        return PatientForm(None, errors)
-    return PatientForm(Patient(name, birth, phone, email), {})
+__all__ = ["AppointmentRecord", "appointment_for_hold", "book", "book_hold", "cancel", "get_appointment"]
 
 
 @dataclass(frozen=True, slots=True)
 class AppointmentRecord:
+    """A stored Appointment: its ids, `booked` or `cancelled`, and the FHIR resource as kept."""
+
     id: str
     slot_id: str
     hold_id: str
@@ -158,6 +109,14 @@ def _appointment_resource(
     return resource
 
 
+def appointment_for_hold(conn: Connection, hold_id: str) -> AppointmentRecord:
+    """The appointment a booked hold became (NotFound when the hold was never booked)."""
+    row = conn.execute(select(t.appointment).where(t.appointment.c.hold_id == hold_id)).first()
+    if row is None:
+        raise NotFound(f"no appointment for hold {hold_id!r}")
+    return _record(row)
+
+
 def book(
     *,
     store: ProviderStore,
@@ -171,53 +130,66 @@ def book(
     appointment). Raises `SlotUnavailable` when the hold ran out and the slot was taken meanwhile."""
     at_ms = now_ms(clock)
     with store.change() as change:
-        conn = change.conn
-        hold = get_hold(conn, hold_id)
-        if hold.token != token:
-            raise NotFound(f"no hold {hold_id!r}")
-        if hold.state == "booked":
-            row = conn.execute(select(t.appointment).where(t.appointment.c.hold_id == hold_id)).one()
-            return _record(row)
-        if hold.state != "active":
-            raise SlotUnavailable(hold.slot_id, "expired")
-        if hold.expires_ms <= at_ms and not reserve(conn, hold.slot_id, at_ms, stamp_ms=change.stamp_ms):
-            raise SlotUnavailable(hold.slot_id, "expired")
-        s = t.slot.c
-        taken = conn.execute(
-            update(t.slot)
-            .where(s.id == hold.slot_id, s.active, s.status != "busy-unavailable", s.booked < s.capacity)
-            .values(booked=s.booked + 1, last_updated=change.stamp_ms)
-        )
-        if taken.rowcount != 1:
-            raise SlotUnavailable(hold.slot_id, "taken")
-        conn.execute(update(t.hold).where(t.hold.c.id == hold_id).values(state="booked", last_updated=change.stamp_ms))
-        appointment_id = secrets.token_hex(16)
-        resource = _appointment_resource(
-            conn, appointment_id=appointment_id, slot_id=hold.slot_id, patient=patient, response=response, at_ms=at_ms
-        )
-        conn.execute(
-            t.appointment.insert().values(
-                id=appointment_id,
-                slot_id=hold.slot_id,
-                hold_id=hold_id,
-                state="booked",
-                resource=orjson.dumps(resource).decode(),
-                questionnaire_response=orjson.dumps(response).decode() if response is not None else None,
-                created_ms=at_ms,
-                last_updated=change.stamp_ms,
-            )
-        )
-        audit(conn, at_ms=at_ms, action="book", slot_id=hold.slot_id, hold_id=hold_id, appointment_id=appointment_id)
-        record_outcome(
-            conn,
-            source=hold.source,
-            referral=hold.referral,
-            outcome="booked",
-            at_ms=at_ms,
+        return book_hold(change, hold_id=hold_id, token=token, patient=patient, response=response, at_ms=at_ms)
+
+
+def book_hold(
+    change: Change,
+    *,
+    hold_id: str,
+    token: str,
+    patient: Patient,
+    response: dict[str, Any] | None,
+    at_ms: int,
+) -> AppointmentRecord:
+    """`book` inside the caller's change: the slot's unit, the hold, the Appointment, its audit row
+    and the referral's `booked` outcome, written together; `SlotUnavailable` after writing nothing."""
+    conn = change.conn
+    hold = get_hold(conn, hold_id)
+    if hold.token != token:
+        raise NotFound(f"no hold {hold_id!r}")
+    if hold.state == "booked":
+        return appointment_for_hold(conn, hold_id)
+    if hold.state != "active":
+        raise SlotUnavailable(hold.slot_id, "expired")
+    if hold.expires_ms <= at_ms and not reserve(conn, hold.slot_id, at_ms, stamp_ms=change.stamp_ms):
+        raise SlotUnavailable(hold.slot_id, "expired")
+    s = t.slot.c
+    taken = conn.execute(
+        update(t.slot)
+        .where(s.id == hold.slot_id, s.active, s.status != "busy-unavailable", s.booked < s.capacity)
+        .values(booked=s.booked + 1, last_updated=change.stamp_ms)
+    )
+    if taken.rowcount != 1:
+        raise SlotUnavailable(hold.slot_id, "taken")
+    conn.execute(update(t.hold).where(t.hold.c.id == hold_id).values(state="booked", last_updated=change.stamp_ms))
+    appointment_id = secrets.token_hex(16)
+    resource = _appointment_resource(
+        conn, appointment_id=appointment_id, slot_id=hold.slot_id, patient=patient, response=response, at_ms=at_ms
+    )
+    conn.execute(
+        t.appointment.insert().values(
+            id=appointment_id,
             slot_id=hold.slot_id,
             hold_id=hold_id,
+            state="booked",
+            resource=orjson.dumps(resource).decode(),
+            questionnaire_response=orjson.dumps(response).decode() if response is not None else None,
+            created_ms=at_ms,
+            last_updated=change.stamp_ms,
         )
-        return AppointmentRecord(appointment_id, hold.slot_id, hold_id, "booked", resource)
+    )
+    audit(conn, at_ms=at_ms, action="book", slot_id=hold.slot_id, hold_id=hold_id, appointment_id=appointment_id)
+    record_outcome(
+        conn,
+        source=hold.source,
+        referral=hold.referral,
+        outcome="booked",
+        at_ms=at_ms,
+        slot_id=hold.slot_id,
+        hold_id=hold_id,
+    )
+    return AppointmentRecord(appointment_id, hold.slot_id, hold_id, "booked", resource)
 
 
 def cancel(*, store: ProviderStore, clock: Clock, appointment_id: str, staff: str | None = None) -> AppointmentRecord:

@@ -33,6 +33,7 @@ __all__ = [
     "Hold",
     "SlotUnavailable",
     "active_holds",
+    "call_off_hold",
     "expire_holds",
     "expiry_key",
     "get_hold",
@@ -255,23 +256,29 @@ def release_hold(*, store: ProviderStore, clock: Clock, hold_id: str, token: str
     """Calls a hold off (`reason`: ineligible, needs-call, released): its unit is free again at once."""
     at_ms = now_ms(clock)
     with store.change() as change:
-        hold = get_hold(change.conn, hold_id)
-        if hold.token != token:
-            raise NotFound(f"no hold {hold_id!r}")
-        if hold.state == "active":
-            change.conn.execute(
-                update(t.hold).where(t.hold.c.id == hold_id).values(state="released", last_updated=change.stamp_ms)
-            )
-            change.conn.execute(update(t.slot).where(t.slot.c.id == hold.slot_id).values(last_updated=change.stamp_ms))
-            audit(change.conn, at_ms=at_ms, action="release", slot_id=hold.slot_id, hold_id=hold_id, detail=reason)
-            record_outcome(
-                change.conn,
-                source=hold.source,
-                referral=hold.referral,
-                outcome="called-off",
-                reason=reason,
-                at_ms=at_ms,
-                hold_id=hold_id,
-                only_if_hold=hold_id,
-            )
-        return get_hold(change.conn, hold_id)
+        return call_off_hold(change, hold_id=hold_id, token=token, reason=reason, at_ms=at_ms)
+
+
+def call_off_hold(change: Change, *, hold_id: str, token: str, reason: str, at_ms: int) -> Hold:
+    """`release_hold` inside the caller's change: a hold still active is released, audited and its
+    referral recorded as called off for `reason`. Returns the hold as it now stands."""
+    hold = get_hold(change.conn, hold_id)
+    if hold.token != token:
+        raise NotFound(f"no hold {hold_id!r}")
+    if hold.state == "active":
+        change.conn.execute(
+            update(t.hold).where(t.hold.c.id == hold_id).values(state="released", last_updated=change.stamp_ms)
+        )
+        change.conn.execute(update(t.slot).where(t.slot.c.id == hold.slot_id).values(last_updated=change.stamp_ms))
+        audit(change.conn, at_ms=at_ms, action="release", slot_id=hold.slot_id, hold_id=hold_id, detail=reason)
+        record_outcome(
+            change.conn,
+            source=hold.source,
+            referral=hold.referral,
+            outcome="called-off",
+            reason=reason,
+            at_ms=at_ms,
+            hold_id=hold_id,
+            only_if_hold=hold_id,
+        )
+    return get_hold(change.conn, hold_id)

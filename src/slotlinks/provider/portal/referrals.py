@@ -14,7 +14,8 @@ the source whose secret is presented: another source's referral and a wrong secr
 The outcome log is not booking state and not published: a landing (a GET) and a refused hold write it
 through `outcome_log`, a plain write transaction that does not bump the data-set version (which would
 re-encode the publication for every visitor). Outcomes that go with a hold, booking or cancellation
-are written inside that change's own transaction.
+are written inside that change's own transaction; a booking that finds its slot taken records its
+called-off outcome in the attempt's own transaction too (`booking_store`), without a data-set bump.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "outcome_log",
     "put_source",
     "read_source",
+    "record_landing",
     "record_outcome",
     "referral_status",
     "return_link",
@@ -116,6 +118,17 @@ def record_outcome(
     if only_if_hold is not None and current.hold_id != only_if_hold:
         return
     conn.execute(update(t.referral).where(r.source == source, r.id == referral).values(**values))
+
+
+def record_landing(
+    *, store: ProviderStore, source: str | None, referral: str | None, slot_id: str | None, at_ms: int
+) -> None:
+    """A patient followed a deep link: the referral's `landed` outcome (`slot_id` None when the slot is
+    gone), through `outcome_log`, since a landing is a GET and changes no booking state."""
+    if not referral:
+        return
+    with outcome_log(store) as conn:
+        record_outcome(conn, source=source, referral=referral, outcome="landed", at_ms=at_ms, slot_id=slot_id)
 
 
 def _secret_hash(secret: str) -> str:

@@ -35,9 +35,9 @@ from slotlinks.clock import now_ms
 from slotlinks.config import Settings
 from slotlinks.errors import InvalidInput, NotFound
 from slotlinks.fhir.instant import ms_to_instant
-from slotlinks.provider.admin import api as admin
+from slotlinks.provider.admin.wire import json_bytes, require_token
 from slotlinks.provider.portal import csrf
-from slotlinks.provider.portal.routes import make_templates
+from slotlinks.provider.portal.responses import make_templates
 from slotlinks.provider.staff.auth import (
     SESSION_HOURS,
     delete_staff_user,
@@ -282,10 +282,10 @@ class _PasswordBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def staff_admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
-    """`/admin/staff/{username}`; mounted before `routes_admin`, whose `/admin/{Type}/{id}` would take it."""
+    """`/admin/staff/{username}`; mounted before `admin.routes`, whose `/admin/{Type}/{id}` would take it."""
 
     async def authorized(request: Request) -> None:
-        admin.require_token(settings, request.headers.get("authorization"))
+        require_token(settings, request.headers.get("authorization"))
 
     router = APIRouter(prefix="/admin/staff", dependencies=[Depends(authorized)], tags=["admin"])
 
@@ -302,7 +302,7 @@ def staff_admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
             put_staff_user, store=store, clock=store.clock, username=username, password=body.password
         )
         made = {"username": user.username, "active": user.active, "created": ms_to_instant(user.created_ms)}
-        return Response(admin.json_bytes(made), media_type="application/json")
+        return Response(json_bytes(made), media_type="application/json")
 
     @router.delete("/{username}")
     def delete_user(username: str) -> Response:

@@ -54,16 +54,23 @@ class ProviderStore:
         """A write transaction whose rows are stamped with a time later than every earlier commit."""
         now_ms = clock_ms(self.clock)
         with writing(self.engine) as conn:
-            stamp = conn.execute(
-                update(t.dataset)
-                .where(t.dataset.c.id == 1)
-                .values(
-                    version=t.dataset.c.version + 1,
-                    changed_ms=case((t.dataset.c.changed_ms >= now_ms, t.dataset.c.changed_ms + 1), else_=now_ms),
-                )
-                .returning(t.dataset.c.changed_ms)
-            ).scalar_one()
-            yield Change(conn, int(stamp))
+            yield self.stamp(conn, now_ms=now_ms)
+
+    def stamp(self, conn: Connection, *, now_ms: int | None = None) -> Change:
+        """Makes the write transaction open on `conn` a change to the data set, as `change()` does with
+        its first statement: the version counts it and its rows get a stamp later than every earlier
+        commit. Inside a savepoint, rolling the savepoint back takes the change back out."""
+        now_ms = clock_ms(self.clock) if now_ms is None else now_ms
+        stamp = conn.execute(
+            update(t.dataset)
+            .where(t.dataset.c.id == 1)
+            .values(
+                version=t.dataset.c.version + 1,
+                changed_ms=case((t.dataset.c.changed_ms >= now_ms, t.dataset.c.changed_ms + 1), else_=now_ms),
+            )
+            .returning(t.dataset.c.changed_ms)
+        ).scalar_one()
+        return Change(conn, int(stamp))
 
     def state(self, conn: Connection | None = None) -> DatasetState:
         query = select(t.dataset.c.version, t.dataset.c.changed_ms).where(t.dataset.c.id == 1)

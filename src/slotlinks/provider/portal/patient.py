@@ -1,0 +1,69 @@
+"""The patient's details on the booking form: a name, a date of birth, and a phone number and/or an
+email address, checked field by field (UX problem 1: booking with no account).
+
+A pure decision, with no store: `validate_patient` answers the patient, or a message per field that
+is wrong for the form to show beside it. The details become the Appointment's contained Patient
+(`booking`) and are shown only to staff and on the patient's own confirmation page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+__all__ = ["Patient", "PatientForm", "validate_patient"]
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE_CHARS = re.compile(r"^[0-9+()\-. ]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """The patient as they gave themselves: at least one of `phone` and `email` is set."""
+
+    name: str
+    birth_date: date
+    phone: str | None
+    email: str | None
+
+
+@dataclass(slots=True)
+class PatientForm:
+    """The form's reading: the patient when every field is right, else the messages per field."""
+
+    patient: Patient | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def validate_patient(form: Mapping[str, str], *, today: date) -> PatientForm:
+    """The booking form's patient fields, with a message per field that is wrong."""
+    errors: dict[str, str] = {}
+    name = " ".join((form.get("name") or "").split())
+    if not name:
+        errors["name"] = "Please enter your full name."
+    elif len(name) > 200:
+        errors["name"] = "Please shorten your name to 200 characters."
+    birth: date | None = None
+    raw_birth = (form.get("birthDate") or "").strip()
+    try:
+        birth = date.fromisoformat(raw_birth)
+    except ValueError:
+        errors["birthDate"] = "Please enter your date of birth as YYYY-MM-DD."
+    if birth is not None and not (date(today.year - 130, 1, 1) <= birth <= today):
+        errors["birthDate"] = "Please check your date of birth: it cannot be in the future."
+        birth = None
+    phone = (form.get("phone") or "").strip() or None
+    email = (form.get("email") or "").strip() or None
+    if phone is not None:
+        digits = re.sub(r"\D", "", phone)
+        if not _PHONE_CHARS.match(phone) or not 7 <= len(digits) <= 15:
+            errors["phone"] = "Please enter a phone number with 7 to 15 digits."
+    if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
+        errors["email"] = "Please enter an email address like name@example.com."
+    if phone is None and email is None:
+        errors["phone"] = "Please give a phone number or an email address so we can reach you."
+    if errors or birth is None:
+        return PatientForm(None, errors)
+    return PatientForm(Patient(name, birth, phone, email), {})

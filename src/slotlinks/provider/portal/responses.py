@@ -1,0 +1,141 @@
+"""How the portal answers: its templates, the frame every page is sent in, and the pages that more
+than one route sends (the slot is no longer available; the booking was called off).
+
+Every page is rendered with a fresh CSP nonce and sent with the portal's headers (`csrf.page_headers`:
+no framing, no referrer, no caching). The browser's flow cookie is set on the first page; every form
+carries a CSRF token bound to it and to what the form acts on (`csrf`). A slot that cannot be had is
+always the "no longer available" page with the nearest other free times of the same schedule (UX
+problem 2), never an error.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from jinja2 import Environment
+from starlette.responses import Response
+
+from slotlinks.clock import now_ms
+from slotlinks.config import Settings
+from slotlinks.provider.portal import csrf
+from slotlinks.provider.portal.holds import Hold
+from slotlinks.provider.portal.questionnaires import option_key, option_label
+from slotlinks.provider.portal.referrals import return_link
+from slotlinks.provider.portal.slotinfo import alternatives, slot_view
+from slotlinks.provider.store.settings import BOOKING_PATH
+from slotlinks.provider.store.store import ProviderStore
+from slotlinks.web.templating import page_templates
+
+__all__ = ["PortalPages", "link_query", "make_templates"]
+
+
+def _time(moment: datetime) -> str:
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment:%A, %B} {moment.day}, {moment.year}"
+
+
+def make_templates() -> Environment:
+    """The provider's page templates (portal and staff), with the portal's time and answer filters."""
+    env = page_templates("slotlinks.provider")
+    env.filters["time"] = _time
+    env.filters["day"] = _day
+    env.globals["option_key"] = option_key
+    env.globals["option_label"] = option_label
+    return env
+
+
+def link_query(source: str | None, referral: str | None) -> str:
+    """`?source=…&booking-referral=…` for links back into the flow ("" when there is neither)."""
+    pairs = [(k, v) for k, v in (("source", source), ("booking-referral", referral)) if v]
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+class PortalPages:
+    """The page frame and the shared pages of one portal router."""
+
+    def __init__(self, settings: Settings, store: ProviderStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.env = make_templates()
+        self._secret: bytes | None = None
+
+    def secret(self) -> bytes:
+        """The portal's signing secret, read once (`csrf.portal_secret`)."""
+        if self._secret is None:
+            self._secret = csrf.portal_secret(self.settings, self.store)
+        return self._secret
+
+    def page(
+        self, request: Request, template: str, status: int = 200, *, flow: str | None = None, **context: Any
+    ) -> Response:
+        """`template` rendered with a fresh nonce, CSRF tokens for the browser's flow, and the portal's
+        headers; sets the flow cookie when the browser has none yet."""
+        nonce = secrets.token_urlsafe(16)
+        cookie = request.cookies.get(csrf.FLOW_COOKIE)
+        flow = flow or cookie or csrf.new_flow()
+        context.setdefault("csrf_for", lambda purpose: csrf.csrf_token(self.secret(), flow, purpose))
+        context.setdefault("back", None)
+        html = self.env.get_template(template).render(nonce=nonce, **context)
+        response = Response(html, status_code=status, media_type="text/html; charset=utf-8")
+        response.headers.update(csrf.page_headers(nonce))
+        if cookie != flow:
+            response.set_cookie(
+                csrf.FLOW_COOKIE,
+                flow,
+                path="/book",
+                httponly=True,
+                samesite="lax",
+                secure=request.url.scheme == "https",
+            )
+        return response
+
+    def unavailable(
+        self,
+        request: Request,
+        slot_id: str,
+        status: int,
+        source: str | None,
+        referral: str | None,
+        reason: str = "taken",
+    ) -> Response:
+        """ "This time is no longer available", with the nearest other free times of the schedule."""
+        at_ms = now_ms(self.store.clock)
+        with self.store.read() as conn:
+            view = slot_view(conn, slot_id)
+            others = alternatives(conn, view, at_ms) if view is not None else []
+            back = return_link(conn, source, referral)
+        return self.page(
+            request,
+            "unavailable.html",
+            status,
+            slot=view,
+            others=others,
+            query=link_query(source, referral),
+            reason=reason,
+            back=back,
+            book_path=BOOKING_PATH,
+        )
+
+    def called_off(self, request: Request, hold: Hold, outcome: str, messages: tuple[str, ...]) -> Response:
+        """The hold was released (by the patient, or because the answers rule online booking out)."""
+        with self.store.read() as conn:
+            view = slot_view(conn, hold.slot_id)
+            back = return_link(conn, hold.source, hold.referral)
+        return self.page(request, "called_off.html", slot=view, outcome=outcome, messages=messages, back=back)
+
+    def expired_form(self, request: Request, status: int, again: str | None = None, **context: Any) -> Response:
+        """The form is no longer valid (wrong CSRF token, not this browser's hold, or a lapsed hold)."""
+        return self.page(request, "expired_form.html", status, again=again, **context)
+
+    def appointment_url(self, record_id: str) -> str:
+        """The patient's own link to the confirmation page, signed so only it opens the appointment."""
+        token = csrf.sign(self.secret(), "appointment:" + record_id)
+        return f"{BOOKING_PATH}appointment/{record_id}?token={token}"
