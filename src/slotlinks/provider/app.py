@@ -15,6 +15,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 
 from slotlinks.config import Settings
+from slotlinks.errors import RateLimited
 from slotlinks.fhirapi import fhir_router
 from slotlinks.provider.admin.booking_routes import booking_admin_router, referrals_router
 from slotlinks.provider.admin.routes import admin_router
@@ -25,7 +26,6 @@ from slotlinks.provider.publication.snapshots import PublicationCache
 from slotlinks.provider.staff.routes import BookingAttempts, rate_limited_page, staff_admin_router, staff_router
 from slotlinks.provider.store.store import ProviderStore, open_store
 from slotlinks.web.errors import install_error_handlers
-from slotlinks.web.ratelimit import RateLimited
 
 __all__ = ["create_app"]
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from slotlinks.web.bodies import MAX_BODY_BYTES, read_body, read_form
 from slotlinks.web.errors import FHIR_JSON, install_error_handlers
-from slotlinks.web.ratelimit import RateLimited, RateLimiter, client_key
+from slotlinks.web.ratelimit import RateLimiter, client_key
 from slotlinks.web.templating import page_templates
 
 __all__ = [
     "FHIR_JSON",
     "MAX_BODY_BYTES",
-    "RateLimited",
     "RateLimiter",
     "client_key",
     "install_error_handlers",
