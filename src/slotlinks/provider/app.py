@@ -63,7 +63,8 @@ def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAP
         openapi_url="/admin/openapi.json",
         redoc_url=None,
     )
-    install_error_handlers(app)
+    # Errors answer as OperationOutcomes, except a booking attempt over its limit: a polite 429 page.
+    install_error_handlers(app, pages={RateLimited: rate_limited_page})
     app.include_router(publication_router(settings, store, cache))
     # FHIR read and search at the same base as the publication (`{base}/Slot?...`, `{base}/metadata`).
     app.include_router(fhir_router(settings.base_path, ProviderFhirStore(store)))
@@ -72,8 +73,7 @@ def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAP
     app.include_router(booking_admin_router(settings, store))
     app.include_router(staff_admin_router(settings, store))
     app.include_router(admin_router(settings, store))
-    # Booking attempts (hold and book POSTs) are limited per client; over the limit, a polite 429 page.
-    app.add_exception_handler(RateLimited, rate_limited_page)
+    # Booking attempts (hold and book POSTs) are limited per client.
     app.include_router(portal_router(settings, store, attempt_limit=[Depends(BookingAttempts(settings))]))
     app.include_router(staff_router(settings, store))
     app.include_router(referrals_router(settings, store))
