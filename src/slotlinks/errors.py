@@ -1,18 +1,31 @@
 """The one error vocabulary of slotlinks.
 
-Every error a service raises is a `SlotlinksError`; each carries the FHIR issue type
+Every error slotlinks raises on purpose is a `SlotlinksError`; each carries the FHIR issue type
 (`IssueType` value set, http://hl7.org/fhir/R4/valueset-issue-type.html) and the HTTP status it
-maps to, so a single handler turns any of them into an OperationOutcome. Services never raise
-HTTP exceptions.
+maps to, so the one handler of each app (`web.errors`) turns any of them into an OperationOutcome,
+or into the app's page for it. Services never raise HTTP exceptions. A capability's own error is a
+subclass here, under the error whose status it answers with:
 
-    SlotlinksError            exception      500
-    ├── InvalidInput          invalid        400  malformed resource, parameter or file
-    ├── Unauthorized          login          401  missing or wrong credentials
-    ├── Forbidden             forbidden      403  authenticated, but not allowed
-    ├── NotFound              not-found      404  no such resource
-    ├── Conflict              conflict       409  the change clashes with current state
-    ├── TooLarge              too-long       413  input beyond a configured limit
-    └── Unavailable           transient      503  a dependency did not answer in time
+    SlotlinksError                exception  500
+    ├── InvalidInput              invalid    400  malformed resource, parameter or file
+    ├── Unauthorized              login      401  missing or wrong credentials
+    ├── Forbidden                 forbidden  403  authenticated, but not allowed
+    │   ├── UrlRefused            forbidden  403  a URL the fetch policy does not allow (scheme, host, origin)
+    │   └── AddressRefused        forbidden  403  a host that resolves to an address the network guard refuses
+    ├── NotFound                  not-found  404  no such resource
+    ├── Conflict                  conflict   409  the change clashes with current state
+    │   └── SlotUnavailable       conflict   409  a slot that can no longer be held or booked
+    ├── TooLarge                  too-long   413  input beyond a configured limit
+    ├── RateLimited               throttled  429  too many attempts; carries the Retry-After seconds
+    └── Unavailable               transient  503  a dependency did not answer in time
+        ├── FetchError            transient  503  a publisher download that could not be completed
+        │   └── HttpStatusError   transient  503  a publisher answered with an unexpected HTTP status
+        └── SourceError           transient  503  a publication file the validator could not open
+
+Outside the tree, on purpose: the FHIR kernel's parsers raise `ValueError`s (`fhir.instant.InvalidInstant`,
+`fhir.ids.InvalidReference`), as `datetime.fromisoformat` does. Callers turn them into an `InvalidInput`
+or an `Issue` that names the field; the formatters raise the same errors for programming mistakes (a naive
+datetime), which must stay server errors rather than read as the client's bad input.
 """
 
 from __future__ import annotations
@@ -22,15 +35,22 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 __all__ = [
+    "AddressRefused",
     "Conflict",
+    "FetchError",
     "Forbidden",
+    "HttpStatusError",
     "InvalidInput",
     "Issue",
     "NotFound",
+    "RateLimited",
+    "SlotUnavailable",
     "SlotlinksError",
+    "SourceError",
     "TooLarge",
     "Unauthorized",
     "Unavailable",
+    "UrlRefused",
     "raise_invalid",
 ]
 
@@ -74,38 +94,100 @@ class SlotlinksError(Exception):
 
 
 class InvalidInput(SlotlinksError):
+    """A malformed resource, parameter or file."""
+
     code = "invalid"
     status = 400
 
 
 class Unauthorized(SlotlinksError):
+    """Missing or wrong credentials (the handler adds `WWW-Authenticate: Bearer`)."""
+
     code = "login"
     status = 401
 
 
 class Forbidden(SlotlinksError):
+    """Authenticated, or no authentication needed, but not allowed."""
+
     code = "forbidden"
     status = 403
 
 
+class UrlRefused(Forbidden):
+    """A URL the fetch policy does not allow (scheme, host or origin); see `net.guard`."""
+
+
+class AddressRefused(Forbidden):
+    """A host that resolves to an address the network guard refuses; raised before any connection."""
+
+
 class NotFound(SlotlinksError):
+    """No such resource."""
+
     code = "not-found"
     status = 404
 
 
 class Conflict(SlotlinksError):
+    """The change clashes with the current state."""
+
     code = "conflict"
     status = 409
 
 
+class SlotUnavailable(Conflict):
+    """The slot cannot be held or booked (2026 IG, "Find, Hold, Book"): `reason` is `gone`, `past`,
+    `taken` (busy, full or held by someone else) or `expired` (the patient's own hold ran out and the
+    slot was taken meanwhile)."""
+
+    def __init__(self, slot_id: str, reason: str) -> None:
+        super().__init__(f"Slot/{slot_id} is no longer available ({reason})")
+        self.slot_id = slot_id
+        self.reason = reason
+
+
 class TooLarge(SlotlinksError):
+    """Input beyond a configured limit."""
+
     code = "too-long"
     status = 413
 
 
+class RateLimited(SlotlinksError):
+    """Too many attempts: try again in `retry_after` seconds (whole seconds, at least 1), which the
+    handler sends as `Retry-After` (RFC 9110, section 10.2.3)."""
+
+    code = "throttled"
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many attempts; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
 class Unavailable(SlotlinksError):
+    """A dependency did not answer, or not in time."""
+
     code = "transient"
     status = 503
+
+
+class FetchError(Unavailable):
+    """A download that could not be completed (network, protocol, truncation, encoding)."""
+
+
+class HttpStatusError(FetchError):
+    """The server answered with a status other than 200 (or 304 where allowed)."""
+
+    def __init__(self, url: str, status: int) -> None:
+        super().__init__(f"{url} answered HTTP {status}")
+        self.url = url
+        self.status_code = status
+
+
+class SourceError(Unavailable):
+    """A publication file the validator could not open: missing, HTTP error, connection failure."""
 
 
 def raise_invalid(errors: Sequence[Issue], what: str = "", *, issues: Sequence[Issue] | None = None) -> None:

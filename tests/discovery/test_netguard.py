@@ -7,7 +7,8 @@ import ipaddress
 
 import pytest
 
-from slotlinks.net.guard import AddressRefused, UrlPolicy, UrlRefused, check_address, resolve_checked
+from slotlinks.errors import AddressRefused, UrlRefused
+from slotlinks.net.guard import UrlPolicy, check_address, resolve_checked
 
 
 @pytest.mark.parametrize(

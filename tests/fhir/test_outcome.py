@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import orjson
 
-from slotlinks.errors import InvalidInput, Issue, NotFound
+from slotlinks.errors import InvalidInput, Issue, NotFound, RateLimited, SlotUnavailable
 from slotlinks.fhir.outcome import issue_to_dict, operation_outcome, outcome_bytes
 
 
@@ -14,6 +14,20 @@ def test_outcome_from_an_error() -> None:
             {"severity": "error", "code": "not-found", "diagnostics": "no Slot with id 7", "expression": ["Slot.id"]}
         ],
     }
+
+
+def test_outcome_of_a_rate_limit_is_throttled() -> None:
+    assert operation_outcome(RateLimited(30)) == {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "throttled", "diagnostics": "too many attempts; retry after 30 s"}],
+    }
+
+
+def test_outcome_of_a_capability_error_has_its_parent_code() -> None:
+    outcome = operation_outcome(SlotUnavailable("s1", "taken"))
+    assert outcome["issue"] == [
+        {"severity": "error", "code": "conflict", "diagnostics": "Slot/s1 is no longer available (taken)"}
+    ]
 
 
 def test_outcome_from_an_error_with_issues() -> None:

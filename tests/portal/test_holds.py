@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from slotlinks.clock import FixedClock
-from slotlinks.provider.portal.holds import SlotUnavailable, place_hold, release_hold
+from slotlinks.errors import SlotUnavailable
+from slotlinks.provider.portal.holds import place_hold, release_hold
 from slotlinks.provider.publication.render import MANIFEST_NAME, iter_lines
 from slotlinks.provider.publication.snapshots import PublicationCache
 from slotlinks.provider.store.settings import PORTAL_URL_SETTING

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import Table, func, select
 
 from slotlinks.clock import FixedClock
+from slotlinks.errors import SlotUnavailable
 from slotlinks.provider.portal.booking_store import SqlBookingStore
-from slotlinks.provider.portal.holds import Hold, SlotUnavailable, get_hold, place_hold
+from slotlinks.provider.portal.holds import Hold, get_hold, place_hold
 from slotlinks.provider.portal.patient import Patient
 from slotlinks.provider.portal.submission import Booked, Unavailable, submit_booking
 from slotlinks.provider.schedule.slots import get_slot, set_slot_status

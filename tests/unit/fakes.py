@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from slotlinks.errors import NotFound
+from slotlinks.errors import NotFound, SlotUnavailable
 from slotlinks.provider.portal.booking import AppointmentRecord
-from slotlinks.provider.portal.holds import Hold, SlotUnavailable
+from slotlinks.provider.portal.holds import Hold
 from slotlinks.provider.portal.patient import Patient
 from slotlinks.provider.portal.questionnaires import Questionnaire
 from slotlinks.provider.portal.slotinfo import SlotView

@@ -23,8 +23,9 @@ from slotlinks.conformance import profiles as pr
 from slotlinks.conformance.checks import CheckResult, Results, checks_for
 from slotlinks.conformance.http_checks import check_accept_file, check_cache_control, check_manifest_http
 from slotlinks.conformance.manifest_checks import Output, check_manifest, check_manifest_url
-from slotlinks.conformance.source import DirectorySource, LiveSource, SourceError, open_source
+from slotlinks.conformance.source import DirectorySource, LiveSource, open_source
 from slotlinks.conformance.zones import offset_plausible, zones_for
+from slotlinks.errors import SourceError
 from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.ids import InvalidReference, parse_reference
 from slotlinks.fhir.instant import InvalidInstant, parse_instant

@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from slotlinks.errors import SourceError
+
 __all__ = [
     "MANIFEST_NAME",
     "DirectorySource",
@@ -25,7 +27,6 @@ __all__ = [
     "FileStream",
     "LiveSource",
     "Source",
-    "SourceError",
     "open_source",
 ]
 
@@ -66,10 +67,6 @@ class Source(Protocol):
     def open_file(self, url: str) -> AbstractContextManager[FileStream]:
         """The file's stream, closed on exit; raises `SourceError` when it cannot be opened."""
         ...
-
-
-class SourceError(Exception):
-    """A file that could not be opened: missing, HTTP error, connection failure."""
 
 
 class LiveSource:

@@ -5,6 +5,6 @@
 
 from __future__ import annotations
 
-from slotlinks.net.guard import AddressRefused, GuardedTransport, UrlPolicy, UrlRefused, check_address, resolve_checked
+from slotlinks.net.guard import GuardedTransport, UrlPolicy, check_address, resolve_checked
 
-__all__ = ["AddressRefused", "GuardedTransport", "UrlPolicy", "UrlRefused", "check_address", "resolve_checked"]
+__all__ = ["GuardedTransport", "UrlPolicy", "check_address", "resolve_checked"]

@@ -25,19 +25,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from slotlinks.errors import Forbidden
+from slotlinks.errors import AddressRefused, UrlRefused
 
-__all__ = ["AddressRefused", "GuardedTransport", "UrlPolicy", "UrlRefused", "check_address", "resolve_checked"]
+__all__ = ["GuardedTransport", "UrlPolicy", "check_address", "resolve_checked"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class UrlRefused(Forbidden):
-    """A URL the policy does not allow (scheme, host or origin)."""
-
-
-class AddressRefused(Forbidden):
-    """A host that resolves to an address the guard refuses; raised before any connection."""
 
 
 def _origin(url: str) -> tuple[str, str, int]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 
 from slotlinks.config import Settings
+from slotlinks.errors import RateLimited
 from slotlinks.fhirapi import fhir_router
 from slotlinks.provider.admin.booking_routes import booking_admin_router, referrals_router
 from slotlinks.provider.admin.routes import admin_router
@@ -25,7 +26,6 @@ from slotlinks.provider.publication.snapshots import PublicationCache
 from slotlinks.provider.staff.routes import BookingAttempts, rate_limited_page, staff_admin_router, staff_router
 from slotlinks.provider.store.store import ProviderStore, open_store
 from slotlinks.web.errors import install_error_handlers
-from slotlinks.web.ratelimit import RateLimited
 
 __all__ = ["create_app"]
 
@@ -63,7 +63,8 @@ def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAP
         openapi_url="/admin/openapi.json",
         redoc_url=None,
     )
-    install_error_handlers(app)
+    # Errors answer as OperationOutcomes, except a booking attempt over its limit: a polite 429 page.
+    install_error_handlers(app, pages={RateLimited: rate_limited_page})
     app.include_router(publication_router(settings, store, cache))
     # FHIR read and search at the same base as the publication (`{base}/Slot?...`, `{base}/metadata`).
     app.include_router(fhir_router(settings.base_path, ProviderFhirStore(store)))
@@ -72,8 +73,7 @@ def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAP
     app.include_router(booking_admin_router(settings, store))
     app.include_router(staff_admin_router(settings, store))
     app.include_router(admin_router(settings, store))
-    # Booking attempts (hold and book POSTs) are limited per client; over the limit, a polite 429 page.
-    app.add_exception_handler(RateLimited, rate_limited_page)
+    # Booking attempts (hold and book POSTs) are limited per client.
     app.include_router(portal_router(settings, store, attempt_limit=[Depends(BookingAttempts(settings))]))
     app.include_router(staff_router(settings, store))
     app.include_router(referrals_router(settings, store))

@@ -3,7 +3,8 @@
 - `bodies`: Reading request bodies with a size limit, for the admin API (FHIR JSON, NDJSON) and the portal's and
   staff pages' forms. A body over its limit is refused as soon as it is known to be: from its declared
   Content-Length, else while it streams in, so an endless upload never fills memory.
-- `errors`: FHIR over HTTP, shared by both servers: errors become OperationOutcome with the error's status.
+- `errors`: One error handler per app: every error leaves the server as an OperationOutcome with its status, or as
+  the app's page for it.
 - `ratelimit`: Rate limits: small in-process token buckets keyed by client (or username).
 - `templating`: The Jinja2 set-up every server-rendered page shares (the portal, the staff pages, the discovery
   client): autoescaping on for every template and undefined names as errors, so a page can neither emit unescaped
@@ -14,13 +15,12 @@ from __future__ import annotations
 
 from slotlinks.web.bodies import MAX_BODY_BYTES, read_body, read_form
 from slotlinks.web.errors import FHIR_JSON, install_error_handlers
-from slotlinks.web.ratelimit import RateLimited, RateLimiter, client_key
+from slotlinks.web.ratelimit import RateLimiter, client_key
 from slotlinks.web.templating import page_templates
 
 __all__ = [
     "FHIR_JSON",
     "MAX_BODY_BYTES",
-    "RateLimited",
     "RateLimiter",
     "client_key",
     "install_error_handlers",

@@ -1,34 +1,64 @@
-"""FHIR over HTTP, shared by both servers: errors become OperationOutcome with the error's status."""
+"""One error handler per app: every error leaves the server as an OperationOutcome with its status, or as
+the app's page for it.
+
+ARCHITECTURE.md, "HTTP and pages": FHIR endpoints answer failures with an OperationOutcome
+(http://hl7.org/fhir/R4/operationoutcome.html), served as `application/fhir+json`. Each app factory calls
+`install_error_handlers` once; the one function it installs answers our errors and the framework's own:
+
+- a `SlotlinksError` (the tree in `slotlinks.errors`): its `status`, its issues;
+- a request FastAPI could not validate: 400 `invalid`, one issue per field;
+- an unknown path: 404 `not-found`; any other refusal of the framework (405, ...): its status, code `exception`.
+
+An app may answer some of its errors with a page instead (`pages`): the provider's polite 429 page for the
+booking attempts its portal limits. Routes raise those errors only where a page is the right answer. The
+handler adds the headers an error calls for, on the outcome and on a page alike: `Retry-After` for
+`RateLimited` (RFC 9110, section 10.2.3) and `WWW-Authenticate: Bearer` for a 401 (RFC 6750, section 3).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from slotlinks.errors import InvalidInput, Issue, NotFound, SlotlinksError
+from slotlinks.errors import InvalidInput, Issue, NotFound, RateLimited, SlotlinksError
 from slotlinks.fhir.outcome import outcome_bytes
 
-__all__ = ["FHIR_JSON", "install_error_handlers", "outcome_response"]
+__all__ = ["FHIR_JSON", "ErrorPage", "error_headers", "install_error_handlers", "outcome_response"]
 
 FHIR_JSON = "application/fhir+json"
 
+#: Renders the page an app answers an error with (its status and body; the handler adds `error_headers`).
+ErrorPage = Callable[[Request, SlotlinksError], Awaitable[Response]]
 
-def outcome_response(error: SlotlinksError, *, headers: dict[str, str] | None = None) -> Response:
-    return Response(outcome_bytes(error), status_code=error.status, media_type=FHIR_JSON, headers=headers)
+
+def outcome_response(
+    error: SlotlinksError, *, status: int | None = None, headers: Mapping[str, str] | None = None
+) -> Response:
+    """`error` as an OperationOutcome response, with the error's status unless `status` is given."""
+    return Response(
+        outcome_bytes(error),
+        status_code=error.status if status is None else status,
+        media_type=FHIR_JSON,
+        headers=headers,
+    )
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Every error, ours or the framework's, leaves the server as an OperationOutcome."""
+def error_headers(error: SlotlinksError) -> dict[str, str]:
+    """The response headers `error` calls for: when to try again, or how to authenticate."""
+    if isinstance(error, RateLimited):
+        return {"Retry-After": str(error.retry_after)}
+    if error.status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    return {}
 
-    async def on_slotlinks_error(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, SlotlinksError)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return outcome_response(exc, headers=headers)
 
-    async def on_validation_error(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
+def _framework_error(exc: Exception) -> tuple[SlotlinksError, int | None]:
+    """The framework's exception as one of ours, with the status to answer when it is not the error's own."""
+    if isinstance(exc, RequestValidationError):
         issues = [
             Issue(
                 str(err.get("msg", "invalid value")),
@@ -36,17 +66,34 @@ def install_error_handlers(app: FastAPI) -> None:
             )
             for err in exc.errors()
         ]
-        return outcome_response(InvalidInput("invalid request", issues=issues))
+        return InvalidInput("invalid request", issues=issues), None
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return NotFound("no such endpoint or resource"), None
+    return SlotlinksError(str(exc.detail)), exc.status_code
 
-    async def on_http_error(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 404:
-            return outcome_response(NotFound("no such endpoint or resource"))
-        error = SlotlinksError(str(exc.detail))
-        response = outcome_response(error)
-        response.status_code = exc.status_code
+
+def install_error_handlers(app: FastAPI, *, pages: Mapping[type[SlotlinksError], ErrorPage] | None = None) -> None:
+    """Installs `app`'s one error handler: our errors and the framework's become OperationOutcomes, except
+    the errors `pages` names (and their subclasses), which answer with that page."""
+    page_for = dict(pages or {})
+
+    def page(error: SlotlinksError) -> ErrorPage | None:
+        # The most specific error class named wins, as with the framework's own handler lookup.
+        for kind in type(error).__mro__:
+            if issubclass(kind, SlotlinksError) and kind in page_for:
+                return page_for[kind]
+        return None
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, SlotlinksError):
+            error, status = _framework_error(exc)
+            return outcome_response(error, status=status)
+        render = page(exc)
+        response = await render(request, exc) if render else outcome_response(exc)
+        for name, value in error_headers(exc).items():
+            response.headers.setdefault(name, value)
         return response
 
-    app.add_exception_handler(SlotlinksError, on_slotlinks_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    for kind in (SlotlinksError, RequestValidationError, StarletteHTTPException):
+        app.add_exception_handler(kind, on_error)

@@ -1,9 +1,9 @@
 """Rate limits: small in-process token buckets keyed by client (or username).
 
 Each key has a bucket of `attempts` tokens that refills at `attempts / window` tokens per second; an
-attempt takes one token, and an empty bucket answers how long until the next token (the Retry-After).
-Used for booking attempts per client (the portal's hold and book POSTs) and for failed staff sign-ins
-per client and per username.
+attempt takes one token, and an empty bucket answers how long until the next token (the Retry-After
+that a caller raises as `errors.RateLimited`). Used for booking attempts per client (the portal's hold
+and book POSTs) and for failed staff sign-ins per client and per username.
 
 The buckets live in the process: several server processes each allow the full rate. That bounds abuse
 cheaply without a shared store; a deployment that needs a global limit puts one in its proxy.
@@ -21,18 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["RateLimited", "RateLimiter", "client_key"]
+__all__ = ["RateLimiter", "client_key"]
 
 # Buckets kept at most; beyond it, full (idle) buckets are dropped first, then the oldest.
 MAX_KEYS = 10_000
-
-
-class RateLimited(Exception):
-    """Too many attempts: try again in `retry_after` seconds (whole seconds, at least 1)."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many attempts; retry after {retry_after} s")
-        self.retry_after = retry_after
 
 
 @dataclass(slots=True)

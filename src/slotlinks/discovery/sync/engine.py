@@ -43,8 +43,8 @@ from slotlinks.discovery.ingest.quirks import Warnings, read_manifest, read_reso
 from slotlinks.discovery.referrals.outcomes import refresh_pending
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
-from slotlinks.discovery.sync.fetcher import Fetcher, FetchError, make_client
-from slotlinks.errors import InvalidInput, SlotlinksError
+from slotlinks.discovery.sync.fetcher import Fetcher, make_client
+from slotlinks.errors import FetchError, InvalidInput, SlotlinksError
 from slotlinks.fhir.manifest import Manifest, validate_manifest
 from slotlinks.fhir.ndjson import LineError
 from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource

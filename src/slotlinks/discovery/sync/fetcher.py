@@ -21,28 +21,15 @@ from urllib.parse import urljoin
 import httpx
 
 from slotlinks.config import Settings
-from slotlinks.errors import SlotlinksError, TooLarge, Unavailable
+from slotlinks.errors import FetchError, HttpStatusError, SlotlinksError, TooLarge
 from slotlinks.fhir.ndjson import LineError, LineSplitter
 from slotlinks.net.guard import GuardedTransport, UrlPolicy
 
-__all__ = ["FetchError", "Fetcher", "HttpStatusError", "ManifestResponse", "make_client"]
+__all__ = ["Fetcher", "ManifestResponse", "make_client"]
 
 MAX_REDIRECTS = 5
 _READ_CHUNK = 1 << 16
 USER_AGENT = "slotlinks-discovery/0.1 (SMART Scheduling Links client)"
-
-
-class FetchError(Unavailable):
-    """A download that could not be completed (network, protocol, truncation, encoding)."""
-
-
-class HttpStatusError(FetchError):
-    """The server answered with a status other than 200 (or 304 where allowed)."""
-
-    def __init__(self, url: str, status: int) -> None:
-        super().__init__(f"{url} answered HTTP {status}")
-        self.url = url
-        self.status_code = status
 
 
 @dataclass(slots=True)

@@ -39,7 +39,6 @@ from slotlinks.provider.portal.booking import AppointmentRecord, book, cancel
 from slotlinks.provider.portal.booking_store import BookingStore, BookingUnit, SqlBookingStore
 from slotlinks.provider.portal.eligibility import ELIGIBILITY_RULE, decide, parse_rules
 from slotlinks.provider.portal.holds import (
-    SlotUnavailable,
     active_holds,
     expiry_key,
     hold_counts,
@@ -78,7 +77,6 @@ __all__ = [
     "CalledOff",
     "Invalid",
     "Patient",
-    "SlotUnavailable",
     "SlotView",
     "SqlBookingStore",
     "Unavailable",

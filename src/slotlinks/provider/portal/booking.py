@@ -18,10 +18,10 @@ import orjson
 from sqlalchemy import Connection, Row, select, update
 
 from slotlinks.clock import Clock, now_ms
-from slotlinks.errors import NotFound
+from slotlinks.errors import NotFound, SlotUnavailable
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider.portal.audit import audit
-from slotlinks.provider.portal.holds import SlotUnavailable, get_hold, reserve
+from slotlinks.provider.portal.holds import get_hold, reserve
 from slotlinks.provider.portal.patient import Patient
 from slotlinks.provider.portal.referrals import record_outcome
 from slotlinks.provider.store import tables as t

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Row, and_, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from slotlinks.clock import Clock, now_ms
-from slotlinks.errors import Conflict, NotFound
+from slotlinks.errors import NotFound, SlotUnavailable
 from slotlinks.provider.portal.audit import audit
 from slotlinks.provider.portal.referrals import outcome_log, record_outcome
 from slotlinks.provider.store import tables as t
@@ -31,7 +31,6 @@ from slotlinks.provider.store.store import Change, ProviderStore
 
 __all__ = [
     "Hold",
-    "SlotUnavailable",
     "active_holds",
     "call_off_hold",
     "expire_holds",
@@ -41,16 +40,6 @@ __all__ = [
     "place_hold",
     "release_hold",
 ]
-
-
-class SlotUnavailable(Conflict):
-    """The slot cannot be held or booked: `reason` is `gone`, `past`, `taken` (busy, full or held by
-    someone else) or `expired` (the patient's own hold ran out and the slot was taken meanwhile)."""
-
-    def __init__(self, slot_id: str, reason: str) -> None:
-        super().__init__(f"Slot/{slot_id} is no longer available ({reason})")
-        self.slot_id = slot_id
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

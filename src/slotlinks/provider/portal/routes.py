@@ -26,12 +26,12 @@ from starlette.responses import RedirectResponse, Response
 
 from slotlinks.clock import now_ms
 from slotlinks.config import Settings
-from slotlinks.errors import NotFound
+from slotlinks.errors import NotFound, SlotUnavailable
 from slotlinks.provider.portal import csrf
 from slotlinks.provider.portal.appointment_routes import appointment_router
 from slotlinks.provider.portal.booking import appointment_for_hold
 from slotlinks.provider.portal.booking_store import SqlBookingStore
-from slotlinks.provider.portal.holds import Hold, SlotUnavailable, get_hold, place_hold, release_hold
+from slotlinks.provider.portal.holds import Hold, get_hold, place_hold, release_hold
 from slotlinks.provider.portal.questionnaires import questionnaire_for_schedule
 from slotlinks.provider.portal.referrals import clean_handle, record_landing
 from slotlinks.provider.portal.responses import PortalPages, link_query

@@ -24,12 +24,11 @@ from datetime import UTC, date
 from typing import Literal
 
 from slotlinks.clock import Clock, now_ms
-from slotlinks.errors import NotFound
+from slotlinks.errors import NotFound, SlotUnavailable
 from slotlinks.fhir.instant import format_instant
 from slotlinks.provider.portal.booking import AppointmentRecord
 from slotlinks.provider.portal.booking_store import BookingStore
 from slotlinks.provider.portal.eligibility import decide, parse_rules
-from slotlinks.provider.portal.holds import SlotUnavailable
 from slotlinks.provider.portal.patient import validate_patient
 from slotlinks.provider.portal.questionnaires import parse_answers, response_resource
 

@@ -33,7 +33,7 @@ from starlette.responses import RedirectResponse, Response
 
 from slotlinks.clock import now_ms
 from slotlinks.config import Settings
-from slotlinks.errors import InvalidInput, NotFound
+from slotlinks.errors import InvalidInput, NotFound, RateLimited
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider.admin.wire import json_bytes, require_token
 from slotlinks.provider.portal import csrf
@@ -49,7 +49,7 @@ from slotlinks.provider.staff.auth import (
 from slotlinks.provider.staff.bookings import cancel_for_patient, locations, staff_bookings
 from slotlinks.provider.store.store import ProviderStore
 from slotlinks.web.bodies import MAX_BODY_BYTES, read_body, read_form
-from slotlinks.web.ratelimit import RateLimited, RateLimiter, client_key
+from slotlinks.web.ratelimit import RateLimiter, client_key
 
 __all__ = ["BookingAttempts", "rate_limited_page", "staff_admin_router", "staff_router"]
 
