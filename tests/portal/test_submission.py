@@ -14,7 +14,7 @@ from slotlinks.errors import SlotUnavailable
 from slotlinks.provider.portal.booking_store import SqlBookingStore
 from slotlinks.provider.portal.holds import Hold, get_hold, place_hold
 from slotlinks.provider.portal.patient import Patient
-from slotlinks.provider.portal.submission import Booked, Unavailable, submit_booking
+from slotlinks.provider.portal.submission import Booked, NotBookable, submit_booking
 from slotlinks.provider.schedule.slots import get_slot, set_slot_status
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import ProviderStore
@@ -55,7 +55,7 @@ def test_a_slot_taken_meanwhile_is_called_off_in_the_attempts_own_transaction(
     _make_busy(store, hold.slot_id)
     version = store.state().version
     result = submit_booking(store=SqlBookingStore(store), clock=clock, hold_id=hold.id, token=TOKEN, form=PATIENT)
-    assert result == Unavailable("taken")
+    assert result == NotBookable("taken")
     assert _outcome(store, "ref-sub") == ("called-off", "taken")
     # The failed attempt is taken back out: the data set did not change, nothing was booked.
     assert store.state().version == version
@@ -76,7 +76,7 @@ def test_a_hold_that_ran_out_and_lost_its_slot_is_called_off_as_expired(
         submit_booking(store=bookings, clock=clock, hold_id=other.id, token="b" * 64, form=PATIENT), Booked
     )
     result = submit_booking(store=bookings, clock=clock, hold_id=hold.id, token=TOKEN, form=PATIENT)
-    assert result == Unavailable("expired")
+    assert result == NotBookable("expired")
     assert _outcome(store, "ref-sub") == ("called-off", "expired")
     assert _outcome(store, "ref-other") == ("booked", None)
     assert _count(store, t.appointment) == 1

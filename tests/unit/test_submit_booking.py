@@ -22,7 +22,7 @@ from slotlinks.provider.portal.submission import (
     BookingResult,
     CalledOff,
     Invalid,
-    Unavailable,
+    NotBookable,
     submit_booking,
 )
 from tests.unit.fakes import FakeBookingStore, RecordedOutcome
@@ -170,7 +170,7 @@ def test_eligible_answers_go_with_the_booking_as_a_questionnaire_response() -> N
 def test_a_slot_taken_meanwhile_records_the_call_off_in_the_same_committed_unit() -> None:
     store = _store(refusals={"slot-1": "taken"})
     result = _submit(store, **PATIENT)
-    assert result == Unavailable("taken")
+    assert result == NotBookable("taken")
     assert store.committed
     assert store.outcomes == [RecordedOutcome("ref-1", "called-off", "taken")]
     assert store.appointments == {}
@@ -179,14 +179,14 @@ def test_a_slot_taken_meanwhile_records_the_call_off_in_the_same_committed_unit(
 
 def test_a_hold_that_ran_out_is_unavailable_as_expired() -> None:
     store = _store(holds={"hold-1": _hold(state="expired")})
-    assert _submit(store, **PATIENT) == Unavailable("expired")
+    assert _submit(store, **PATIENT) == NotBookable("expired")
     assert store.outcomes == [RecordedOutcome("ref-1", "called-off", "expired")]
     assert store.committed
 
 
 def test_a_slot_that_is_gone_keeps_nothing() -> None:
     store = _store(slots={})
-    assert _submit(store, **PATIENT) == Unavailable("gone")
+    assert _submit(store, **PATIENT) == NotBookable("gone")
     assert not store.committed
     assert store.outcomes == []
 

@@ -61,7 +61,7 @@ from slotlinks.provider.portal.submission import (
     BookingResult,
     CalledOff,
     Invalid,
-    Unavailable,
+    NotBookable,
     submit_booking,
 )
 
@@ -76,10 +76,10 @@ __all__ = [
     "BookingUnit",
     "CalledOff",
     "Invalid",
+    "NotBookable",
     "Patient",
     "SlotView",
     "SqlBookingStore",
-    "Unavailable",
     "active_holds",
     "audit",
     "book",

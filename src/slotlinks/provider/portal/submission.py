@@ -12,7 +12,7 @@ The answer is one of four typed results, for the caller to render:
     Booked       the Appointment record
     Invalid      a message per form field (`q-<linkId>` for an answer); nothing written
     CalledOff    not eligible, or needs a call: the rules' messages; the hold released
-    Unavailable  the slot is gone, or was taken (`SlotUnavailable.reason`); the referral called off
+    NotBookable  the slot is gone, or was taken (`SlotUnavailable.reason`); the referral called off
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from slotlinks.provider.portal.eligibility import decide, parse_rules
 from slotlinks.provider.portal.patient import validate_patient
 from slotlinks.provider.portal.questionnaires import parse_answers, response_resource
 
-__all__ = ["Booked", "BookingResult", "CalledOff", "Invalid", "Unavailable", "submit_booking"]
+__all__ = ["Booked", "BookingResult", "CalledOff", "Invalid", "NotBookable", "submit_booking"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +58,13 @@ class CalledOff:
 
 
 @dataclass(frozen=True, slots=True)
-class Unavailable:
+class NotBookable:
     """The slot cannot be booked: `gone`, or a `SlotUnavailable.reason` (`taken`, `expired`)."""
 
     reason: str
 
 
-BookingResult = Booked | Invalid | CalledOff | Unavailable
+BookingResult = Booked | Invalid | CalledOff | NotBookable
 
 
 def _maybe_date(text: str | None) -> date | None:
@@ -96,7 +96,7 @@ def submit_booking(
             raise NotFound(f"no hold {hold_id!r}")
         view = unit.slot(hold.slot_id)
         if view is None:
-            return Unavailable("gone")
+            return NotBookable("gone")
         questionnaire = unit.questionnaire(view.schedule_id)
         checked = validate_patient(form, today=today)
         # The questionnaire's birth-date item is answered by the form's date of birth, even one the
@@ -125,6 +125,6 @@ def submit_booking(
         except SlotUnavailable as refused:
             unit.record_outcome(hold, outcome="called-off", reason=refused.reason, at_ms=at_ms)
             unit.commit()
-            return Unavailable(refused.reason)
+            return NotBookable(refused.reason)
         unit.commit()
         return Booked(record)
