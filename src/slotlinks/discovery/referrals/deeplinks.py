@@ -48,6 +48,7 @@ from slotlinks.discovery.store import tables as t
 from slotlinks.errors import Forbidden
 from slotlinks.fhir.ids import is_valid_id
 from slotlinks.fhir.instant import InvalidInstant, instant_to_ms
+from slotlinks.fhir.urls import http_url_parts, is_http_url
 from slotlinks.net.guard import GuardedTransport
 
 __all__ = [
@@ -84,13 +85,7 @@ _REFERRAL_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 def is_bookable_link(url: str | None) -> bool:
     """True only for absolute http(s) URLs with a host: nothing else is rendered or followed."""
-    if not url:
-        return False
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return False
-    return parts.scheme.lower() in {"http", "https"} and bool(parts.hostname)
+    return url is not None and is_http_url(url.strip())
 
 
 def new_referral_id() -> str:
@@ -310,8 +305,8 @@ def fhir_read_url(manifest_url: str, slot_id: str) -> str | None:
     """`<manifest URL minus $bulk-publish>/Slot/<id>`, or None when that cannot be built safely."""
     if not is_valid_id(slot_id) or slot_id in {".", ".."}:
         return None
-    parts = urlsplit(manifest_url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    parts = http_url_parts(manifest_url)
+    if parts is None:
         return None
     path = parts.path
     for suffix in ("$bulk-publish", "%24bulk-publish"):
