@@ -28,7 +28,7 @@ from typing import Literal
 
 import httpx
 
-from slotlinks.errors import Forbidden
+from slotlinks.errors import AddressRefused, UrlRefused
 from slotlinks.net.guard import GuardedTransport
 
 __all__ = ["GuardedClient", "NoReply", "Reply", "guarded_get"]
@@ -118,7 +118,7 @@ class GuardedClient:
                     if len(body) > max_bytes:
                         return NoReply("too-large", f"{url}: more than {max_bytes} bytes; reading stopped")
                 return Reply(response.status_code, response.headers, bytes(body))
-        except (Forbidden, httpx.InvalidURL) as exc:
+        except (UrlRefused, AddressRefused, httpx.InvalidURL) as exc:
             return NoReply("refused", str(exc))
         except TimeoutError:
             return NoReply("failed", f"{url}: no complete answer within {deadline} s")
