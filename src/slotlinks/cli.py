@@ -21,6 +21,7 @@ from slotlinks.config import Settings
 from slotlinks.conformance.cli_validate import validate_command
 from slotlinks.discovery.cli import AllowPrivateOption, publishers_app, sync_command
 from slotlinks.discovery.search.cli import search_command
+from slotlinks.fhir.urls import is_http_url
 
 __all__ = ["app", "main"]
 
@@ -103,8 +104,8 @@ def generate_provider_cmd(
     from slotlinks.provider.store.store import open_store
 
     settings = _settings(db, data_dir)
-    if not portal_url.startswith(("http://", "https://")):
-        err_console.print("[red]error:[/red] --portal-url must be an absolute http(s) URL")
+    if not is_http_url(portal_url, allow_query=False, allow_fragment=False):
+        err_console.print("[red]error:[/red] --portal-url must be an absolute http(s) URL without a query or fragment")
         raise typer.Exit(2)
     store = open_store(settings.provider_db_url)
     options = GenerateOptions(

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from slotlinks.fhir.urls import http_url_parts, is_http_url
+
 __all__ = ["Settings", "sqlite_url"]
 
 MIN_TOKEN_LENGTH = 16
@@ -101,13 +103,12 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
+        parts = http_url_parts(self.base_url)
+        if parts is None:
             raise ValueError(f"base URL must be an absolute http(s) URL, got {self.base_url!r}")
         if parts.query or parts.fragment:
             raise ValueError(f"base URL must not carry a query or fragment, got {self.base_url!r}")
-        discovery = urlsplit(self.discovery_url)
-        if discovery.scheme not in {"http", "https"} or not discovery.netloc:
+        if not is_http_url(self.discovery_url):
             raise ValueError(f"discovery URL must be an absolute http(s) URL, got {self.discovery_url!r}")
         if not self.source_id or not all(c.isalnum() or c in "-._~" for c in self.source_id):
             raise ValueError(f"source id must be a non-empty URL-safe token, got {self.source_id!r}")

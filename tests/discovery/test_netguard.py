@@ -51,3 +51,10 @@ def test_url_policy() -> None:
     ):
         with pytest.raises(UrlRefused):
             policy.check(url)
+
+
+@pytest.mark.parametrize("url", ["https://pub.example.org:x/a", "https://pub.example.org:70000/a", "http://[::1/a"])
+def test_url_policy_refuses_unreadable_urls_instead_of_raising_value_error(url: str) -> None:
+    policy = UrlPolicy.for_publisher("https://pub.example.org/fhir/$bulk-publish", [])
+    with pytest.raises(UrlRefused, match="not an absolute http"):
+        policy.check(url)

@@ -13,6 +13,7 @@ from slotlinks.fhir.instant import (
     INSTANT_PATTERN,
     InvalidInstant,
     format_instant,
+    format_offset,
     instant_to_ms,
     ms_to_instant,
     normalize_offset,
@@ -95,6 +96,35 @@ def test_format_instant_keeps_offset_and_writes_utc_as_z() -> None:
         "2021-01-01T00:00:00+05:45"
     )
     assert format_instant(datetime(2021, 1, 1, tzinfo=timezone(timedelta(0)))) == "2021-01-01T00:00:00Z"
+
+
+def test_format_instant_with_a_local_zero_offset_for_slot_times() -> None:
+    """What the slot generator publishes (moved from the provider's rule tests): a Location's own
+    offset, `+00:00` included, never `Z`."""
+    moment = datetime(2026, 3, 8, 9, 0, tzinfo=NEW_YORK)
+    assert format_instant(moment, utc_as_z=False) == "2026-03-08T09:00:00-04:00"
+    assert format_instant(datetime(2026, 1, 1, tzinfo=UTC), utc_as_z=False) == "2026-01-01T00:00:00+00:00"
+    with pytest.raises(ValueError, match="aware"):
+        format_instant(datetime(2026, 1, 1), utc_as_z=False)
+
+
+def test_format_offset() -> None:
+    assert format_offset(timedelta(0)) == "Z"
+    assert format_offset(timedelta(0), utc_as_z=False) == "+00:00"
+    assert format_offset(timedelta(hours=-4)) == format_offset(timedelta(hours=-4), utc_as_z=False) == "-04:00"
+    assert format_offset(timedelta(hours=5, minutes=45)) == "+05:45"
+    assert format_offset(timedelta(hours=-9, minutes=-30)) == "-09:30"
+    assert format_offset(timedelta(hours=14)) == "+14:00"
+    with pytest.raises(InvalidInstant, match="seconds"):
+        format_offset(timedelta(hours=-4, minutes=-56, seconds=-2))  # New York's local mean time
+
+
+@hypothesis_settings
+@given(st.integers(min_value=-14 * 60, max_value=14 * 60), st.booleans())
+def test_format_offset_parses_back(minutes: int, utc_as_z: bool) -> None:
+    offset = timedelta(minutes=minutes)
+    text = "2026-01-01T00:00:00" + format_offset(offset, utc_as_z=utc_as_z)
+    assert parse_instant(text).utcoffset() == offset
 
 
 def test_format_instant_refuses_naive_and_second_offsets() -> None:

@@ -24,7 +24,8 @@ from slotlinks.provider.demo.catalog import (
     service,
     us_holidays,
 )
-from slotlinks.provider.schedule.expand import expand, validate_rule
+from slotlinks.provider.schedule.opening_hours import validate_rule
+from slotlinks.provider.schedule.slot_times import expand
 
 # Specialty codes of FHIR R4 ValueSet c80-practice-codes used by the catalog, with their displays
 # there; pediatrics (394537008) is the one deliberate exception (the value set has no such concept).

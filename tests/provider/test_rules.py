@@ -12,18 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slotlinks.provider.schedule.expand import (
+from slotlinks.provider.schedule.opening_hours import (
     Closure,
     Rule,
-    SlotTime,
-    expand,
-    format_instant,
     format_weekdays,
     parse_weekdays,
-    slot_id,
     validate_closure,
     validate_rule,
 )
+from slotlinks.provider.schedule.slot_times import SlotTime, expand, slot_id
 
 NEW_YORK = ZoneInfo("America/New_York")
 PHOENIX = ZoneInfo("America/Phoenix")
@@ -356,14 +353,6 @@ def test_slot_id_is_deterministic_and_valid() -> None:
         assert re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", value)
     with pytest.raises(ValueError, match="not a valid FHIR id"):
         slot_id("bad id", start_ms)
-
-
-def test_format_instant() -> None:
-    moment = datetime(2026, 3, 8, 9, 0, tzinfo=NEW_YORK)
-    assert format_instant(moment) == "2026-03-08T09:00:00-04:00"
-    assert format_instant(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00+00:00"
-    with pytest.raises(ValueError, match="aware"):
-        format_instant(datetime(2026, 1, 1))
 
 
 # --- properties -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from slotlinks.clock import FixedClock
 from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.resources import Address, Extension, Location, Reference, Schedule
 from slotlinks.provider.records.resources import put_resource
-from slotlinks.provider.schedule.expand import Closure, Rule
+from slotlinks.provider.schedule.opening_hours import Closure, Rule
 from slotlinks.provider.schedule.regenerate import regenerate, save_closure, save_rule
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import ProviderStore

@@ -17,11 +17,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.instant import InvalidInstant, parse_instant
 from slotlinks.fhir.resources import Location, PractitionerRole, Schedule, Slot
+from slotlinks.fhir.urls import is_http_url as is_absolute_http
 
 __all__ = [
     "GENERAL",
@@ -71,15 +71,6 @@ GENERAL = Profile(
     required_types=("Schedule", "Slot"),
 )
 PROFILES: dict[str, Profile] = {p.name: p for p in (GENERAL, VACCINE)}
-
-
-def is_absolute_http(url: str) -> bool:
-    """An absolute http(s) URL with a host (what output URLs and booking links must be)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def is_virtual(location: Location) -> bool:

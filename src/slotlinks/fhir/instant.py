@@ -19,6 +19,7 @@ __all__ = [
     "INSTANT_PATTERN",
     "InvalidInstant",
     "format_instant",
+    "format_offset",
     "instant_to_ms",
     "ms_to_instant",
     "normalize_offset",
@@ -49,6 +50,7 @@ _SHORT_OFFSET_RE = re.compile(
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+_MINUTE = timedelta(minutes=1)
 
 
 class InvalidInstant(ValueError):
@@ -124,8 +126,27 @@ def _parse_matched(text: str, m: re.Match[str]) -> datetime:
         raise InvalidInstant(f"{text!r} is not a FHIR instant: {exc}") from None
 
 
-def format_instant(dt: datetime, *, millis: bool = False) -> str:
-    """Write an aware `datetime` as a FHIR instant in its own offset (`Z` when the offset is zero).
+def format_offset(offset: timedelta, *, utc_as_z: bool = True) -> str:
+    """Write a UTC offset as a FHIR instant ends: `+hh:mm` or `-hh:mm`, and zero as `Z`.
+
+    `utc_as_z=False` writes zero as `+00:00`: a local time whose offset happens to be zero (a
+    Location in UTC, or in London in winter) then stays visibly local, as RFC 3339 (4.3) tells the
+    two apart; both are valid FHIR instants (spec "Timestamps"). Offsets with seconds are refused
+    (`InvalidInstant`): an instant cannot express them.
+    """
+    if offset % _MINUTE:
+        raise InvalidInstant(f"offset {offset} has seconds, which a FHIR instant cannot express")
+    if not offset and utc_as_z:
+        return "Z"
+    minutes = offset // _MINUTE
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{mins:02d}"
+
+
+def format_instant(dt: datetime, *, millis: bool = False, utc_as_z: bool = True) -> str:
+    """Write an aware `datetime` as a FHIR instant in its own offset (`Z` when the offset is zero,
+    unless `utc_as_z=False`: see `format_offset`).
 
     Seconds precision by default; `millis=True` adds `.sss`. Sub-second digits beyond what is written
     are truncated, never rounded, so an instant never moves into the next second. Naive datetimes are
@@ -133,18 +154,11 @@ def format_instant(dt: datetime, *, millis: bool = False) -> str:
     """
     offset = dt.utcoffset()
     if offset is None:
-        raise InvalidInstant("a naive datetime cannot be written as a FHIR instant: attach a time zone")
-    if offset % timedelta(minutes=1):
-        raise InvalidInstant(f"offset {offset} has seconds, which a FHIR instant cannot express")
+        raise InvalidInstant("a naive datetime cannot be written as a FHIR instant: give an aware one (with a zone)")
     text = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
     if millis:
         text += f".{dt.microsecond // 1000:03d}"
-    if not offset:
-        return text + "Z"
-    minutes = int(offset.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    hours, mins = divmod(abs(minutes), 60)
-    return f"{text}{sign}{hours:02d}:{mins:02d}"
+    return text + format_offset(offset, utc_as_z=utc_as_z)
 
 
 def ms_to_instant(ms: int) -> str:

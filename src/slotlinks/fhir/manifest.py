@@ -9,13 +9,13 @@ covers) and `error` (usually empty). Publishers put other keys in `output[].exte
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 
 from slotlinks.errors import Issue
 from slotlinks.fhir.instant import InvalidInstant, parse_instant
 from slotlinks.fhir.resources import RESOURCE_TYPES, Instant
+from slotlinks.fhir.urls import is_http_url
 
 __all__ = [
     "MANIFEST_DECODER",
@@ -87,8 +87,7 @@ def validate_manifest(manifest: Manifest) -> list[Issue]:
         issues.append(Issue(str(exc), expression=("transactionTime",)))
     for i, out in enumerate(manifest.output):
         where = f"output[{i}]"
-        parts = urlsplit(out.url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not is_http_url(out.url):
             issues.append(Issue(f"output url {out.url!r} is not an absolute http(s) URL", expression=(f"{where}.url",)))
         if not out.states:
             issues.append(

@@ -14,7 +14,6 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, get_args
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -38,6 +37,7 @@ from slotlinks.fhir.resources import (
     Slot,
     SlotStatus,
 )
+from slotlinks.fhir.urls import is_http_url
 
 __all__ = ["SCHEDULE_ACTOR_TYPES", "decode_and_validate", "validate_resource"]
 
@@ -197,8 +197,7 @@ def _check_value(report: _Report, path: str, url: str, value: Any) -> None:
     elif url == ext.VACCINE_DOSE and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         report.error(path, f"vaccine-dose must be a positive integer, got {value!r}")
     elif url == ext.BOOKING_DEEP_LINK:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not is_http_url(value):
             report.error(path, f"booking-deep-link must be an absolute http(s) URL, got {value!r}")
     elif url == ext.BOOKING_PHONE and not value.strip():
         report.error(path, "booking-phone must not be blank")

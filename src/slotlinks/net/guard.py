@@ -53,12 +53,17 @@ class UrlPolicy:
 
     def check(self, url: str, *, what: str = "URL") -> str:
         """Return `url` if it may be fetched, else raise `UrlRefused` saying why."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            origin = _origin(url)  # reads the port: ValueError when it is not a number in range
+        except ValueError:
+            raise UrlRefused(f"{what} {url!r} is not an absolute http(s) URL") from None
+        # The syntax rule is `slotlinks.fhir.urls`; `net` may not import the kernel, so the part of it
+        # that matters here is restated, and GuardedTransport checks again what httpx will send.
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise UrlRefused(f"{what} {url!r} is not an absolute http(s) URL")
         if parts.username or parts.password:
             raise UrlRefused(f"{what} {url!r} carries credentials")
-        origin = _origin(url)
         if origin == _origin(self.manifest_url) or origin[1] in self.allowed_hosts:
             return url
         raise UrlRefused(

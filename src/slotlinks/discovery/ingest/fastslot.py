@@ -111,29 +111,33 @@ def reference_id(reference: str | None, rtype: str) -> str | None:
 
 
 def plain_http_url(value: str) -> bool:
-    """True for an everyday absolute http(s) URL (`http://host...`), decided without `urlsplit`.
+    """True for an everyday absolute http(s) URL (`http://host/...`), decided without `urlsplit`.
 
-    False means "look closer" (other schemes, odd characters), not "invalid": callers then fall back
-    on `urlsplit`, whose verdict is the rule. Whenever this says True, `urlsplit` finds the scheme
-    http or https and a non-empty host, without raising (no brackets, no non-ASCII host, no tab or
-    newline for it to remove).
+    False means "look closer" (other schemes, odd characters, a port or user-info), not "invalid":
+    callers then fall back on the kernel's `is_http_url`, whose verdict is the rule. Whenever this
+    says True, `is_http_url` says True too: ASCII without space, tab or newline, and an authority
+    (or a stretch that starts with it) without `@`, `:`, brackets or backslash, so a host is there.
     """
-    if value.startswith("http://"):
-        host = value[7:8]
-    elif value.startswith("https://"):
-        host = value[8:9]
+    if value[:8] == "https://":
+        authority = value[8:].partition("/")[0]
+    elif value[:7] == "http://":
+        authority = value[7:].partition("/")[0]
     else:
         return False
     return (
-        host != ""
-        and host not in "/?#"
+        _plain_authority(authority)
         and value.isascii()
-        and "[" not in value
-        and "]" not in value
+        and " " not in value
         and "\t" not in value
         and "\n" not in value
         and "\r" not in value
     )
+
+
+# A feed's links share a few hosts, so the verdict on each authority is cached.
+@lru_cache(maxsize=1024)
+def _plain_authority(authority: str) -> bool:
+    return authority != "" and authority[0] not in "?#" and not any(c in authority for c in "@:[]\\")
 
 
 # Feeds repeat the same instants heavily (every Schedule has Slots at the same times), and a cached

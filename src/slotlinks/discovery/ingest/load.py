@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 from sqlalchemy import Connection, Table, and_, bindparam, delete, exists, func, select, update
@@ -53,6 +52,7 @@ from slotlinks.fhir.resources import (
     Schedule,
     Slot,
 )
+from slotlinks.fhir.urls import is_http_url
 
 __all__ = [
     "GONE_SLOT_STATUSES",
@@ -237,10 +237,7 @@ def schedule_row(schedule: Schedule, lookups: _Lookups) -> dict[str, Any]:
 def _http_link(value: str | None) -> str | None:
     if not value:
         return None
-    if plain_http_url(value):
-        return value
-    parts = urlsplit(value)
-    return value if parts.scheme in ("http", "https") and parts.netloc else None
+    return value if plain_http_url(value) or is_http_url(value) else None
 
 
 #: The columns of a Slot row as `GenerationWriter` builds it (a tuple, in this order). What every row

@@ -25,7 +25,6 @@ import hashlib
 import re
 from collections import Counter
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 import orjson
@@ -37,6 +36,7 @@ from slotlinks.fhir.instant import normalize_offset
 from slotlinks.fhir.manifest import Manifest, decode_manifest
 from slotlinks.fhir.ndjson import LineError, decode_line
 from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource, Slot, encode_resource
+from slotlinks.fhir.urls import is_http_url
 from slotlinks.fhir.validate import validate_resource
 
 __all__ = ["Warnings", "normalize_id", "read_manifest", "read_resource"]
@@ -134,10 +134,7 @@ def _repair_resource(data: dict[str, Any], warnings: Warnings) -> dict[str, Any]
 def _http_url(value: Any) -> bool:
     if not isinstance(value, str):
         return False
-    if plain_http_url(value):
-        return True
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    return plain_http_url(value) or is_http_url(value)
 
 
 def _strict(rtype: str, line_number: int, line: bytes) -> Resource | LineError:

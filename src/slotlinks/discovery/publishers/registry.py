@@ -21,6 +21,7 @@ from slotlinks.discovery.ingest.load import TABLES
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import Conflict, InvalidInput, NotFound
+from slotlinks.fhir.urls import http_url_parts
 
 __all__ = [
     "SERVICE_TYPE",
@@ -105,10 +106,10 @@ def _clean_list(values: Any, *, upper: bool = False) -> list[str]:
 
 def _check_url(url: str) -> str:
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = http_url_parts(url)
+    if parts is None:
         raise InvalidInput(f"publisher URL {url!r} is not an absolute http(s) URL", expression=["url"])
-    if parts.fragment or parts.username or parts.password:
+    if parts.fragment or "@" in parts.netloc:
         raise InvalidInput(f"publisher URL {url!r} must not carry a fragment or credentials", expression=["url"])
     return url
 
@@ -222,8 +223,8 @@ def set_referral_secret(
             )
     origin: str | None = None
     if portal:
-        parts = urlsplit(portal.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        parts = http_url_parts(portal.strip())
+        if parts is None or "@" in parts.netloc:
             raise InvalidInput(f"portal {portal!r} is not an absolute http(s) URL", expression=["portal"])
         if parts.query or parts.fragment:
             raise InvalidInput(f"portal {portal!r} must not carry a query or fragment", expression=["portal"])

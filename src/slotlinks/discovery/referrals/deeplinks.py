@@ -11,8 +11,8 @@ timeout. When the publisher answers that the slot is no longer free, the patient
 times at the same location and nearby instead of a dead end; when it cannot be reached in time, has no
 FHIR read, or answers anything else, the redirect proceeds. The re-read goes only to http(s) URLs on
 the manifest's own origin and, unless settings.allow_private_networks, never to private, loopback or
-link-local addresses (checked on the resolved addresses before connecting; netguard.py holds the full
-guard, which can replace this small one).
+link-local addresses (the guarded client, `slotlinks.net.client`, checks the resolved addresses
+before connecting).
 
 Only http(s) booking links are ever rendered or followed.
 
@@ -25,7 +25,6 @@ characters), else the random one migration 0002 stored in `discovery_setting`.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -35,7 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
-import httpx
 import orjson
 from sqlalchemy import Connection, and_, select
 from starlette.responses import Response
@@ -45,10 +43,10 @@ from slotlinks.discovery.geo import Point
 from slotlinks.discovery.search.execute import LocationResult, local_instant, search, zone_named
 from slotlinks.discovery.search.query import DEFAULT_DAYS, DEFAULT_RADIUS_MILES, SearchRequest
 from slotlinks.discovery.store import tables as t
-from slotlinks.errors import Forbidden
 from slotlinks.fhir.ids import is_valid_id
 from slotlinks.fhir.instant import InvalidInstant, instant_to_ms
-from slotlinks.net.guard import GuardedTransport
+from slotlinks.fhir.urls import http_url_parts, is_http_url
+from slotlinks.net.client import Reply, guarded_get
 
 __all__ = [
     "MAX_COOKIE_REFERRALS",
@@ -84,13 +82,7 @@ _REFERRAL_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 def is_bookable_link(url: str | None) -> bool:
     """True only for absolute http(s) URLs with a host: nothing else is rendered or followed."""
-    if not url:
-        return False
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return False
-    return parts.scheme.lower() in {"http", "https"} and bool(parts.hostname)
+    return url is not None and is_http_url(url.strip())
 
 
 def new_referral_id() -> str:
@@ -310,8 +302,8 @@ def fhir_read_url(manifest_url: str, slot_id: str) -> str | None:
     """`<manifest URL minus $bulk-publish>/Slot/<id>`, or None when that cannot be built safely."""
     if not is_valid_id(slot_id) or slot_id in {".", ".."}:
         return None
-    parts = urlsplit(manifest_url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    parts = http_url_parts(manifest_url)
+    if parts is None:
         return None
     path = parts.path
     for suffix in ("$bulk-publish", "%24bulk-publish"):
@@ -332,27 +324,23 @@ async def still_free(target: SlotTarget, *, settings: Settings, timeout: float =
     url = fhir_read_url(target.manifest_url, target.source_id)
     if url is None or not _same_origin(url, target.manifest_url):
         return None
+    return await _reread(url, target, settings, timeout)
+
+
+async def _reread(url: str, target: SlotTarget, settings: Settings, timeout: float) -> bool | None:
+    reply = await guarded_get(
+        url,
+        max_bytes=_MAX_BODY,
+        timeout=timeout,
+        allow_private_networks=settings.allow_private_networks,
+        headers={"Accept": "application/fhir+json"},
+    )
+    if not isinstance(reply, Reply) or reply.status != 200:
+        return None  # refused by the guard, unreachable, slow, too large, or no answer about the slot
     try:
-        return await asyncio.wait_for(_reread(url, target, settings), timeout)
-    except (TimeoutError, httpx.HTTPError, OSError, ValueError, Forbidden):
-        # Forbidden: the guard refused the publisher's address before connecting.
+        data = orjson.loads(reply.body)
+    except orjson.JSONDecodeError:
         return None
-
-
-async def _reread(url: str, target: SlotTarget, settings: Settings) -> bool | None:
-    transport = GuardedTransport(httpx.AsyncHTTPTransport(), allow_private_networks=settings.allow_private_networks)
-    async with (
-        httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False) as client,
-        client.stream("GET", url, headers={"Accept": "application/fhir+json"}) as response,
-    ):
-        if response.status_code != 200:
-            return None
-        body = b""
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > _MAX_BODY:
-                return None
-    data = orjson.loads(body)
     if not isinstance(data, dict) or data.get("resourceType") != "Slot" or data.get("id") != target.source_id:
         return None
     # Feeds reuse one id for different slots: an answer about another start says nothing about ours.

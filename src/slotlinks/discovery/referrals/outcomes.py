@@ -10,8 +10,8 @@ final start and Location. Another source's referral and a wrong secret are the s
 publisher entry's `referral_portal` when set, else the origin of the booking link the referral
 followed; the secret (`publisher.referral_secret`) is only ever sent to an origin the publisher's
 sync may fetch from (its manifest's origin or its allowed hosts) or to its configured portal, so a
-booking link elsewhere never receives it. Requests go through netguard's `GuardedTransport` with a
-short timeout and never follow redirects.
+booking link elsewhere never receives it. Requests go through the guarded client (`slotlinks.net.client`)
+with a short timeout and never follow redirects.
 
 A `booked` (or `held`) outcome for a slot of capacity 1 marks that feed slot `busy`
 (`busy-tentative`) in the publisher's current generation at once, so it drops out of results before
@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import orjson
 from sqlalchemy import Connection, and_, or_, select, update
 
@@ -39,7 +38,8 @@ from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import Forbidden
 from slotlinks.fhir.instant import InvalidInstant, instant_to_ms
-from slotlinks.net.guard import GuardedTransport, UrlPolicy
+from slotlinks.net.client import Reply, guarded_get
+from slotlinks.net.guard import UrlPolicy
 
 __all__ = [
     "FINAL_OUTCOMES",
@@ -166,26 +166,20 @@ def _parse(body: bytes, referral_id: str) -> _Answer | None:
 async def _fetch(target: _Target, settings: Settings, timeout: float) -> _Answer | None:
     """The portal's answer: an outcome, `unknown` (it does not know the referral for us), or None
     (unreachable, slow, refused by the guard, or an answer we cannot read: nothing changes)."""
-    transport = GuardedTransport(httpx.AsyncHTTPTransport(), allow_private_networks=settings.allow_private_networks)
-    headers = {"Authorization": f"Bearer {target.secret}", "Accept": "application/json"}
-    try:
-        async with asyncio.timeout(timeout):
-            async with (
-                httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False) as client,
-                client.stream("GET", target.url, headers=headers) as response,
-            ):
-                if response.status_code in (401, 403, 404):
-                    return _Answer(outcome=UNKNOWN)
-                if response.status_code != 200:
-                    return None
-                body = b""
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > _MAX_BODY:
-                        return None
-    except (TimeoutError, httpx.HTTPError, OSError, ValueError, Forbidden):
+    reply = await guarded_get(
+        target.url,
+        max_bytes=_MAX_BODY,
+        timeout=timeout,
+        allow_private_networks=settings.allow_private_networks,
+        headers={"Authorization": f"Bearer {target.secret}", "Accept": "application/json"},
+    )
+    if not isinstance(reply, Reply):
         return None
-    return _parse(body, target.id)
+    if reply.status in (401, 403, 404):
+        return _Answer(outcome=UNKNOWN)
+    if reply.status != 200:
+        return None
+    return _parse(reply.body, target.id)
 
 
 def _current_slot(conn: Connection, publisher_id: int, source_id: str, start_ms: int) -> Any:

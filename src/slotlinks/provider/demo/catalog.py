@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from types import MappingProxyType
 
-from slotlinks.provider.schedule.expand import Closure, Rule, parse_weekdays
+from slotlinks.provider.schedule.opening_hours import Closure, Rule, parse_weekdays
 
 __all__ = [
     "CREDENTIALS",

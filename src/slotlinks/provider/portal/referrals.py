@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import msgspec
 from sqlalchemy import Connection, select, update
@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from slotlinks.db.engine import writing
 from slotlinks.errors import InvalidInput, NotFound
 from slotlinks.fhir.instant import ms_to_instant
+from slotlinks.fhir.urls import is_http_url
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import ProviderStore
 
@@ -150,8 +151,7 @@ def put_source(*, store: ProviderStore, source: str, body: bytes) -> dict[str, s
         raise InvalidInput(f"invalid source: {exc}") from exc
     if len(parsed.secret) < MIN_SECRET_LENGTH:
         raise InvalidInput(f"secret must be at least {MIN_SECRET_LENGTH} characters", expression=["secret"])
-    parts = urlsplit(parsed.returnUrl)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+    if not is_http_url(parsed.returnUrl, allow_fragment=False):
         raise InvalidInput("returnUrl must be an absolute http(s) URL without a fragment", expression=["returnUrl"])
     digest = _secret_hash(parsed.secret)
     s = t.referral_source.c

@@ -22,12 +22,8 @@ from slotlinks.fhir.ndjson import DEFAULT_MAX_LINE_BYTES, LineError, LineSplitte
 from slotlinks.fhir.resources import RESOURCE_DECODER, Resource, Slot
 from slotlinks.fhir.validate import validate_resource
 from slotlinks.provider.publication.render import TYPE_ORDER
-from slotlinks.provider.records.resources import (
-    _errors,
-    _reference_issues,
-    _target,
-    _write,
-)
+from slotlinks.provider.records.references import missing_reference_issues, reference_target
+from slotlinks.provider.records.resources import error_issues, write_resource
 from slotlinks.provider.schedule.regenerate import DEFAULT_HORIZON_DAYS, regenerate_schedules
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import Change
@@ -66,7 +62,7 @@ def _decode_lines(
             if isinstance(result, LineError):
                 issues.append(Issue(str(result), expression=(f"line {line}: {result.path}",)))
                 continue
-            problems = _errors(validate_resource(result))
+            problems = error_issues(validate_resource(result))
             issues.extend(_line_issue(line, p) for p in problems)
             if not problems:
                 decoded.append((line, result))
@@ -78,7 +74,7 @@ def _decode_lines(
 
 
 def _slot_row(change: Change, slot: Slot) -> dict[str, Any]:
-    target = _target(slot.schedule)
+    target = reference_target(slot.schedule)
     assert target is not None  # checked with the references
     capacity = ext.slot_capacity(slot)
     status = slot.status
@@ -148,7 +144,7 @@ def import_ndjson(
         seen[key] = line
         known.setdefault(key[0], set()).add(key[1])
         unique.append((line, resource))
-    ref_issues = _reference_issues(change.conn, [r for _, r in unique], known)
+    ref_issues = missing_reference_issues(change.conn, [r for _, r in unique], known)
     for (line, _), found in zip(unique, ref_issues, strict=True):
         issues.extend(_line_issue(line, i) for i in found)
     if issues:
@@ -165,7 +161,7 @@ def import_ndjson(
             slots.append(resource)
             continue
         try:
-            _, more = _write(change, resource)
+            _, more = write_resource(change, resource)
         except InvalidInput as exc:
             line = seen[(rtype, resource.id)]
             raise InvalidInput(

@@ -16,15 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, and_, delete, select, update
 
-from slotlinks.provider.schedule.expand import (
-    Closure,
-    Rule,
-    SlotTime,
-    expand,
-    format_weekdays,
-    parse_weekdays,
-    slot_id,
-)
+from slotlinks.provider.schedule.opening_hours import Closure, Rule, format_weekdays, parse_weekdays
+from slotlinks.provider.schedule.slot_times import SlotTime, expand, slot_id
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import Change
 

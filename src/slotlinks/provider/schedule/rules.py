@@ -1,8 +1,8 @@
-"""Availability rules and closures as staff write them: the admin-facing layer over `slotgen`.
+"""Availability rules and closures as staff write them: the admin-facing layer over `regenerate`.
 
 A rule is a weekly opening window (`mon-fri`, `09:00`-`17:00` local time, in slots of N minutes); a
 closure takes a whole day, or part of one, out of a schedule. Specs are checked field by field (every
-issue names its field, e.g. `start` or `validFrom`), saved through `slotgen.save_rule` /
+issue names its field, e.g. `start` or `validFrom`), saved through `regenerate.save_rule` /
 `save_closure`, and the schedule is regenerated in the same transaction, so the publication follows at
 once: new slots appear, and ended free slots leave it (as `busy-unavailable` for `_since` clients).
 Every function raises only `slotlinks.errors`.
@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Row, Table, select, update
 
 from slotlinks.errors import Conflict, InvalidInput, Issue, NotFound, raise_invalid
 from slotlinks.fhir.ids import is_valid_id
-from slotlinks.provider.schedule.expand import Closure, Rule, parse_weekdays, validate_closure, validate_rule
+from slotlinks.provider.schedule.opening_hours import Closure, Rule, parse_weekdays, validate_closure, validate_rule
 from slotlinks.provider.schedule.regenerate import (
     DEFAULT_HORIZON_DAYS,
     RegenStats,

@@ -8,11 +8,11 @@ clients. Raises only `slotlinks.errors`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, update
 
 from slotlinks.errors import InvalidInput
+from slotlinks.fhir.urls import http_url_parts
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import Change, ProviderStore
 
@@ -50,8 +50,8 @@ def set_portal_url(change: Change, url: str, *, store: ProviderStore) -> str:
     """Sets the booking portal's base URL (absolute http(s)); every active slot's deep link changes,
     so they are all stamped for `_since` clients. Returns the URL as stored."""
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+    parts = http_url_parts(url)
+    if parts is None or any(c.isspace() for c in url):  # typed by staff: no Unicode space of any kind
         raise InvalidInput(f"portal URL must be an absolute http(s) URL, got {url!r}", expression=["portalUrl"])
     if parts.query or parts.fragment:
         raise InvalidInput("portal URL must not carry a query or fragment", expression=["portalUrl"])

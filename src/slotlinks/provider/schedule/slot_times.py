@@ -1,11 +1,12 @@
-"""Availability rules: weekly opening windows and dated closures, expanded into slot times.
+"""Opening hours to slot times: the slots a Schedule's rules open on given days, as FHIR instants.
 
-A Schedule's hours are kept as rules on the Location's local wall clock (its IANA time zone), because
-that is how staff think ("Mon-Fri 08:00-17:00, 20-minute visits"). Publication needs FHIR instants:
-the spec asks that Slot ``start``/``end`` carry "the Location's local offset or UTC" (SPEC-NOTES,
-Publication). `expand` bridges the two, and is on the hot path of regeneration: it computes the UTC
-offset once per local day and only falls back to per-slot zoneinfo arithmetic on days with a
-transition, where wall-clock times may be missing (spring forward) or repeated (fall back).
+Rules and closures (`opening_hours`) are on the Location's local wall clock; publication needs FHIR
+instants, and the spec asks that Slot ``start``/``end`` carry "the Location's local offset or UTC"
+(SPEC-NOTES, Publication). `expand` bridges the two, writing every instant in the Location's own offset
+with the kernel's formatter (``+00:00`` where that offset is zero: a local time, not a UTC one). It is on
+the hot path of regeneration: it computes the UTC offset once per local day and only falls back to
+per-slot zoneinfo arithmetic on days with a transition, where wall-clock times may be missing (spring
+forward) or repeated (fall back). `regenerate` turns its slot times into Slot rows.
 
 Semantics:
 
@@ -23,67 +24,27 @@ Semantics:
 from __future__ import annotations
 
 import hashlib
-import re
 import time as _time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = [
-    "Closure",
-    "Rule",
-    "SlotTime",
-    "expand",
-    "format_instant",
-    "format_weekdays",
-    "parse_weekdays",
-    "slot_id",
-    "validate_closure",
-    "validate_rule",
-]
+from slotlinks.fhir.ids import is_valid_id
+from slotlinks.fhir.instant import format_instant, format_offset
+from slotlinks.provider.schedule.opening_hours import (
+    Closure,
+    Rule,
+    seconds_after_midnight,
+    validate_closure,
+    validate_rule,
+)
 
-MIN_SLOT_MINUTES = 5
-MAX_SLOT_MINUTES = 1440
+__all__ = ["SlotTime", "expand", "slot_id"]
 
-_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_DAY_INDEX = {name: i for i, name in enumerate(_DAY_NAMES)} | {name: i for i, name in enumerate(_FULL_DAY_NAMES)}
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
-_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One weekly opening window on the Location's local wall clock.
-
-    ``weekdays`` uses 0=Monday .. 6=Sunday; ``end`` is exclusive; ``valid_from``/``valid_to`` are
-    inclusive local dates (None = unbounded).
-    """
-
-    id: str
-    weekdays: frozenset[int]
-    start: time
-    end: time
-    slot_minutes: int
-    capacity: int = 1
-    valid_from: date | None = None
-    valid_to: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Closure:
-    """A dated exception: closed all day (no times) or closed in ``[start, end)`` local time.
-
-    Only one bound given means "from the start of the day" or "to the end of the day".
-    """
-
-    day: date
-    start: time | None = None
-    end: time | None = None
-    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,152 +59,6 @@ class SlotTime:
     rule_id: str
 
 
-# ---------------------------------------------------------------------------------------------------
-# Weekdays
-
-
-def parse_weekdays(text: str) -> frozenset[int]:
-    """Parse ``"mon-fri"``, ``"mon,wed,fri"``, ``"sat,sun"``, ``"mon-wed,fri"`` or ``"daily"``.
-
-    Day names are three-letter or full English names, case-insensitive. Ranges must run forwards
-    (``"fri-mon"`` is refused rather than guessed, since it is more often a typo than a wish for a
-    long weekend). Raises ValueError naming the offending part.
-    """
-    cleaned = text.strip().lower()
-    if not cleaned:
-        raise ValueError("weekdays are empty; expected e.g. 'mon-fri' or 'mon,wed,fri'")
-    if cleaned in ("daily", "all", "every day"):
-        return frozenset(range(7))
-    days: set[int] = set()
-    for raw_part in cleaned.split(","):
-        part = raw_part.strip()
-        if not part:
-            raise ValueError(f"weekdays {text!r} have an empty item; expected e.g. 'mon,wed,fri'")
-        if "-" in part:
-            first, _, last = (p.strip() for p in part.partition("-"))
-            lo, hi = _day_index(first, text), _day_index(last, text)
-            if lo > hi:
-                raise ValueError(
-                    f"weekday range {part!r} runs backwards; write it forwards, e.g. "
-                    f"'{_DAY_NAMES[lo]}-sun,mon-{_DAY_NAMES[hi]}'"
-                )
-            days.update(range(lo, hi + 1))
-        else:
-            days.add(_day_index(part, text))
-    return frozenset(days)
-
-
-def _day_index(name: str, text: str) -> int:
-    try:
-        return _DAY_INDEX[name]
-    except KeyError:
-        raise ValueError(f"unknown weekday {name!r} in {text!r}; use mon, tue, wed, thu, fri, sat, sun") from None
-
-
-def format_weekdays(days: Iterable[int]) -> str:
-    """Format weekday numbers compactly: runs of three or more as ranges (``"mon-fri,sun"``).
-
-    The result parses back with `parse_weekdays` and fits the store's 32-character column.
-    """
-    ordered = sorted(set(days))
-    if not ordered:
-        raise ValueError("no weekdays to format")
-    if ordered[0] < 0 or ordered[-1] > 6:
-        raise ValueError(f"weekdays must be 0 (Monday) .. 6 (Sunday), got {ordered}")
-    parts: list[str] = []
-    run_start = prev = ordered[0]
-    for day in [*ordered[1:], None]:
-        if day is not None and day == prev + 1:
-            prev = day
-            continue
-        if prev - run_start >= 2:
-            parts.append(f"{_DAY_NAMES[run_start]}-{_DAY_NAMES[prev]}")
-        else:
-            parts.extend(_DAY_NAMES[d] for d in range(run_start, prev + 1))
-        if day is not None:
-            run_start = prev = day
-    return ",".join(parts)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Validation
-
-
-def _hhmm(t: time) -> str:
-    return t.strftime("%H:%M:%S") if t.second else t.strftime("%H:%M")
-
-
-def validate_rule(rule: Rule) -> list[str]:
-    """Return precise problems with ``rule`` (empty when it is usable by `expand`)."""
-    problems: list[str] = []
-    if not rule.id:
-        problems.append("rule id must not be empty")
-    if not rule.weekdays:
-        problems.append("weekdays must name at least one day")
-    bad_days = sorted(d for d in rule.weekdays if not 0 <= d <= 6)
-    if bad_days:
-        problems.append(f"weekdays {bad_days} are out of range 0 (Monday) .. 6 (Sunday)")
-    for label, t in (("start", rule.start), ("end", rule.end)):
-        if t.tzinfo is not None:
-            problems.append(f"{label} must be a local wall-clock time without a time zone")
-        if t.second or t.microsecond:
-            problems.append(f"{label} {t.isoformat()} must be on a whole minute")
-    if rule.end <= rule.start:
-        problems.append(f"end {_hhmm(rule.end)} must be after start {_hhmm(rule.start)}")
-    if not MIN_SLOT_MINUTES <= rule.slot_minutes <= MAX_SLOT_MINUTES:
-        problems.append(f"slot_minutes {rule.slot_minutes} is out of range {MIN_SLOT_MINUTES}..{MAX_SLOT_MINUTES}")
-    elif rule.end > rule.start:
-        window = (_seconds(rule.end) - _seconds(rule.start)) // 60
-        if rule.slot_minutes > window:
-            problems.append(
-                f"a {rule.slot_minutes}-minute slot does not fit between {_hhmm(rule.start)} and "
-                f"{_hhmm(rule.end)} ({window} minutes)"
-            )
-    if rule.capacity < 1:
-        problems.append(f"capacity {rule.capacity} must be at least 1")
-    if rule.valid_from and rule.valid_to and rule.valid_from > rule.valid_to:
-        problems.append(f"valid_from {rule.valid_from} is after valid_to {rule.valid_to}")
-    return problems
-
-
-def validate_closure(closure: Closure) -> list[str]:
-    """Return precise problems with ``closure`` (empty when it is usable by `expand`)."""
-    problems: list[str] = []
-    for label, t in (("start", closure.start), ("end", closure.end)):
-        if t is not None and t.tzinfo is not None:
-            problems.append(f"{label} must be a local wall-clock time without a time zone")
-    if closure.start is not None and closure.end is not None and closure.end <= closure.start:
-        problems.append(
-            f"closure on {closure.day}: end {_hhmm(closure.end)} must be after start {_hhmm(closure.start)}"
-        )
-    return problems
-
-
-# ---------------------------------------------------------------------------------------------------
-# Instants and ids
-
-
-def _seconds(t: time) -> int:
-    return t.hour * 3600 + t.minute * 60 + t.second
-
-
-def _offset_text(offset_s: int) -> str:
-    sign = "+" if offset_s >= 0 else "-"
-    minutes = abs(offset_s) // 60
-    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def format_instant(moment: datetime) -> str:
-    """Format an aware datetime as a FHIR instant to the second, in its own offset."""
-    offset = moment.utcoffset()
-    if offset is None:
-        raise ValueError("a FHIR instant needs an aware datetime")
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
-        f"{moment.minute:02d}:{moment.second:02d}{_offset_text(int(offset.total_seconds()))}"
-    )
-
-
 def _epoch_ms(moment: datetime) -> int:
     return (moment - _EPOCH) // _ONE_MS
 
@@ -255,7 +70,7 @@ def slot_id(schedule_id: str, start_ms: int) -> str:
     minute). FHIR ids are at most 64 characters, so a long schedule id is shortened and a hash of the
     whole id keeps the result unique.
     """
-    if not _FHIR_ID.fullmatch(schedule_id):
+    if not is_valid_id(schedule_id):
         raise ValueError(f"schedule id {schedule_id!r} is not a valid FHIR id [A-Za-z0-9-.]{{1,64}}")
     seconds, ms = divmod(start_ms, 1000)
     pattern = "%Y%m%d%H%M" if seconds % 60 == 0 and ms == 0 else "%Y%m%d%H%M%S"
@@ -298,7 +113,9 @@ def _prepare(rules: Sequence[Rule], closures: Sequence[Closure]) -> list[_Prepar
     prepared = []
     for rule in rules:
         step = rule.slot_minutes * 60
-        prepared.append(_PreparedRule(rule, _seconds(rule.start), _seconds(rule.end) - step, step))
+        prepared.append(
+            _PreparedRule(rule, seconds_after_midnight(rule.start), seconds_after_midnight(rule.end) - step, step)
+        )
     return prepared
 
 
@@ -374,13 +191,13 @@ def _closed_intervals(
         return []
     intervals = []
     for closure in closures:
-        start_s = _seconds(closure.start) if closure.start is not None else 0
+        start_s = seconds_after_midnight(closure.start) if closure.start is not None else 0
         if base_ms is not None and closure.end is not None:
-            intervals.append((base_ms + start_s * 1000, base_ms + _seconds(closure.end) * 1000))
+            intervals.append((base_ms + start_s * 1000, base_ms + seconds_after_midnight(closure.end) * 1000))
             continue
         start_ms = _epoch_ms(_local(day, start_s, tz))
         if closure.end is not None:
-            end_ms = _epoch_ms(_local(day, _seconds(closure.end), tz))
+            end_ms = _epoch_ms(_local(day, seconds_after_midnight(closure.end), tz))
         else:
             next_day = day + timedelta(days=1)
             end_ms = _epoch_ms(datetime(next_day.year, next_day.month, next_day.day, tzinfo=tz))
@@ -403,7 +220,7 @@ def _expand_steady_day(
     base_ms = ((day.toordinal() - _EPOCH_ORDINAL) * 86400 - offset_s) * 1000
     closed = _closed_intervals(day, closures, tz, base_ms)
     prefix = f"{day.isoformat()}T"
-    suffix = _offset_text(offset_s)
+    suffix = format_offset(timedelta(seconds=offset_s), utc_as_z=False)  # the Location's offset, +00:00 too
     if len(day_rules) == 1 and not closed:
         # The common case, kept tight: one rule's starts are distinct and already increasing.
         prepared = day_rules[0]
@@ -472,8 +289,8 @@ def _expand_transition_day(
             by_start[start_ms] = SlotTime(
                 start_ms,
                 end_ms,
-                format_instant(local),
-                format_instant(end_instant.astimezone(tz)),
+                format_instant(local, utc_as_z=False),
+                format_instant(end_instant.astimezone(tz), utc_as_z=False),
                 rule.capacity,
                 rule.id,
             )

@@ -1,0 +1,49 @@
+"""The ingest fast path's URL test never says yes where the kernel's URL check says no."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from slotlinks.discovery.ingest.fastslot import plain_http_url
+from slotlinks.fhir.urls import is_http_url
+
+URLISH = st.builds(
+    lambda head, tail: head + tail,
+    st.sampled_from(["http://", "https://", "http:/", "HTTP://"]),
+    st.text(alphabet=st.sampled_from("ab.:@/?#[]\\ \t\r\n\x0b%ü1-"), max_size=24),
+)
+
+
+@given(URLISH)
+def test_a_plain_url_is_an_http_url(value: str) -> None:
+    if plain_http_url(value):
+        assert is_http_url(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://@/x",
+        "http://a@/x",
+        "http://:80/x",
+        "http://a:x/",
+        "http://a:99999/",
+        "https://a b/",
+        "https://a.example/book now",
+        "http://good.example\\@evil.example/",
+        "http://?x",
+    ],
+)
+def test_urls_the_rule_refuses_are_not_plain(value: str) -> None:
+    assert not is_http_url(value)
+    assert not plain_http_url(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["https://www.cvs.com/immunizations/covid-19-vaccine?cid=oc_vacfnd_cvd", "http://a/", "https://a.example"]
+)
+def test_everyday_links_are_plain(value: str) -> None:
+    assert plain_http_url(value)
+    assert is_http_url(value)
