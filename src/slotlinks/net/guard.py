@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from slotlinks.errors import AddressRefused, UrlRefused
+from slotlinks.fhir.urls import http_url_parts
 
 __all__ = ["GuardedTransport", "UrlPolicy", "check_address", "resolve_checked"]
 
@@ -53,15 +54,10 @@ class UrlPolicy:
 
     def check(self, url: str, *, what: str = "URL") -> str:
         """Return `url` if it may be fetched, else raise `UrlRefused` saying why."""
-        try:
-            parts = urlsplit(url)
-            origin = _origin(url)  # reads the port: ValueError when it is not a number in range
-        except ValueError:
-            raise UrlRefused(f"{what} {url!r} is not an absolute http(s) URL") from None
-        # The syntax rule is `slotlinks.fhir.urls`; `net` may not import the kernel, so the part of it
-        # that matters here is restated, and GuardedTransport checks again what httpx will send.
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        parts = http_url_parts(url)
+        if parts is None:
             raise UrlRefused(f"{what} {url!r} is not an absolute http(s) URL")
+        origin = _origin(url)
         if parts.username or parts.password:
             raise UrlRefused(f"{what} {url!r} carries credentials")
         if origin == _origin(self.manifest_url) or origin[1] in self.allowed_hosts:
