@@ -9,12 +9,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from slotlinks.clock import FixedClock
+
 PG_URL = os.environ.get("SLOTLINKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+#: The instant a test's `clock` stands at, unless its folder overrides the `now` fixture.
+NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 #: The recorded real-world feeds, kept with the tests (each corpus with its provenance README).
 REALWORLD = Path(__file__).resolve().parent / "data" / "realworld"
 
@@ -72,3 +77,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def realworld() -> Path:
     return REALWORLD
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The instant `clock` stands at; a folder whose data is laid out around another instant overrides it."""
+    return NOW
+
+
+@pytest.fixture
+def clock(now: datetime) -> FixedClock:
+    """A clock that stands still, so holds, expiry and "today" are testable without sleeping."""
+    return FixedClock(now)

@@ -25,18 +25,13 @@ from tests.discovery.conftest import (
     raw,  # noqa: F401  (a fixture)
     sync,
 )
-from tests.portal.conftest import NOW, make_slot, settings_for
+from tests.portal.conftest import make_slot, settings_for
 from tests.provider.conftest import ADMIN_TOKEN, small_options
 from tests.servers import serve_with_origin
 
 SOURCE = "finder-test"
 SECRET = "discovery-referral-secret-0123456789"
 SLOT_ID = "test-slot"
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
 
 
 @pytest.fixture

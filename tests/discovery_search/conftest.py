@@ -210,8 +210,8 @@ def fill(conn: Connection, *, manifest_url: str = CLOSED_MANIFEST) -> Data:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
+def now() -> datetime:
+    return NOW
 
 
 @pytest.fixture

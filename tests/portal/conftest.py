@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,14 +20,8 @@ from slotlinks.provider.store.store import ProviderStore, open_store
 from tests.provider.conftest import ADMIN_TOKEN, small_options
 from tests.servers import serve
 
-NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 SLOT_START = "2026-11-25T10:00:00-05:00"
 SLOT_END = "2026-11-25T10:20:00-05:00"
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from slotlinks.provider.staff.auth import (
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import open_store
 from slotlinks.web.ratelimit import RateLimiter, client_key
-from tests.portal.conftest import NOW
+from tests.conftest import NOW
 
 PASSWORD = "correct horse battery"
 

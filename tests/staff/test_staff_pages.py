@@ -25,7 +25,7 @@ from slotlinks.provider.schedule.slots import get_slot
 from slotlinks.provider.staff.bookings import cancel_for_patient
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import ProviderStore, open_store
-from tests.portal.conftest import NOW, PATIENT, Browser, make_slot, settings_for
+from tests.portal.conftest import PATIENT, Browser, make_slot, settings_for
 from tests.provider.conftest import ADMIN_TOKEN, small_options
 from tests.servers import serve
 
@@ -33,11 +33,6 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PASSWORD = "staff-password-0123"
 ANSWERS = {"q-referral": "yes", "q-diagnosis": "http://snomed.info/sct|37796009"}
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
 
 
 @pytest.fixture
