@@ -237,7 +237,7 @@ def held(store: DiscoveryStore, publisher_id: int) -> dict[str, int]:
     """How many resources of each type the publisher's current generation holds."""
     from sqlalchemy import func, select
 
-    from slotlinks.discovery.ingest.load import TABLES
+    from slotlinks.discovery.ingest import TABLES
     from slotlinks.discovery.store import tables as t
 
     with store.read() as conn:

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from slotlinks.config import sqlite_url
-from slotlinks.discovery.ingest.load import GenerationWriter, resolve_generation
+from slotlinks.discovery.ingest.generation import GenerationWriter
 from slotlinks.discovery.ingest.loadwriter import batch_writer, load_write
+from slotlinks.discovery.ingest.resolve import resolve_generation
 from slotlinks.discovery.publishers.registry import add_publisher
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore, open_store

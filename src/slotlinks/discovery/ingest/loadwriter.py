@@ -1,7 +1,7 @@
 """Writing full loads into the discovery store: one writer at a time per store, and the batches that
 are waiting by then written together, in one transaction.
 
-A full load hands its rows over in batches (`ingest.GenerationWriter.take`) and reads on while they
+A full load hands its rows over in batches (generation.py `GenerationWriter.take`) and reads on while they
 are written in a worker thread. Loads of one process take turns at the store (`load_write`) rather
 than in the database, where a writer waiting for SQLite's lock sleeps in growing steps. When the
 database is the slower side, batches of several loads wait for their turn; `BatchWriter` then
@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from slotlinks.db.engine import writing_on
-from slotlinks.discovery.ingest.load import GenerationWriter
+from slotlinks.discovery.ingest.generation import GenerationWriter
 from slotlinks.discovery.store.store import DiscoveryStore
 
 __all__ = ["BatchWriter", "batch_writer", "load_write"]

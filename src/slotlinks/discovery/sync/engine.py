@@ -22,13 +22,12 @@ import gc
 import logging
 import re
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -37,7 +36,8 @@ import orjson
 from sqlalchemy import Row, insert, select, update
 
 from slotlinks.config import Settings
-from slotlinks.discovery.ingest import load as ingest
+from slotlinks.discovery import ingest
+from slotlinks.discovery.ingest.generation import NumberedLine
 from slotlinks.discovery.ingest.loadwriter import batch_writer, load_write
 from slotlinks.discovery.ingest.quirks import Warnings, read_manifest, read_resource
 from slotlinks.discovery.referrals.outcomes import refresh_pending
@@ -47,7 +47,7 @@ from slotlinks.discovery.sync.fetcher import Fetcher, make_client
 from slotlinks.errors import FetchError, InvalidInput, SlotlinksError
 from slotlinks.fhir.manifest import Manifest, validate_manifest
 from slotlinks.fhir.ndjson import LineError
-from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource
+from slotlinks.fhir.resources import Resource
 from slotlinks.net.guard import UrlPolicy
 
 __all__ = ["DEFAULT_DEADLINE_SECONDS", "SyncResult", "run_forever", "sync_once", "sync_publisher"]
@@ -164,7 +164,7 @@ class _Load:
         """Reads one line of the file at `url` leniently; records a bad line and answers None for it."""
         result, warnings = self.result, self.result.warnings
 
-        def read(item: ingest.NumberedLine | LineError) -> tuple[Resource, bytes] | None:
+        def read(item: NumberedLine | LineError) -> tuple[Resource, bytes] | None:
             got = item if isinstance(item, LineError) else read_resource(rtype, item[0], item[1], warnings)
             if isinstance(got, LineError):
                 result.bad(url, got)
@@ -255,16 +255,14 @@ class _Load:
 
     async def _incremental(self, outputs: list[Any]) -> None:
         pub, store = self.pub, self.store
-        with tempfile.TemporaryFile() as spool:
+        with ingest.Spool.temporary() as spool:
             async for batch in self._resources(outputs):
-                for resource, raw in batch:
-                    spool.write(type(resource).__name__.encode() + b"\t" + raw + b"\n")
+                spool.add(batch)
             await self._keep_since_validators()
 
             def apply() -> ingest.ChangeCounts:
-                spool.seek(0)
                 with store.write() as conn:
-                    counts = ingest.apply_incremental(conn, pub.id, pub.generation, _respool(spool), store.now_ms())
+                    counts = ingest.apply_incremental(conn, pub.id, pub.generation, spool, store.now_ms())
                     conn.execute(update(t.publisher).where(t.publisher.c.id == pub.id).values(**self.state))
                 return counts
 
@@ -316,12 +314,6 @@ def _loading() -> Iterator[None]:
             if _LOADS_RUNNING == 0:
                 sys.setswitchinterval(_SAVED_SWITCH_INTERVAL)
                 gc.unfreeze()
-
-
-def _respool(spool: IO[bytes]) -> Iterator[tuple[Resource, bytes]]:
-    for line in spool:
-        rtype, _, raw = line.rstrip(b"\n").partition(b"\t")
-        yield RESOURCE_DECODERS[rtype.decode()].decode(raw), raw
 
 
 def _record(store: DiscoveryStore, result: SyncResult, state: dict[str, Any]) -> None:
