@@ -1,7 +1,7 @@
 """Reading a publisher's feed into the discovery store: lenient decoding, the everyday-Slot fast path,
 rows per generation, batched writes, resolving and flipping a finished load.
 
-The path of one NDJSON line through a full load, module by module (the sync engine, sync/engine.py,
+The path of one NDJSON line through a full load, module by module (the sync engine, sync/poll.py,
 drives it; sync/fetcher.py hands over the downloaded lines, numbered, a chunk at a time):
 
 1. `generation`: `GenerationWriter.add_lines` takes the chunk's lines.
@@ -12,7 +12,7 @@ drives it; sync/fetcher.py hands over the downloaded lines, numbered, a chunk at
 4. `slots` (a Slot, `slot_tuple`) or `descriptive` (Location, Practitioner, PractitionerRole,
    HealthcareService, Schedule): the row that stores it, with its derived search columns
    (`generation.row_for` chooses).
-5. `loadwriter`: every `BATCH_ROWS` rows the batch goes to the store's `BatchWriter`, which writes it
+5. `loadwriter`: every `BATCH_ROWS` rows the batch goes to the engine's `LoadWriter`, which writes it
    in a worker thread while the next is read (`GenerationWriter.write`; Slots through
    `slots.insert_slots_sqlite` on SQLite), together with the waiting batches of other loads.
 6. `resolve`: once every file is read, references become our own keys (`resolve_generation`), the
@@ -22,6 +22,7 @@ drives it; sync/fetcher.py hands over the downloaded lines, numbered, a chunk at
 An incremental (`_since`) load keeps its lines' resources in an `incremental.Spool` and applies them
 to the current generation in one transaction (`incremental.apply_incremental`).
 
+- `checkpoint`: SQLite checkpoints in a thread of their own while loads write.
 - `descriptive`: The descriptive resources: what search needs from a Location, Practitioner,
   PractitionerRole, HealthcareService and Schedule, derived at ingest as columns of its row.
 - `fastslot`: The everyday Slot, in one pass: prove it valid and derive its stored columns together.
@@ -43,7 +44,7 @@ from __future__ import annotations
 from slotlinks.discovery.ingest.fastslot import clean_slot_values, plain_http_url, plain_slot_row
 from slotlinks.discovery.ingest.generation import BATCH_ROWS, TABLES, GenerationWriter, LineReader, row_for
 from slotlinks.discovery.ingest.incremental import Spool, apply_incremental
-from slotlinks.discovery.ingest.loadwriter import batch_writer, load_write
+from slotlinks.discovery.ingest.loadwriter import LoadWriter
 from slotlinks.discovery.ingest.quirks import Warnings, normalize_id, read_manifest, read_resource
 from slotlinks.discovery.ingest.resolve import (
     ChangeCounts,
@@ -61,16 +62,15 @@ __all__ = [
     "ChangeCounts",
     "GenerationWriter",
     "LineReader",
+    "LoadWriter",
     "Spool",
     "Warnings",
     "apply_incremental",
-    "batch_writer",
     "carry_unchanged_stamps",
     "clean_slot_values",
     "diff_generations",
     "discard_other_generations",
     "flip_generation",
-    "load_write",
     "normalize_id",
     "plain_http_url",
     "plain_slot_row",
