@@ -36,7 +36,7 @@ from slotlinks.discovery.search.execute import search
 from slotlinks.discovery.search.query import parse_search
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore, open_store
-from slotlinks.discovery.sync.engine import SyncResult, sync_once
+from slotlinks.discovery.sync import SyncEngine, SyncResult
 from slotlinks.fhir.resources import RESOURCE_DECODERS
 from slotlinks.provider.store import tables as pt
 from slotlinks.provider.store.store import open_store as open_provider_store
@@ -190,9 +190,9 @@ def cpu(procs: list[psutil.Process]) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in procs)
 
 
-def timed_sync(store: DiscoveryStore, settings: Settings) -> tuple[float, list[SyncResult]]:
+def timed_sync(engine: SyncEngine) -> tuple[float, list[SyncResult]]:
     started = time.perf_counter()
-    results = asyncio.run(sync_once(store, settings, force=True))
+    results = asyncio.run(engine.sync_once(force=True))
     return time.perf_counter() - started, results
 
 
@@ -206,8 +206,9 @@ class Ingest(NamedTuple):
     rss_before: int
 
 
-def measured_ingest(store: DiscoveryStore, settings: Settings, servers: list[psutil.Process]) -> Ingest:
-    """One full sync into `store`, with this process's CPU time and peak RSS (sampled every 10 ms)."""
+def measured_ingest(engine: SyncEngine, servers: list[psutil.Process]) -> Ingest:
+    """One full sync by `engine` into its store, with this process's CPU time and peak RSS (sampled
+    every 10 ms)."""
     me = psutil.Process()
     rss_before, peak, done = me.memory_info().rss, 0, threading.Event()
 
@@ -221,12 +222,12 @@ def measured_ingest(store: DiscoveryStore, settings: Settings, servers: list[psu
     os.sync()  # earlier writes (the set-up's, an earlier run's) are not this ingest's to wait for
     cpu_before, server_before = cpu([me]), cpu(servers)
     sampler.start()
-    seconds, results = timed_sync(store, settings)
+    seconds, results = timed_sync(engine)
     done.set()
     sampler.join()
     if any(r.outcome != "full" for r in results):
         raise RuntimeError(f"ingest failed: {[(r.outcome, r.error) for r in results]}")
-    slots = sum(p.slots for p in list_publishers(store))
+    slots = sum(p.slots for p in list_publishers(engine.store))
     resources = sum(r.counts.added for r in results)
     return Ingest(seconds, slots, resources, cpu([me]) - cpu_before, cpu(servers) - server_before, peak, rss_before)
 
@@ -240,6 +241,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="slotlinks-bench-discovery-"))
     servers: list[subprocess.Popen[bytes]] = []
     store: DiscoveryStore | None = None
+    engine: SyncEngine | None = None
     try:
         locations = locations_for(args.slots, scratch)
         started = time.perf_counter()
@@ -262,7 +264,8 @@ def main() -> None:
                 for leftover in scratch.glob(f"discovery{run - 1}.db*"):
                     leftover.unlink()
             store = fresh_store(scratch / f"discovery{run}.db", manifests)
-            runs.append(measured_ingest(store, settings, procs))
+            engine = SyncEngine(store, settings)
+            runs.append(measured_ingest(engine, procs))
             baselines.append(decode_baseline(files))
             r, (decoded, decode_time) = runs[-1], baselines[-1]
             print(
@@ -274,6 +277,7 @@ def main() -> None:
             if decoded != r.slots:
                 print(f"warning: {decoded:,} slots decoded from disk but {r.slots:,} stored")
         assert store is not None
+        assert engine is not None
         ingest = statistics.median(r.seconds for r in runs)
         slots = runs[-1].slots
         decode_time = statistics.median(t for _, t in baselines)
@@ -298,7 +302,7 @@ def main() -> None:
         )
         for label in ("re-poll, nothing changed", "  a third poll, for the steady state"):
             server_before = cpu(procs)
-            took, again = timed_sync(store, settings)
+            took, again = timed_sync(engine)
             outcomes = ",".join(sorted({r.outcome for r in again}))
             target = " (target < 1%)" if label[0] != " " else ""
             print(

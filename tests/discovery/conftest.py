@@ -225,19 +225,20 @@ def run_provider(tmp_path: Path, name: str, **options: Any) -> Iterator[Provider
 
 
 def sync(store: DiscoveryStore, settings: Settings, **kwargs: Any) -> dict[int, Any]:
-    """One forced pass; results by publisher id."""
+    """One forced pass of a new sync engine; results by publisher id."""
     import asyncio
 
-    from slotlinks.discovery.sync.engine import sync_once
+    from slotlinks.discovery.sync import SyncEngine
 
-    return {r.publisher_id: r for r in asyncio.run(sync_once(store, settings, force=True, **kwargs))}
+    engine = SyncEngine(store, settings)
+    return {r.publisher_id: r for r in asyncio.run(engine.sync_once(force=True, **kwargs))}
 
 
 def held(store: DiscoveryStore, publisher_id: int) -> dict[str, int]:
     """How many resources of each type the publisher's current generation holds."""
     from sqlalchemy import func, select
 
-    from slotlinks.discovery.ingest.load import TABLES
+    from slotlinks.discovery.ingest import TABLES
     from slotlinks.discovery.store import tables as t
 
     with store.read() as conn:

@@ -15,10 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slotlinks.config import Settings
-from slotlinks.discovery.ingest import load as ingest
 from slotlinks.discovery.ingest import quirks
 from slotlinks.discovery.ingest.fastslot import clean_slot_values, plain_http_url, plain_slot_row
+from slotlinks.discovery.ingest.generation import GenerationWriter, row_for
 from slotlinks.discovery.ingest.quirks import read_resource
+from slotlinks.discovery.ingest.slots import slot_tuple, slot_values
 from slotlinks.discovery.publishers import registry
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY, VACCINE_DOSE
@@ -97,18 +98,18 @@ def test_fast_path_agrees_with_the_full_checks(name: str, monkeypatch: pytest.Mo
     assert read == full
     assert warnings == full_warnings
     if not isinstance(read, LineError):
-        row = ingest.row_for(read[0], read[1], publisher_id=1, generation=1, now_ms=5)
+        row = row_for(read[0], read[1], publisher_id=1, generation=1, now_ms=5)
         assert row["start_ms"] < row["end_ms"]
         assert isinstance(read[0], Slot)
         vouched = clean_slot_values(read[0])
         if vouched is not None:
-            assert vouched == ingest.slot_values(read[0])
+            assert vouched == slot_values(read[0])
     plain = plain_slot_row(line)
     if plain is not None:  # the full route takes the line as it is, without a repair, into this row
         assert not isinstance(read, LineError)
         assert read[1] == line
         assert not warnings
-        assert plain == ingest.slot_tuple(read[0], line)
+        assert plain == slot_tuple(read[0], line)
 
 
 def test_the_fast_path_takes_the_everyday_slots_and_leaves_the_rest() -> None:
@@ -150,10 +151,10 @@ def test_a_chunk_of_lines_gives_the_rows_the_lenient_reader_gives() -> None:
             return None
         return got
 
-    fast = ingest.GenerationWriter(1, 2, 5)
+    fast = GenerationWriter(1, 2, 5)
     fast.add_lines("Slot", lines, read)
     fast_bad, bad = bad, []
-    one_by_one = ingest.GenerationWriter(1, 2, 5)
+    one_by_one = GenerationWriter(1, 2, 5)
     for item in lines:
         if (got := read(item)) is not None:
             one_by_one.add(*got)
@@ -200,7 +201,7 @@ def test_slot_row_reads_the_first_of_each_extension() -> None:
         ]
     )
     slot = RESOURCE_DECODERS["Slot"].decode(line)
-    row = ingest.row_for(slot, line, publisher_id=1, generation=1, now_ms=5)
+    row = row_for(slot, line, publisher_id=1, generation=1, now_ms=5)
     assert (row["capacity"], row["booking_phone"], row["booking_link"]) == (4, "1", None)
     assert row["start_ms"] == 1772377200000
     assert row["end_ms"] == 1772379000000
@@ -308,4 +309,4 @@ def test_the_plain_path_never_takes_a_line_the_full_route_would_refuse_or_repair
     assert not isinstance(read, LineError), read
     assert read[1] == line
     assert not warnings
-    assert row == ingest.slot_tuple(read[0], line)
+    assert row == slot_tuple(read[0], line)

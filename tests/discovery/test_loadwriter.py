@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from slotlinks.config import sqlite_url
-from slotlinks.discovery.ingest.load import GenerationWriter, resolve_generation
-from slotlinks.discovery.ingest.loadwriter import batch_writer, load_write
+from slotlinks.discovery.ingest.generation import GenerationWriter
+from slotlinks.discovery.ingest.loadwriter import LoadWriter
+from slotlinks.discovery.ingest.resolve import resolve_generation
 from slotlinks.discovery.publishers.registry import add_publisher
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore, open_store
@@ -52,12 +53,12 @@ def _loads(store: DiscoveryStore, count: int) -> list[GenerationWriter]:
 
 
 @contextmanager
-def _held(store: DiscoveryStore) -> Iterator[threading.Event]:
-    """Hold the store's load-write turn in another thread until the event is set."""
+def _held(loads: LoadWriter) -> Iterator[threading.Event]:
+    """Hold the writer's turn in another thread until the event is set."""
     release, taken = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with load_write(store):
+        with loads.transaction():
             taken.set()
             release.wait(30)
 
@@ -82,7 +83,7 @@ def test_batches_of_several_loads_are_all_written_in_order(store: DiscoveryStore
     first, second = _loads(store, 2)
 
     async def run() -> None:
-        writer = batch_writer(store)
+        writer = LoadWriter(store)
         async with writer.session():
             await asyncio.gather(
                 writer.write(first, _batch(first, _schedule("a"))),
@@ -103,9 +104,9 @@ def test_waiting_batches_share_a_transaction_and_its_failure(store: DiscoverySto
     broken["Slot"] = [(None, *row[1:]) for row in broken["Slot"]]  # source_id may not be NULL
 
     async def run() -> list[BaseException | None]:
-        writer = batch_writer(store)
+        writer = LoadWriter(store)
         async with writer.session():
-            with _held(store) as release:
+            with _held(writer) as release:
                 tasks = [
                     asyncio.ensure_future(writer.write(good, _batch(good, _slot("g", "a", 8)))),
                     asyncio.ensure_future(writer.write(bad, broken)),
@@ -124,9 +125,9 @@ def test_a_withdrawn_batch_is_never_written(store: DiscoveryStore) -> None:
     (load,) = _loads(store, 1)
 
     async def run() -> BaseException | None:
-        writer = batch_writer(store)
+        writer = LoadWriter(store)
         async with writer.session():
-            with _held(store) as release:
+            with _held(writer) as release:
                 task = asyncio.ensure_future(writer.write(load, _batch(load, _slot("w", "a", 8))))
                 await asyncio.sleep(0.1)
                 writer.withdraw(load)
@@ -146,7 +147,7 @@ def test_slot_batches_of_any_size_are_stored_whole(store: DiscoveryStore, rows: 
     lines = [_schedule("a"), *(_slot(f"s{i}", "a", i % 24) for i in range(rows))]
 
     async def run() -> None:
-        writer = batch_writer(store)
+        writer = LoadWriter(store)
         async with writer.session():
             await writer.write(load, _batch(load, *lines))
 
@@ -164,7 +165,7 @@ def test_written_pages_reach_the_database_file_while_loads_run(tmp_path: Path) -
     (load,) = _loads(store, 1)
 
     async def run() -> None:
-        writer = batch_writer(store)
+        writer = LoadWriter(store)
         async with writer.session():
             await writer.write(load, _batch(load, _schedule("a")))
             for hour in range(3):
@@ -180,7 +181,7 @@ def test_written_pages_reach_the_database_file_while_loads_run(tmp_path: Path) -
 
 def test_resolving_a_load_finds_the_slots_written_before_their_schedule(store: DiscoveryStore) -> None:
     first, second = _loads(store, 2)
-    with load_write(store) as conn:
+    with LoadWriter(store).transaction() as conn:
         first.write(conn, _batch(first, _slot("a1", "s1", 9)))  # its Schedule comes in a later batch
         first.write(conn, _batch(first, _schedule("s1"), _slot("a2", "s1", 10), _slot("a3", "nowhere", 11)))
         second.write(conn, _batch(second, _schedule("s1"), _slot("b1", "s1", 9)))
@@ -190,7 +191,7 @@ def test_resolving_a_load_finds_the_slots_written_before_their_schedule(store: D
         schedules = {int(p): int(pk) for p, pk in conn.execute(select(s.publisher_id, s.pk))}
     before = _slots(store)
     assert (first.publisher_id, "a1", None) in before
-    with load_write(store) as conn:
+    with LoadWriter(store).transaction() as conn:
         resolve_generation(conn, first.publisher_id, 1, only_unresolved=first.slots_resolved)
         resolve_generation(conn, second.publisher_id, 1, only_unresolved=second.slots_resolved)
     assert _slots(store) == [
@@ -199,7 +200,7 @@ def test_resolving_a_load_finds_the_slots_written_before_their_schedule(store: D
         (first.publisher_id, "a3", None),  # no such Schedule
         (second.publisher_id, "b1", schedules[second.publisher_id]),
     ]
-    with load_write(store) as conn:  # with nothing left to resolve anywhere, the quick check says so
+    with LoadWriter(store).transaction() as conn:  # with nothing left to resolve anywhere, the quick check says so
         conn.execute(delete(t.slot).where(t.slot.c.schedule_pk.is_(None)))
         resolve_generation(conn, second.publisher_id, 1, only_unresolved=True)
     assert len(_slots(store)) == 3

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from slotlinks.config import Settings
 from slotlinks.discovery.publishers.routes import publishers_router
 from slotlinks.discovery.store.store import DiscoveryStore
+from slotlinks.discovery.sync import SyncEngine
 from slotlinks.web.errors import install_error_handlers
 from tests.discovery.conftest import ADMIN_TOKEN
 from tests.discovery.test_registry import CVS_ENTRY
@@ -22,7 +23,7 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 def _app(settings: Settings, store: DiscoveryStore) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    app.include_router(publishers_router(settings, store))
+    app.include_router(publishers_router(settings, store, sync_engine=SyncEngine(store, settings)))
     return app
 
 

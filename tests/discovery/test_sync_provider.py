@@ -150,13 +150,13 @@ def test_full_refresh_is_atomic_for_readers(store: DiscoveryStore, settings: Set
 def test_run_forever_polls_and_stops(store: DiscoveryStore, settings: Settings, raw: RawServer) -> None:
     import asyncio
 
-    from slotlinks.discovery.sync.engine import run_forever
+    from slotlinks.discovery.sync import SyncEngine
 
     pid = registry.add_publisher(store, url=feed(raw, "p"), name="p").id
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(run_forever(store, settings, stop=stop, tick_seconds=0.05))
+        task = asyncio.create_task(SyncEngine(store, settings).run_forever(stop=stop, tick_seconds=0.05))
         for _ in range(200):
             if registry.get_publisher(store, pid).last_outcome:
                 break

@@ -21,7 +21,7 @@ from slotlinks.discovery.publishers.routes import publishers_router
 from slotlinks.discovery.search.pages import web_router
 from slotlinks.discovery.search.routes_api import search_router
 from slotlinks.discovery.store.store import DiscoveryStore, open_store
-from slotlinks.discovery.sync.engine import run_forever
+from slotlinks.discovery.sync.engine import SyncEngine
 from slotlinks.fhirapi import fhir_router
 from slotlinks.web.errors import install_error_handlers
 
@@ -34,11 +34,13 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
     """The discovery ASGI app over `store` (default: the configured discovery database, migrated)."""
     own_store = store is None
     store = store or open_store(settings.discovery_db_url)
+    # One sync engine for the background loop and "sync now", so a publisher is never polled twice at once.
+    sync_engine = SyncEngine(store, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        task = asyncio.create_task(run_forever(store, settings, stop=stop)) if background_sync else None
+        task = asyncio.create_task(sync_engine.run_forever(stop=stop)) if background_sync else None
         try:
             yield
         finally:
@@ -60,7 +62,7 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
     )
     install_error_handlers(app)
     app.include_router(search_router(settings, store))
-    app.include_router(publishers_router(settings, store))
+    app.include_router(publishers_router(settings, store, sync_engine=sync_engine))
     app.include_router(aggregate_router(settings, store))
     app.include_router(fhir_router("/fhir", DiscoveryFhirStore(store, min_poll_seconds=settings.min_poll_seconds)))
     app.include_router(web_router(settings, store))

@@ -21,7 +21,7 @@ from rich.table import Table
 from slotlinks.config import Settings
 from slotlinks.discovery.publishers import registry
 from slotlinks.discovery.store.store import DiscoveryStore, open_store
-from slotlinks.discovery.sync.engine import run_forever, sync_once
+from slotlinks.discovery.sync import SyncEngine
 from slotlinks.errors import SlotlinksError
 
 __all__ = ["publishers_app", "sync_command"]
@@ -154,10 +154,11 @@ def sync_command(
 ) -> None:
     """Poll publishers: once (every unpaused one, now), or forever on each one's own cadence."""
     settings, store = _store(db, allow_private_networks=allow_private_networks or None)
+    engine = SyncEngine(store, settings)
     console = Console()
     try:
         if once:
-            results = asyncio.run(sync_once(store, settings, force=True))
+            results = asyncio.run(engine.sync_once(force=True))
             failed = 0
             for r in results:
                 failed += r.outcome == "failed"
@@ -170,6 +171,6 @@ def sync_command(
                 raise typer.Exit(1)
         else:
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(run_forever(store, settings))
+                asyncio.run(engine.run_forever())
     finally:
         store.dispose()

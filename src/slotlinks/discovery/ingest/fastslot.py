@@ -14,7 +14,7 @@ feed, are checked once per distinct text, which makes this path several times ch
 Both answer None when they cannot be sure: "take the full route" (the typed decode,
 `validate_resource`, then the lenient repairs of quirks.py), which names the problem or accepts the
 Slot. So they may decline a valid Slot, never accept one the full route would reject or repair, and
-for what they accept give what `ingest.slot_tuple` gives. tests/discovery/test_ingest_fast.py holds
+for what they accept give what `slots.slot_tuple` gives. tests/discovery/test_ingest_fast.py holds
 them to that.
 """
 

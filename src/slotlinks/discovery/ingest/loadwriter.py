@@ -1,71 +1,44 @@
-"""Writing full loads into the discovery store: one writer at a time per store, and the batches that
-are waiting by then written together, in one transaction.
+"""Writing full loads into the discovery store: one writer at a time, and the batches that are
+waiting by then written together, in one transaction.
 
-A full load hands its rows over in batches (`ingest.GenerationWriter.take`) and reads on while they
-are written in a worker thread. Loads of one process take turns at the store (`load_write`) rather
-than in the database, where a writer waiting for SQLite's lock sleeps in growing steps. When the
-database is the slower side, batches of several loads wait for their turn; `BatchWriter` then
-writes all that are waiting in one transaction. Fewer, larger transactions
+A full load hands its rows over in batches (generation.py `GenerationWriter.take`) and reads on while
+they are written in a worker thread. The loads of one `LoadWriter` take turns at the store
+(`transaction`) rather than in the database, where a writer waiting for SQLite's lock sleeps in
+growing steps. When the database is the slower side, batches of several loads wait for their turn;
+`LoadWriter` then writes all that are waiting in one transaction. Fewer, larger transactions
 cost SQLite less: every index page a transaction touches is written to the write-ahead log once per
 transaction, and a Slot table's indexes (by id, by Schedule and start, by start) are touched all
 over by each batch, since feeds list Slots by week and Schedule, not in index order. When the
 database keeps up, each batch is still its own short transaction.
+
+The sync engine (sync/engine.py) builds one `LoadWriter` for its store and shares it among its loads;
+the writer's turn, its connection and its checkpoint thread live in that object, not in the process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import sqlite3
 import threading
-import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from slotlinks.db.engine import writing_on
-from slotlinks.discovery.ingest.load import GenerationWriter
+from slotlinks.discovery.ingest.checkpoint import Checkpointer
+from slotlinks.discovery.ingest.generation import GenerationWriter
 from slotlinks.discovery.store.store import DiscoveryStore
 
-__all__ = ["BatchWriter", "batch_writer", "load_write"]
-
-log = logging.getLogger(__name__)
-
-_WRITE_LOCKS: weakref.WeakKeyDictionary[DiscoveryStore, threading.Lock] = weakref.WeakKeyDictionary()
-_WRITERS: weakref.WeakKeyDictionary[DiscoveryStore, BatchWriter] = weakref.WeakKeyDictionary()
-_GUARD = threading.Lock()
-
+__all__ = ["LOAD_CACHE_KIB", "LOAD_CHECKPOINT_BYTES", "LoadWriter"]
 
 #: The page cache of the connection that writes loads on SQLite, in KiB (SQLite's default is 2 MiB).
 LOAD_CACHE_KIB = 16384
 #: Bytes of write-ahead log after which that connection checkpoints itself (SQLite's default is 1000
 #: pages, 8 MiB at our page size).
 LOAD_CHECKPOINT_BYTES = 256 << 20
-
-
-def _write_lock(store: DiscoveryStore) -> threading.Lock:
-    with _GUARD:
-        return _WRITE_LOCKS.setdefault(store, threading.Lock())
-
-
-@contextmanager
-def load_write(store: DiscoveryStore) -> Iterator[Connection]:
-    """A write transaction of a load, taken in turn with the other loads of this process."""
-    with _write_lock(store), store.write() as conn:
-        yield conn
-
-
-def batch_writer(store: DiscoveryStore) -> BatchWriter:
-    """The `BatchWriter` of `store` in this process."""
-    with _GUARD:
-        writer = _WRITERS.get(store)
-        if writer is None:
-            writer = _WRITERS[store] = BatchWriter(store)
-        return writer
 
 
 @dataclass(slots=True)
@@ -76,29 +49,38 @@ class _Waiting:
     done: asyncio.Future[None]
 
 
-class BatchWriter:
-    """Writes the batches of a store's full loads, each in order, those waiting together.
+class LoadWriter:
+    """Writes the full loads of one store: their transactions one at a time, their batches each in
+    order, those waiting together.
 
     While loads run, their batches go through one connection of their own. On SQLite it keeps a
     larger page cache (`LOAD_CACHE_KIB`), warm from one transaction to the next since no other
     connection writes in between, and leaves checkpoints (copying committed pages from the
     write-ahead log into the database, and waiting for the disk twice) to a thread of their own
-    (`_Checkpointer`), which runs after each commit while the writer goes on; the writer checkpoints
+    (checkpoint.py), which runs after each commit while the writer goes on; the writer checkpoints
     itself only when the log has grown to `LOAD_CHECKPOINT_BYTES`, which bounds the log. The
     connection goes back to the pool, as it was, when the last load ends.
     """
 
     def __init__(self, store: DiscoveryStore) -> None:
         self._store = store
+        self._turn = threading.Lock()  # one write transaction of a load at a time
         self._waiting: list[_Waiting] = []
         self._guard = threading.Lock()
         self._users = 0
-        self._conn: Connection | None = None  # used under the store's write lock only
+        self._conn: Connection | None = None  # used during the turn only
         self._restore: list[str] = []
-        self._checkpointer: _Checkpointer | None = None
+        self._checkpointer: Checkpointer | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction of a load (discarding, resolving, flipping), taken in turn with the
+        other loads' transactions and batches."""
+        with self._turn, self._store.write() as conn:
+            yield conn
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[BatchWriter]:
+    async def session(self) -> AsyncIterator[LoadWriter]:
         """Use this writer for one load; the last load out gives its connection back."""
         with self._guard:
             self._users += 1
@@ -135,7 +117,7 @@ class BatchWriter:
                 waiting.loop.call_soon_threadsafe(waiting.done.cancel)
 
     def _drain(self) -> None:
-        with _write_lock(self._store):
+        with self._turn:
             with self._guard:
                 group, self._waiting = self._waiting, []
             if not group:
@@ -165,12 +147,12 @@ class BatchWriter:
                     self._restore.append(f"PRAGMA {name}={conn.exec_driver_sql(f'PRAGMA {name}').scalar_one()}")
                     conn.exec_driver_sql(f"PRAGMA {name}={value}")
                 conn.commit()  # the transaction SQLAlchemy began for them
-                self._checkpointer = _Checkpointer(self._store.engine)
+                self._checkpointer = Checkpointer(self._store.engine)
             self._conn = conn
         return self._conn
 
     def _close_unless_used(self) -> None:
-        with _write_lock(self._store), self._guard:
+        with self._turn, self._guard:
             if self._users == 0:
                 self._close()
 
@@ -188,42 +170,6 @@ class BatchWriter:
             conn.commit()
         finally:
             conn.close()
-
-
-class _Checkpointer:
-    """Runs SQLite's passive checkpoint, in a thread and on a connection of its own, whenever poked,
-    and once more when stopped. A passive checkpoint never blocks writers or readers; whatever it
-    could not copy yet, a later one (or a writer's own, past its limit) copies."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._due = threading.Event()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="slotlinks-checkpoint", daemon=True)
-        self._thread.start()
-
-    def poke(self) -> None:
-        self._due.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._due.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        try:
-            with self._engine.connect() as conn:
-                driver = conn.connection.driver_connection
-                assert isinstance(driver, sqlite3.Connection)
-                while True:
-                    self._due.wait()
-                    self._due.clear()
-                    last = self._stopping  # read first, so the last pass begins after everything `stop` follows
-                    driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    if last:
-                        return
-        except Exception:  # checkpoints are an optimisation here: writers checkpoint past their limit
-            log.exception("background checkpoint failed")
 
 
 def _settle_soon(waiting: _Waiting, failure: BaseException | None) -> None:

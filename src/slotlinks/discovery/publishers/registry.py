@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import orjson
 from sqlalchemy import Connection, delete, func, select, update
 
-from slotlinks.discovery.ingest.load import TABLES
+from slotlinks.discovery.ingest.generation import TABLES
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import Conflict, InvalidInput, NotFound

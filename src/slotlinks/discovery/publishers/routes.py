@@ -27,7 +27,7 @@ from starlette.responses import Response
 from slotlinks.config import Settings
 from slotlinks.discovery.publishers import registry
 from slotlinks.discovery.store.store import DiscoveryStore
-from slotlinks.discovery.sync.engine import SyncResult, sync_once
+from slotlinks.discovery.sync import SyncEngine, SyncResult
 from slotlinks.errors import InvalidInput, TooLarge, Unauthorized
 
 __all__ = ["publishers_router"]
@@ -66,8 +66,8 @@ def _run_json(result: SyncResult) -> dict[str, Any]:
     }
 
 
-def publishers_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
-    """The `/admin/publishers` routes over `store`."""
+def publishers_router(settings: Settings, store: DiscoveryStore, *, sync_engine: SyncEngine) -> APIRouter:
+    """The `/admin/publishers` routes over `store`; "sync now" runs a pass on `sync_engine`."""
 
     def authorize(request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -108,7 +108,7 @@ def publishers_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
 
     @router.post("/$sync")
     async def sync_now() -> Response:
-        results = await sync_once(store, settings, force=True)
+        results = await sync_engine.sync_once(force=True)
         return _json([_run_json(r) for r in results])
 
     @router.get("/{publisher_id}")

@@ -1,11 +1,20 @@
-"""The sync engine: poll every publisher, fetch what changed, hand it to ingest.
+"""Syncing: poll every publisher's `$bulk-publish`, fetch what changed, hand it to ingest, record each run.
 
-- `engine`: The sync engine: poll every publisher's `$bulk-publish`, load what changed, record each run.
+A process builds one `SyncEngine` for its store (the discovery app factory, `slotlinks sync`, the
+benchmark) and calls `sync_once` or `run_forever` on it; ingest/__init__.py follows a line from the
+fetcher into the store.
+
+- `engine`: The sync engine: polls every publisher as it falls due; owns which publishers it is
+  polling and the load writer its full loads share.
 - `fetcher`: Guarded, streaming HTTP for the sync engine: manifests as bounded bodies, NDJSON line by line.
+- `poll`: One poll of one publisher: ask for its manifest, tell full, incremental and not-modified
+  apart, load what changed, and record the run.
+- `result`: What one poll of one publisher did, and its record (a `sync_run` row and its bad lines).
 """
 
 from __future__ import annotations
 
-from slotlinks.discovery.sync.engine import SyncResult, run_forever, sync_once
+from slotlinks.discovery.sync.engine import SyncEngine, sync_once
+from slotlinks.discovery.sync.result import SyncResult
 
-__all__ = ["SyncResult", "run_forever", "sync_once"]
+__all__ = ["SyncEngine", "SyncResult", "sync_once"]

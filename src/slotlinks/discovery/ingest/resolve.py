@@ -1,0 +1,212 @@
+"""Resolving a finished full load, then making it current: references turned into our own keys,
+changes counted against the generation it replaces, and the flip.
+
+Specification, "Bulk Publication": a full data set replaces what the publisher published before. A
+full load writes generation g+1 beside g (generation.py); then, in the sync engine's worker thread:
+
+1. `resolve_generation`: each Schedule's Location and search keys, now that all its actors are
+   stored, and each Slot's `schedule_pk`;
+2. `diff_generations` counts what was added, changed and removed, and `carry_unchanged_stamps`
+   keeps the old `updated_ms` of rows that did not change (the aggregate's `_since` readers see
+   only real changes);
+3. `flip_generation` makes g+1 the one searches see in one short statement, and
+   `discard_other_generations` deletes g.
+
+All functions take a `Connection` and are synchronous.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, Table, and_, bindparam, delete, exists, func, select, update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import FromClause
+
+from slotlinks.discovery.ingest.descriptive import Lookups, schedule_row
+from slotlinks.discovery.ingest.generation import TABLES
+from slotlinks.discovery.store import tables as t
+from slotlinks.fhir.resources import HealthcareService, Schedule
+
+__all__ = [
+    "ChangeCounts",
+    "carry_unchanged_stamps",
+    "diff_generations",
+    "discard_other_generations",
+    "flip_generation",
+    "load_lookups",
+    "resolve_generation",
+]
+
+_SCHEDULE_DECODER = msgspec.json.Decoder(Schedule)
+_SERVICE_DECODER = msgspec.json.Decoder(HealthcareService)
+
+
+@dataclass(slots=True)
+class ChangeCounts:
+    """What a load changed, by natural key (Slots: id and start; others: id)."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+
+    def __iadd__(self, other: ChangeCounts) -> ChangeCounts:
+        self.added += other.added
+        self.changed += other.changed
+        self.removed += other.removed
+        return self
+
+
+def discard_other_generations(conn: Connection, publisher_id: int, keep: int) -> None:
+    """Delete rows of any generation but `keep` (leftovers of an interrupted or replaced load)."""
+    for table in TABLES.values():
+        conn.execute(delete(table).where(table.c.publisher_id == publisher_id, table.c.generation != keep))
+
+
+def _key_match(new: FromClause, old: FromClause, rtype: str) -> ColumnElement[bool]:
+    cond = and_(old.c.publisher_id == new.c.publisher_id, old.c.source_id == new.c.source_id)
+    if rtype == "Slot":
+        cond = and_(cond, old.c.start_ms == new.c.start_ms)
+    return cond
+
+
+def diff_generations(conn: Connection, publisher_id: int, old_gen: int, new_gen: int) -> ChangeCounts:
+    """Added, changed and removed resources between two generations of one publisher."""
+    counts = ChangeCounts()
+    for rtype, table in TABLES.items():
+        new, old = table.alias("n"), table.alias("o")
+        match = and_(_key_match(new, old, rtype), old.c.generation == old_gen)
+        in_new = and_(new.c.publisher_id == publisher_id, new.c.generation == new_gen)
+        in_old = and_(old.c.publisher_id == publisher_id, old.c.generation == old_gen)
+        if not _has_rows(conn, table, publisher_id, old_gen):  # e.g. a first load: all added
+            counts.added += conn.execute(select(func.count()).select_from(new).where(in_new)).scalar_one()
+            continue
+        counts.added += conn.execute(
+            select(func.count()).select_from(new).where(in_new, ~exists().where(match))
+        ).scalar_one()
+        counts.changed += conn.execute(
+            select(func.count()).select_from(new).where(in_new, exists().where(match, old.c.resource != new.c.resource))
+        ).scalar_one()
+        back = and_(_key_match(old, new, rtype), new.c.generation == new_gen)
+        counts.removed += conn.execute(
+            select(func.count()).select_from(old).where(in_old, ~exists().where(back))
+        ).scalar_one()
+    return counts
+
+
+def _has_rows(conn: Connection, table: Table, publisher_id: int, generation: int) -> bool:
+    query = select(table.c.pk).where(table.c.publisher_id == publisher_id, table.c.generation == generation).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def carry_unchanged_stamps(conn: Connection, publisher_id: int, old_gen: int, new_gen: int) -> None:
+    """Rows of the new generation identical to their old selves keep the old `updated_ms`, so a full
+    refresh that changed little looks small to `_since` readers of the aggregate publication."""
+    for rtype, table in TABLES.items():
+        if not _has_rows(conn, table, publisher_id, old_gen):
+            continue
+        old = table.alias("o")
+        same = and_(_key_match(table, old, rtype), old.c.generation == old_gen, old.c.resource == table.c.resource)
+        previous = select(func.min(old.c.updated_ms)).where(same).scalar_subquery()
+        conn.execute(
+            update(table)
+            .where(table.c.publisher_id == publisher_id, table.c.generation == new_gen, exists().where(same))
+            .values(updated_ms=previous)
+        )
+
+
+def load_lookups(conn: Connection, publisher_id: int, generation: int) -> Lookups:
+    """What deriving the Schedules of one stored generation needs from its other resources."""
+
+    def mine(table: Table) -> ColumnElement[bool]:
+        return and_(table.c.publisher_id == publisher_id, table.c.generation == generation)
+
+    loc = t.location.c
+    locations = {
+        r.source_id: (r.pk, bool(r.virtual))
+        for r in conn.execute(
+            select(loc.source_id, loc.pk, loc.virtual).where(mine(t.location)).order_by(loc.pk.desc())
+        )
+    }
+    names = {
+        r.source_id: r.name
+        for r in conn.execute(select(t.practitioner.c.source_id, t.practitioner.c.name).where(mine(t.practitioner)))
+    }
+    pr = t.practitioner_role.c
+    roles = {}
+    for r in conn.execute(
+        select(pr.source_id, pr.location_source_id, pr.practitioner_source_id)
+        .add_columns(pr.practitioner_name, pr.organization_text)
+        .where(mine(t.practitioner_role))
+    ):
+        name = names.get(r.practitioner_source_id or "") or r.practitioner_name
+        roles[r.source_id] = (r.location_source_id, name, r.organization_text or "")
+    services = {}
+    hs = t.healthcare_service.c
+    for h in conn.execute(select(hs.source_id, hs.resource).where(mine(t.healthcare_service))):
+        try:
+            services[h.source_id] = _SERVICE_DECODER.decode(h.resource)
+        except msgspec.MsgspecError:
+            continue
+    return Lookups(locations, roles, services)
+
+
+def resolve_generation(conn: Connection, publisher_id: int, generation: int, *, only_unresolved: bool = False) -> None:
+    """Fill the `*_pk` columns and Schedule search keys of one generation.
+
+    Schedules are re-derived in full (they are few); Slots get their `schedule_pk` by SQL, all of
+    them, or with `only_unresolved` only those still without one (an incremental load).
+    """
+    lookups = load_lookups(conn, publisher_id, generation)
+    s = t.schedule.c
+    changes = []
+    for row in conn.execute(
+        select(
+            s.pk,
+            s.resource,
+            s.location_source_id,
+            s.location_pk,
+            s.service_text,
+            s.codes,
+            s.practitioner_text,
+            s.virtual,
+            s.organization_text,
+            s.practitioner_display,
+        ).where(s.publisher_id == publisher_id, s.generation == generation)
+    ):
+        try:
+            schedule = _SCHEDULE_DECODER.decode(row.resource)
+        except msgspec.MsgspecError:
+            continue
+        derived = schedule_row(schedule, lookups)
+        loc = lookups.locations.get(derived["location_source_id"] or "")
+        derived["location_pk"] = loc[0] if loc else None
+        derived["virtual"] = derived["virtual"] or bool(loc and loc[1])
+        if any(getattr(row, k) != v for k, v in derived.items()):
+            changes.append({"b_pk": row.pk, **derived})
+    if changes:
+        stmt = update(t.schedule).where(s.pk == bindparam("b_pk"))
+        conn.execute(stmt, changes)
+    sl = t.slot.c
+    target = (
+        select(s.pk)
+        .where(s.publisher_id == sl.publisher_id, s.generation == sl.generation, s.source_id == sl.schedule_source_id)
+        .order_by(s.pk.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    where = [sl.publisher_id == publisher_id, sl.generation == generation]
+    if only_unresolved:
+        # Looking for them among the generation's rows reads every one of them; most often there
+        # are none at all, which the (schedule_pk, start) index tells at once.
+        if conn.execute(select(sl.pk).where(sl.schedule_pk.is_(None)).limit(1)).first() is None:
+            return
+        where.append(sl.schedule_pk.is_(None))
+    conn.execute(update(t.slot).where(*where).values(schedule_pk=target))
+
+
+def flip_generation(conn: Connection, publisher_id: int, generation: int, **state: Any) -> None:
+    """Make `generation` the one searches see (and record polling state) in one statement."""
+    conn.execute(update(t.publisher).where(t.publisher.c.id == publisher_id).values(generation=generation, **state))
