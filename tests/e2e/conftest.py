@@ -145,7 +145,7 @@ def _exists(url: str) -> bool:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from slotlinks.discovery.app import create_app
     from slotlinks.discovery.store.store import open_store
-    from slotlinks.discovery.sync.engine import sync_once
+    from slotlinks.discovery.sync.engine import SyncEngine
     from tests.servers import serve_with_origin
 
     tmp = tmp_path_factory.mktemp("e2e")
@@ -162,7 +162,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         providers = [stack.enter_context(_provider(tmp, name, seed)) for name, seed in PROVIDERS]
         for provider in providers:
             _register(store, provider)
-        results = asyncio.run(sync_once(store, settings, force=True))
+        results = asyncio.run(SyncEngine(store, settings).sync_once(force=True))
         assert [r.outcome for r in results] == ["full", "full"], [r.error for r in results]
 
         def make(origin: str) -> Any:

@@ -14,7 +14,7 @@ fetcher into the store.
 
 from __future__ import annotations
 
-from slotlinks.discovery.sync.engine import SyncEngine, sync_once
+from slotlinks.discovery.sync.engine import SyncEngine
 from slotlinks.discovery.sync.result import SyncResult
 
-__all__ = ["SyncEngine", "SyncResult", "sync_once"]
+__all__ = ["SyncEngine", "SyncResult"]

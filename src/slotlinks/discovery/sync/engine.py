@@ -32,7 +32,7 @@ from slotlinks.discovery.sync.fetcher import make_client
 from slotlinks.discovery.sync.poll import DEFAULT_DEADLINE_SECONDS, poll_publisher
 from slotlinks.discovery.sync.result import SyncResult
 
-__all__ = ["DEFAULT_DEADLINE_SECONDS", "SyncEngine", "sync_once"]
+__all__ = ["DEFAULT_DEADLINE_SECONDS", "SyncEngine"]
 
 log = logging.getLogger(__name__)
 
@@ -142,20 +142,3 @@ def _forget(running: dict[int, Any], publisher_id: int) -> Any:
         running.pop(publisher_id, None)
 
     return done
-
-
-async def sync_once(
-    store: DiscoveryStore,
-    settings: Settings,
-    *,
-    force: bool = False,
-    publisher_ids: Sequence[int] | None = None,
-    client: httpx.AsyncClient | None = None,
-    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
-) -> list[SyncResult]:
-    """One pass (`SyncEngine.sync_once`) on an engine of its own, for one-off passes such as tests and
-    scripts; a process that syncs more than once builds one `SyncEngine` and keeps it."""
-    engine = SyncEngine(store, settings)
-    return await engine.sync_once(
-        force=force, publisher_ids=publisher_ids, client=client, deadline_seconds=deadline_seconds
-    )
