@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from slotlinks.conformance.checks import CheckResult
+from slotlinks.conformance.results import CheckResult
 from slotlinks.conformance.runner import Report
 
 __all__ = ["render_text", "summary_line"]

@@ -100,6 +100,9 @@ STATE_ZONES: dict[str, tuple[str, ...]] = {
 }
 
 
+_UTC = timedelta(0)
+
+
 @cache
 def _zone(name: str) -> ZoneInfo | None:
     try:
@@ -123,7 +126,7 @@ def offset_plausible(instant: datetime, zones: tuple[str, ...]) -> bool:
     With no zones to compare against, nothing can be proved wrong: True.
     """
     offset = instant.utcoffset()
-    if offset is None or offset == timedelta(0) or not zones:
+    if offset is None or offset == _UTC or not zones:
         return True
     for name in zones:
         zone = _zone(name)
