@@ -12,7 +12,8 @@ from typing import IO
 import orjson
 import pytest
 
-from slotlinks.publishing.manifest import MANIFEST_NAME, manifest_bytes, write_publication
+from slotlinks.fhir.manifest import MANIFEST_NAME
+from slotlinks.publishing.manifest import manifest_bytes, write_publication
 from slotlinks.publishing.outputs import Line, OutputFile, Publication, file_name, write_files
 
 

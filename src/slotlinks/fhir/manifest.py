@@ -23,12 +23,17 @@ from slotlinks.fhir.urls import is_http_url
 
 __all__ = [
     "MANIFEST_DECODER",
+    "MANIFEST_NAME",
     "Manifest",
     "ManifestOutput",
     "decode_manifest",
     "encode_manifest",
     "validate_manifest",
 ]
+
+
+#: The manifest's name: the last segment of its URL (`{base}/$bulk-publish`), and its file's name.
+MANIFEST_NAME = "$bulk-publish"
 
 
 class ManifestOutput(msgspec.Struct, kw_only=True, omit_defaults=True):

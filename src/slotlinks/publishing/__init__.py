@@ -19,6 +19,7 @@ Each side renders its store as lines tagged with their file, and implements two 
 
 from __future__ import annotations
 
+from slotlinks.fhir.manifest import MANIFEST_NAME
 from slotlinks.publishing.caching import accepts_gzip
 from slotlinks.publishing.http import (
     file_response,
@@ -29,7 +30,7 @@ from slotlinks.publishing.http import (
     stream_response,
     validated,
 )
-from slotlinks.publishing.manifest import MANIFEST_NAME, manifest_bytes, write_publication
+from slotlinks.publishing.manifest import manifest_bytes, write_publication
 from slotlinks.publishing.outputs import (
     DESCRIPTIVE_FILES,
     TYPE_ORDER,

@@ -15,13 +15,10 @@ from typing import IO
 from urllib.parse import quote
 
 from slotlinks.fhir.instant import ms_to_instant
-from slotlinks.fhir.manifest import Manifest, ManifestOutput, encode_manifest
+from slotlinks.fhir.manifest import MANIFEST_NAME, Manifest, ManifestOutput, encode_manifest
 from slotlinks.publishing.outputs import Line, Publication, Text, write_files
 
-__all__ = ["MANIFEST_NAME", "manifest_bytes", "write_publication"]
-
-#: The manifest's file name, and the last segment of its URL.
-MANIFEST_NAME = "$bulk-publish"
+__all__ = ["manifest_bytes", "write_publication"]
 
 _BUFFER = 1 << 20
 

@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from slotlinks.errors import NotFound
 from slotlinks.fhir.instant import ms_to_instant
+from slotlinks.fhir.manifest import MANIFEST_NAME
 from slotlinks.publishing.caching import accepts_gzip
 from slotlinks.publishing.http import (
     file_response,
@@ -36,7 +37,7 @@ from slotlinks.publishing.http import (
     stream_response,
     validated,
 )
-from slotlinks.publishing.manifest import MANIFEST_NAME, manifest_bytes
+from slotlinks.publishing.manifest import manifest_bytes
 from slotlinks.publishing.outputs import Line, Publication, Text, write_files
 from slotlinks.publishing.versions import VersionedCache
 
