@@ -9,7 +9,7 @@ import orjson
 import pytest
 from sqlalchemy import update
 
-from slotlinks.discovery.aggregate.render import aggregate_id
+from slotlinks.discovery.aggregate import aggregate_id
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.extensions import HAS_AVAILABILITY, LAST_SOURCE_SYNC
 from slotlinks.fhir.ids import is_valid_id, parse_reference

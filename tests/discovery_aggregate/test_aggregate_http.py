@@ -98,6 +98,33 @@ def test_gzip_when_accepted(aggregate: Aggregate) -> None:
         assert gzip.decompress(compressed) == plain.content
 
 
+def test_manifest_is_indented_json_ending_in_a_newline(aggregate: Aggregate) -> None:
+    for params in ({}, {"_since": "2026-01-01T00:00:00Z"}):
+        raw = aggregate.get(aggregate.manifest_url, params=params).content
+        assert raw == orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def test_since_manifest_is_conditional(aggregate: Aggregate) -> None:
+    params = {"_since": "2026-01-01T00:00:00Z"}
+    first = aggregate.get(aggregate.manifest_url, params=params)
+    assert first.headers["cache-control"] == "max-age=120"
+    again = aggregate.get(aggregate.manifest_url, params=params, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    other = aggregate.get(aggregate.manifest_url, params={"_since": "2026-01-02T00:00:00Z"})
+    assert other.headers["etag"] != first.headers["etag"], "the instant is part of the representation"
+    with aggregate.store.write() as conn:
+        conn.execute(update(t.slot).where(t.slot.c.source_id == "b1").values(updated_ms=NOW_MS - 1000))
+    changed = aggregate.get(aggregate.manifest_url, params=params, headers={"If-None-Match": first.headers["etag"]})
+    assert changed.status_code == 200, "a change is a new `_since` answer"
+
+
+def test_since_file_without_changes_is_operation_outcome(aggregate: Aggregate) -> None:
+    url = aggregate.manifest()["output"][0]["url"]
+    response = aggregate.get(url, params={"_since": "2099-01-01T00:00:00Z"})
+    assert response.status_code == 404
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
 def _slot_pk(aggregate: Aggregate, source_id: str) -> int:
     with aggregate.store.read() as conn:
         query = select(t.slot.c.pk).where(

@@ -6,6 +6,8 @@ from typing import Any
 import msgspec
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from slotlinks.fhir.manifest import Manifest, ManifestOutput, decode_manifest, encode_manifest, validate_manifest
 from tests.fhir import REALWORLD
@@ -103,3 +105,58 @@ def test_validate_manifest_flags_relative_urls_missing_states_and_unknown_types(
         ("warning", ("output[0].extension",)),
         ("information", ("output[1].type",)),
     }
+
+
+def test_output_covering_lists_each_state_once_in_order() -> None:
+    output = ManifestOutput.covering("Slot", "https://example.org/s.ndjson", ["RI", "MA", "RI"])
+    assert output.extension == {"state": ["MA", "RI"]}
+    assert output.states == ["MA", "RI"]
+
+
+def test_indented_encoding_is_the_published_manifest_format() -> None:
+    manifest = Manifest(
+        transactionTime="2021-04-22T14:28:21Z",
+        request="https://example.org/$bulk-publish?_since=2021-04-01T00:00:00+00:00",
+        output=[ManifestOutput.covering("Slot", "https://example.org/s.ndjson?_since=x", ["MA"])],
+    )
+    assert encode_manifest(manifest, indent=2) == (
+        b"{\n"
+        b'  "transactionTime": "2021-04-22T14:28:21Z",\n'
+        b'  "request": "https://example.org/$bulk-publish?_since=2021-04-01T00:00:00+00:00",\n'
+        b'  "output": [\n'
+        b"    {\n"
+        b'      "type": "Slot",\n'
+        b'      "url": "https://example.org/s.ndjson?_since=x",\n'
+        b'      "extension": {\n'
+        b'        "state": [\n'
+        b'          "MA"\n'
+        b"        ]\n"
+        b"      }\n"
+        b"    }\n"
+        b"  ],\n"
+        b'  "error": []\n'
+        b"}"
+    )
+
+
+@given(
+    request=st.text(),
+    outputs=st.lists(st.tuples(st.text(), st.text(), st.lists(st.text(max_size=3), max_size=3)), max_size=3),
+)
+def test_indented_encoding_matches_an_independent_encoder(request: str, outputs: list[Any]) -> None:
+    """The same bytes as orjson writes with two-space indentation, whatever the strings hold (escapes,
+    non-ASCII): the format publications have always been served in."""
+    manifest = Manifest(
+        transactionTime="2021-04-22T14:28:21Z",
+        request=request,
+        output=[ManifestOutput.covering(kind, url, states) for kind, url, states in outputs],
+    )
+    expected = {
+        "transactionTime": manifest.transactionTime,
+        "request": request,
+        "output": [
+            {"type": kind, "url": url, "extension": {"state": sorted(set(states))}} for kind, url, states in outputs
+        ],
+        "error": [],
+    }
+    assert encode_manifest(manifest, indent=2) == orjson.dumps(expected, option=orjson.OPT_INDENT_2)

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from slotlinks.config import Settings
-from slotlinks.discovery.aggregate.render import aggregate_id
+from slotlinks.discovery.aggregate import aggregate_id
 from slotlinks.discovery.app import create_app
 from slotlinks.discovery.publishers import registry
 from slotlinks.discovery.store import tables as t

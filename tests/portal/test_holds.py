@@ -12,10 +12,11 @@ import pytest
 from slotlinks.clock import FixedClock
 from slotlinks.errors import SlotUnavailable
 from slotlinks.provider.portal.holds import place_hold, release_hold
-from slotlinks.provider.publication.render import MANIFEST_NAME, iter_lines
+from slotlinks.provider.publication.render import iter_lines
 from slotlinks.provider.publication.snapshots import PublicationCache
 from slotlinks.provider.store.settings import PORTAL_URL_SETTING
 from slotlinks.provider.store.store import ProviderStore
+from slotlinks.publishing import MANIFEST_NAME
 from tests.portal.conftest import make_slot
 
 TTL = timedelta(minutes=10)

@@ -53,6 +53,12 @@ def test_manifest_lists_every_type_with_absolute_urls_and_states(running_provide
     assert all("-W" in o["url"] for o in slot_files), "slot files are split by state and week"
 
 
+def test_manifest_is_indented_json_ending_in_a_newline(running_provider: RunningProvider) -> None:
+    for params in ({}, {"_since": "2026-01-01T00:00:00Z"}):
+        raw = get(running_provider, running_provider.manifest_url, params=params).content
+        assert raw == orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2) + b"\n"
+
+
 def test_forged_host_header_does_not_change_urls(running_provider: RunningProvider) -> None:
     body = manifest(running_provider, headers={"Host": "evil.example"})
     assert all(o["url"].startswith("http://publisher.test:8001/fhir/") for o in body["output"])
@@ -191,6 +197,27 @@ def test_since_returns_only_changes_and_removals(running_provider: RunningProvid
             all_ids |= {orjson.loads(x)["id"] for x in get(running_provider, output["url"]).content.splitlines()}
     assert removed not in all_ids
     assert booked in all_ids
+
+
+def test_since_with_an_offset_is_named_as_given_and_its_file_urls_work(running_provider: RunningProvider) -> None:
+    since = "2026-01-01T00:00:00+05:00"
+    body = manifest(running_provider, params={"_since": since})
+    assert body["request"] == f"{running_provider.manifest_url}?_since={since}"
+    assert body["output"], "every resource changed after that instant"
+    same_instant = manifest(running_provider, params={"_since": "2025-12-31T19:00:00Z"})
+    assert [o["type"] for o in body["output"]] == [o["type"] for o in same_instant["output"]]
+    for output, other in zip(body["output"], same_instant["output"], strict=True):
+        assert output["url"].endswith("?_since=2026-01-01T00:00:00%2B05:00")
+        response = get(running_provider, output["url"])
+        assert response.status_code == 200
+        assert response.content == get(running_provider, other["url"]).content
+
+
+def test_since_file_without_changes_is_operation_outcome(running_provider: RunningProvider) -> None:
+    url = manifest(running_provider)["output"][0]["url"]
+    response = get(running_provider, url, params={"_since": "2099-01-01T00:00:00Z"})
+    assert response.status_code == 404
+    assert response.json()["resourceType"] == "OperationOutcome"
 
 
 @pytest.mark.parametrize("bad", ["yesterday", "2026-11-24", "2026-11-24T10:00:00", "2026-13-01T00:00:00Z"])

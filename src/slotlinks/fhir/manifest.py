@@ -1,13 +1,17 @@
 """The `$bulk-publish` manifest (specification, "Bulk Publication" / "Manifest File").
 
-A JSON object: `transactionTime` (instant), `request` (the manifest's own URL), `output` (one entry per
-NDJSON file: `type`, absolute `url`, optional `extension` whose `state` lists the jurisdictions the file
-covers) and `error` (usually empty). Publishers put other keys in `output[].extension` (Walgreens:
-`currentAsOf`), so `extension` is kept as an open object and only `state` is typed.
+A JSON object: `transactionTime` (instant), `request` (the manifest's own URL, with `?_since=` when the
+client asked for changes only), `output` (one entry per NDJSON file: `type`, absolute `url`, optional
+`extension` whose `state` lists the jurisdictions the file covers) and `error` (usually empty).
+Publishers put other keys in `output[].extension` (Walgreens: `currentAsOf`), so `extension` is kept as
+an open object and only `state` is typed.
+
+The same types decode what publishers send us and encode what we publish (`encode_manifest`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -19,12 +23,17 @@ from slotlinks.fhir.urls import is_http_url
 
 __all__ = [
     "MANIFEST_DECODER",
+    "MANIFEST_NAME",
     "Manifest",
     "ManifestOutput",
     "decode_manifest",
     "encode_manifest",
     "validate_manifest",
 ]
+
+
+#: The manifest's name: the last segment of its URL (`{base}/$bulk-publish`), and its file's name.
+MANIFEST_NAME = "$bulk-publish"
 
 
 class ManifestOutput(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -39,6 +48,12 @@ class ManifestOutput(msgspec.Struct, kw_only=True, omit_defaults=True):
         state = self.extension.get("state")
         if state is not None and not (isinstance(state, list) and all(isinstance(s, str) for s in state)):
             raise ValueError("`extension.state` must be an array of strings")
+
+    @classmethod
+    def covering(cls, resource_type: str, url: str, states: Iterable[str]) -> ManifestOutput:
+        """An output whose `extension.state` lists `states` (sorted, each once): the jurisdictions a
+        client can filter the file by (spec "Manifest File": `state` SHOULD be present)."""
+        return cls(type=resource_type, url=url, extension={"state": sorted(set(states))})
 
     @property
     def states(self) -> list[str]:
@@ -70,9 +85,11 @@ def decode_manifest(data: bytes | str) -> Manifest:
     return MANIFEST_DECODER.decode(data)
 
 
-def encode_manifest(manifest: Manifest) -> bytes:
-    """Encode a manifest as compact JSON, with `"error": []` present even when empty."""
-    return _ENCODER.encode(manifest)
+def encode_manifest(manifest: Manifest, *, indent: int = 0) -> bytes:
+    """Encode a manifest as JSON, with `"error": []` present even when empty: compact, or with
+    `indent` spaces per level (as a published manifest file is written, for people who open it)."""
+    data = _ENCODER.encode(manifest)
+    return msgspec.json.format(data, indent=indent) if indent else data
 
 
 def validate_manifest(manifest: Manifest) -> list[Issue]:

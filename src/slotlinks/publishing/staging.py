@@ -1,6 +1,5 @@
 """Building a publication's files where no reader can see them half-written, then putting them in
-place whole: used by the provider's publication cache, its static export and the discovery side's
-aggregate cache."""
+place whole: used by the versioned cache (`versions`) and the provider's static export."""
 
 from __future__ import annotations
 

@@ -1,12 +1,17 @@
-"""The aggregate re-publication (spec "Slot Aggregators") and its FHIR read/search.
+"""The aggregate re-publication (spec "Slot Aggregators") through the shared pipeline
+(`slotlinks.publishing`), and its FHIR read/search.
 
 - `cache`: The aggregate publication encoded once per data version, on disk (spec "Bulk Publication", "Slot
   Aggregators").
 - `fhirstore`: The discovery store served through the FHIR REST layer (`slotlinks.fhirapi`), as the aggregate
   publication publishes it (spec "Slot Aggregators"): the same ids, references, identifiers, `meta` and
   `has-availability`, so a client can go from the aggregate's NDJSON to reads and searches here.
-- `render`: Rendering the discovery store as one SMART Scheduling Links publication (spec "Slot Aggregators").
-- `routes`: The aggregate re-publication: `GET|HEAD {discovery_url}/aggregate/$bulk-publish` and its NDJSON files.
+- `render`: Rendering the discovery store as the lines of one SMART Scheduling Links publication.
+- `rewrite`: One publisher's resource rewritten as the aggregate publishes it: new ids, references,
+  provenance (`identifier`, `meta.source`, `lastSourceSync`) and `has-availability`.
+- `routes`: The aggregate re-publication: `GET|HEAD {discovery_url}/aggregate/$bulk-publish` and its NDJSON files,
+  wired to the aggregate's `_since` answers.
+- `sources`: The publishers whose data the aggregate re-publishes, as rendering needs them.
 
 Routes and commands (the modules named routes, pages or cli) are wired by the app factory and the CLI,
 which import them by module path; what is listed below is the capability's surface for the rest of slotlinks.
@@ -16,6 +21,6 @@ from __future__ import annotations
 
 from slotlinks.discovery.aggregate.cache import AggregateCache
 from slotlinks.discovery.aggregate.fhirstore import DiscoveryFhirStore
-from slotlinks.discovery.aggregate.render import aggregate_id
+from slotlinks.discovery.aggregate.rewrite import aggregate_id
 
 __all__ = ["AggregateCache", "DiscoveryFhirStore", "aggregate_id"]

@@ -3,13 +3,13 @@ publication publishes it (spec "Slot Aggregators"): the same ids, references, id
 `has-availability`, so a client can go from the aggregate's NDJSON to reads and searches here.
 
 Descriptive resources are the aggregate's renderings of every publisher's current generation, built
-once per data version (`aggregate_cache.data_state`) and kept until the clock would change them
-(`aggregate_cache.valid_until_ms`: a Schedule's availability ends, a publisher's data turns stale).
+once per data version (`cache.data_state`) and kept until the clock would change them
+(`cache.valid_until_ms`: a Schedule's availability ends, a publisher's data turns stale).
 Slots are filtered, ordered and keyset-paged in SQL over `feed_slot` (current generation, Schedule
 published) and rendered as the aggregate renders them.
 
 Ids: a Slot's aggregate id is `<publisher>.<source id>.<start ms>` or, when that is not a FHIR id,
-`<publisher>-<hash>` (`aggregate.aggregate_id`). The readable form maps straight to columns; the hashed
+`<publisher>-<hash>` (`rewrite.aggregate_id`). The readable form maps straight to columns; the hashed
 form is found by hashing that publisher's candidate rows (those whose readable id would be invalid).
 `_sort=_id` orders by the readable form built in SQL, which is the id itself except for hashed ids.
 """
@@ -26,13 +26,9 @@ from sqlalchemy import JSON, ColumnElement, Connection, String, and_, case, cast
 
 from slotlinks.config import Settings
 from slotlinks.discovery.aggregate.cache import data_state, valid_until_ms
-from slotlinks.discovery.aggregate.render import (
-    SlotRenderer,
-    aggregate_id,
-    descriptive_resources,
-    load_publishers,
-    slot_renderer,
-)
+from slotlinks.discovery.aggregate.render import SlotRenderer, descriptive_resources, slot_renderer
+from slotlinks.discovery.aggregate.rewrite import aggregate_id
+from slotlinks.discovery.aggregate.sources import load_publishers
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.fhirapi.keyset import keyset_clause, keyset_order

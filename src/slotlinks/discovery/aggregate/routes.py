@@ -1,7 +1,8 @@
 """The aggregate re-publication: `GET|HEAD {discovery_url}/aggregate/$bulk-publish` and its NDJSON files.
 
 Spec "Slot Aggregators" (re-publish many publishers' data in the publisher format) over "Bulk
-Publication" (the same HTTP behaviours as a publisher, shared with the provider in `slotlinks.publishing.http`).
+Publication": the endpoints and their HTTP behaviours are the provider's too (`slotlinks.publishing.routes`);
+this module says what the aggregate's `_since` answers hold.
 
 `_since=<instant>` contract (the spec leaves it to servers; clients must handle a full data set):
 
@@ -24,21 +25,21 @@ Publication" (the same HTTP behaviours as a publisher, shared with the provider 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request
-from sqlalchemy import exists, select
-from starlette.responses import Response
+from fastapi import APIRouter
+from sqlalchemy import Connection, exists, select
 
 from slotlinks.config import Settings
-from slotlinks.discovery.aggregate.cache import MANIFEST_NAME, AggregateCache, data_state
-from slotlinks.discovery.aggregate.render import AggregateFile, iter_lines, load_publishers, manifest_bytes, write_files
+from slotlinks.discovery.aggregate.cache import AggregateCache, data_state
+from slotlinks.discovery.aggregate.render import iter_lines
+from slotlinks.discovery.aggregate.sources import load_publishers
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
-from slotlinks.errors import NotFound
-from slotlinks.fhir.instant import ms_to_instant
-from slotlinks.publishing.http import file_response, manifest_response, parse_since, stream_response
+from slotlinks.publishing.outputs import Line
+from slotlinks.publishing.routes import Changes, publication_router
 
 __all__ = ["aggregate_router", "since_answerable"]
 
@@ -51,60 +52,37 @@ def since_answerable(store: DiscoveryStore, since_ms: int) -> bool:
         return not conn.execute(select(removed)).scalar()
 
 
+class _AggregateChanges:
+    """The discovery store's `_since` answers (a `ChangeSource`)."""
+
+    def __init__(self, store: DiscoveryStore, settings: Settings) -> None:
+        self.store = store
+        self.min_poll_seconds = settings.min_poll_seconds
+
+    def answers_since(self, since_ms: int) -> bool:
+        return since_answerable(self.store, since_ms)
+
+    @contextmanager
+    def changes(self, since_ms: int) -> Iterator[Changes[bytes]]:
+        now_ms = self.store.now_ms()
+        with self.store.read() as conn:
+            yield Changes(data_state(conn).changed_ms or now_ms, self._lines(conn, now_ms, since_ms))
+
+    def _lines(self, conn: Connection, now_ms: int, since_ms: int) -> Iterator[Line[bytes]]:
+        sources = load_publishers(conn, now_ms=now_ms, min_poll_seconds=self.min_poll_seconds)
+        yield from iter_lines(conn, sources, now_ms=now_ms, since_ms=since_ms)
+
+
 def aggregate_router(settings: Settings, store: DiscoveryStore, *, cache: AggregateCache | None = None) -> APIRouter:
     """The aggregate's publication routes under `{discovery_url}/aggregate` (by default encoded under
     `{data_dir}/aggregate-cache`)."""
     cache = cache or AggregateCache(store, settings, Path(settings.data_dir) / "aggregate-cache")
-    router = APIRouter()
-    prefix = urlsplit(settings.discovery_url).path.rstrip("/") + "/aggregate"
-    max_age = settings.max_age
-
-    def since_files(since_ms: int) -> tuple[list[AggregateFile], int]:
-        now_ms = store.now_ms()
-        with store.read() as conn:
-            sources = load_publishers(conn, now_ms=now_ms, min_poll_seconds=settings.min_poll_seconds)
-            files = write_files(conn, sources, None, now_ms=now_ms, since_ms=since_ms)
-            return files, data_state(conn).changed_ms or now_ms
-
-    def full_manifest(request: Request) -> Response:
-        built = cache.current()
-        body = (built.directory / MANIFEST_NAME).read_bytes()
-        return manifest_response(request, body, f"am{built.version}", built.built_ms, max_age)
-
-    @router.api_route(f"{prefix}/{MANIFEST_NAME}", methods=["GET", "HEAD"], include_in_schema=False)
-    def manifest(request: Request) -> Response:
-        since = parse_since(request)
-        if since is None or not since_answerable(store, since[0]):
-            return full_manifest(request)
-        since_ms, raw = since
-        files, transaction_ms = since_files(since_ms)
-        query = f"?_since={quote(raw, safe=':')}"
-        body = manifest_bytes(files, transaction_ms, cache.base_url, since=raw, file_query=query)
-        return manifest_response(request, body, f"as{transaction_ms}-{since_ms}", transaction_ms, max_age)
-
-    @router.api_route(f"{prefix}/{{name}}.ndjson", methods=["GET", "HEAD"], include_in_schema=False)
-    def ndjson_file(name: str, request: Request) -> Response:
-        file_name = f"{name}.ndjson"
-        since = parse_since(request)
-        if since is not None:
-            return since_file(file_name, since[0], request)
-        built = cache.current()
-        if built.file(file_name) is None:
-            raise NotFound(f"{file_name} is not part of the current aggregate publication", expression=["url"])
-        return file_response(request, built.directory / file_name, f"af{built.version}", built.built_ms, max_age)
-
-    def since_file(file_name: str, since_ms: int, request: Request) -> Response:
-        if not any(f.name == file_name for f in since_files(since_ms)[0]):
-            raise NotFound(f"{file_name} has no changes after {ms_to_instant(since_ms)}", expression=["url"])
-
-        def lines() -> Iterator[bytes]:
-            now_ms = store.now_ms()
-            with store.read() as conn:
-                sources = load_publishers(conn, now_ms=now_ms, min_poll_seconds=settings.min_poll_seconds)
-                for _, name, _, line in iter_lines(conn, sources, now_ms=now_ms, since_ms=since_ms):
-                    if name == file_name:
-                        yield line
-
-        return stream_response(request, lines(), max_age)
-
-    return router
+    return publication_router(
+        prefix=urlsplit(settings.discovery_url).path.rstrip("/") + "/aggregate",
+        base_url=cache.base_url,
+        cache=cache,
+        changes=_AggregateChanges(store, settings),
+        max_age=settings.max_age,
+        etag_prefix="a",
+        label="aggregate publication",
+    )

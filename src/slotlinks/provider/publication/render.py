@@ -1,9 +1,11 @@
-"""Rendering the provider store as a SMART Scheduling Links publication (`$bulk-publish` + NDJSON).
+"""Rendering the provider store as the lines of a SMART Scheduling Links publication (spec "Bulk
+Publication": NDJSON files listed by `$bulk-publish`).
 
-One pass over the store writes every file: descriptive resources split by US state, Slots by state and
-ISO week of their local start. The same row encoders serve the full data set (cached per data-set
-version, or exported to static files) and `_since` requests (only rows changed after an instant,
-including deactivated ones, so clients learn of removals).
+One pass over the store renders every line, tagged with its file (`slotlinks.publishing.outputs`:
+descriptive resources split by US state, Slots by state and ISO week of their local start). The same
+row encoders serve the full data set (cached per data-set version, or exported to static files) and
+`_since` requests (only rows changed after an instant, including deactivated ones, so clients learn of
+removals).
 
 A slot's published status counts its bookings and its live holds (`holds`): held to capacity it is
 `busy-tentative`, and its `slot-capacity` counts only units neither booked nor held. Holds expire by
@@ -18,10 +20,10 @@ everything free-form (phone, portal URL) is escaped once through orjson.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Row, Select, or_, select
@@ -31,51 +33,10 @@ from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAP
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider.portal.holds import hold_counts
 from slotlinks.provider.store import tables as t
-from slotlinks.provider.store.settings import BOOKING_PATH, PORTAL_URL_SETTING
+from slotlinks.provider.store.settings import BOOKING_PATH
+from slotlinks.publishing.outputs import DESCRIPTIVE_FILES, Line, file_name
 
-__all__ = [
-    "MANIFEST_NAME",
-    "PORTAL_URL_SETTING",
-    "OutputFile",
-    "Publication",
-    "iter_lines",
-    "manifest_bytes",
-    "render_slot",
-    "write_files",
-]
-
-MANIFEST_NAME = "$bulk-publish"
-
-# Opens one output file, by name, for binary writing.
-Opener = Callable[[str], IO[bytes]]
-
-# Descriptive types in the order a client needs them to resolve references.
-_DESCRIPTIVE: tuple[tuple[str, str], ...] = (
-    ("Location", "locations"),
-    ("Practitioner", "practitioners"),
-    ("HealthcareService", "healthcare-services"),
-    ("PractitionerRole", "practitioner-roles"),
-    ("Schedule", "schedules"),
-)
-TYPE_ORDER = {name: i for i, (name, _) in enumerate(_DESCRIPTIVE)} | {"Slot": len(_DESCRIPTIVE)}
-
-
-@dataclass(slots=True)
-class OutputFile:
-    """One NDJSON file of the publication."""
-
-    type: str
-    name: str
-    states: set[str] = field(default_factory=set)
-    count: int = 0
-
-
-@dataclass(slots=True)
-class Publication:
-    """What one pass wrote: the data set's time and its files in manifest order."""
-
-    transaction_ms: int
-    files: list[OutputFile]
+__all__ = ["iter_lines", "render_slot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +44,6 @@ class _ScheduleInfo:
     state: str | None
     reference: str  # `"schedule":{"reference":"Schedule/<id>"}`
     extensions: str  # the booking-phone extension, with its leading comma, or ""
-
-
-def _file_name(prefix: str, state: str | None, week: str | None = None) -> str:
-    parts = [prefix, *(p for p in (state, week) if p)]
-    return "-".join(parts) + ".ndjson"
 
 
 _CAPACITY_PREFIX = ',{"url":"' + SLOT_CAPACITY + '","valueInteger":'
@@ -157,8 +113,7 @@ class _Renderer:
         if found is None:
             info = self.schedules.get(schedule_id)
             state = info.state if info else None
-            year, week, _ = date.fromisoformat(key[1]).isocalendar()
-            found = self.files[key] = (_file_name("slots", state, f"{year}-W{week:02d}"), state)
+            found = self.files[key] = (file_name("slots", state, date.fromisoformat(key[1])), state)
         return found
 
     def slot_line(self, row: Row[*tuple[Any, ...]] | tuple[Any, ...]) -> str:
@@ -207,7 +162,7 @@ def render_slot(conn: Connection, portal_url: str, slot_id: str, *, now_ms: int 
 
 def iter_lines(
     conn: Connection, portal_url: str, *, since_ms: int | None = None, now_ms: int | None = None
-) -> Iterator[tuple[str, str, str | None, str]]:
+) -> Iterator[Line[str]]:
     """Every published line (with its newline) as (type, file name, state, line), in manifest order.
 
     Without `since_ms`: the active data set. With it: every row changed after that instant, active or
@@ -215,14 +170,14 @@ def iter_lines(
     and every slot whose unreleased hold expired after it (by `now_ms`).
     """
     renderer = _Renderer(conn, portal_url, now_ms=now_ms)
-    for type_name, prefix in _DESCRIPTIVE:
+    for type_name, prefix in DESCRIPTIVE_FILES:
         table = t.RESOURCE_TABLES[type_name]
         query = select(table.c.state, table.c.resource).order_by(table.c.id)
         query = query.where(table.c.active) if since_ms is None else query
         if since_ms is not None:
             query = query.where(table.c.last_updated > since_ms)
         for row in conn.execute(query):
-            yield type_name, _file_name(prefix, row.state), row.state, row.resource + "\n"
+            yield type_name, file_name(prefix, row.state), row.state, row.resource + "\n"
     s = t.slot.c
     slots = _slot_columns()
     changed = s.active if since_ms is None else s.last_updated > since_ms
@@ -235,82 +190,3 @@ def iter_lines(
     for slot_row in stream_tuples(conn, slots):
         name, state = slot_file(slot_row[1], slot_row[2])
         yield "Slot", name, state, slot_line(slot_row)
-
-
-class _Sink:
-    """One output file: lines are gathered and written in large encoded blocks (fewer syscalls and
-    one encode per block instead of one per line)."""
-
-    __slots__ = ("handle", "pending")
-    FLUSH_AT = 4096
-
-    def __init__(self, handle: IO[bytes]) -> None:
-        self.handle = handle
-        self.pending: list[str] = []
-
-    def add(self, line: str) -> None:
-        self.pending.append(line)
-        if len(self.pending) >= self.FLUSH_AT:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.pending:
-            self.handle.write("".join(self.pending).encode())
-            self.pending.clear()
-
-
-def write_files(
-    conn: Connection,
-    portal_url: str,
-    opener: Opener | None,
-    *,
-    since_ms: int | None = None,
-    now_ms: int | None = None,
-) -> list[OutputFile]:
-    """Writes every line through `opener(name)` (one open binary file per output) and returns the
-    outputs in manifest order; with no opener, only counts what would be written."""
-    files: dict[str, OutputFile] = {}
-    sinks: dict[str, _Sink] = {}
-    try:
-        for type_name, name, state, line in iter_lines(conn, portal_url, since_ms=since_ms, now_ms=now_ms):
-            out = files.get(name)
-            if out is None:
-                out = files[name] = OutputFile(type_name, name)
-                if opener is not None:
-                    sinks[name] = _Sink(opener(name))
-            if state:
-                out.states.add(state)
-            out.count += 1
-            if opener is not None:
-                sinks[name].add(line)
-        for sink in sinks.values():
-            sink.flush()
-    finally:
-        for sink in sinks.values():
-            sink.handle.close()
-    all_states = set().union(*(f.states for f in files.values()))
-    for out in files.values():
-        # A file of resources tied to no state (e.g. Practitioners) serves every state published.
-        if not out.states:
-            out.states = set(all_states)
-    return sorted(files.values(), key=lambda f: (TYPE_ORDER[f.type], f.name))
-
-
-def manifest_bytes(publication: Publication, base_url: str, *, since: str | None = None, file_query: str = "") -> bytes:
-    """The `$bulk-publish` manifest for a publication, with absolute URLs under `base_url`."""
-    base = base_url.rstrip("/")
-    request = f"{base}/{MANIFEST_NAME}" + (f"?_since={since}" if since else "")
-    manifest = {
-        "transactionTime": ms_to_instant(publication.transaction_ms),
-        "request": request,
-        "output": [
-            {
-                "type": f.type,
-                "url": f"{base}/{f.name}{file_query}",
-                "extension": {"state": sorted(f.states)},
-            }
-            for f in publication.files
-        ],
-        "error": [],
-    }
-    return orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"

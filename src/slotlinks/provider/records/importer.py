@@ -21,12 +21,12 @@ from slotlinks.fhir.instant import instant_to_ms
 from slotlinks.fhir.ndjson import DEFAULT_MAX_LINE_BYTES, LineError, LineSplitter, decode_line
 from slotlinks.fhir.resources import RESOURCE_DECODER, Resource, Slot
 from slotlinks.fhir.validate import validate_resource
-from slotlinks.provider.publication.render import TYPE_ORDER
 from slotlinks.provider.records.references import missing_reference_issues, reference_target
 from slotlinks.provider.records.resources import error_issues, write_resource
 from slotlinks.provider.schedule.regenerate import DEFAULT_HORIZON_DAYS, regenerate_schedules
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import Change
+from slotlinks.publishing.outputs import TYPE_ORDER
 
 __all__ = ["MAX_IMPORT_ISSUES", "import_ndjson"]
 
