@@ -3,6 +3,8 @@
 
 - `cache`: The aggregate publication encoded once per data version, on disk (spec "Bulk Publication", "Slot
   Aggregators").
+- `changes`: What the aggregate's `_since` answers hold: the changed lines, or none when a sync removed
+  something since (then the full data set is the answer).
 - `fhirstore`: The discovery store served through the FHIR REST layer (`slotlinks.fhirapi`), as the aggregate
   publication publishes it (spec "Slot Aggregators"): the same ids, references, identifiers, `meta` and
   `has-availability`, so a client can go from the aggregate's NDJSON to reads and searches here.
