@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from slotlinks.errors import SourceError
+from slotlinks.fhir.manifest import MANIFEST_NAME
 
 __all__ = [
     "MANIFEST_NAME",
@@ -30,7 +31,6 @@ __all__ = [
     "open_source",
 ]
 
-MANIFEST_NAME = "$bulk-publish"
 _CHUNK = 1 << 16
 #: Manifests are small; anything larger than this is not one.
 _MAX_MANIFEST_BYTES = 32 << 20

@@ -21,6 +21,7 @@ from slotlinks.discovery.ingest.generation import TABLES
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import Conflict, InvalidInput, NotFound
+from slotlinks.fhir.manifest import MANIFEST_NAME
 from slotlinks.fhir.urls import http_url_parts
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
 ]
 
 SERVICE_TYPE = "https://github.com/smart-on-fhir/smart-scheduling-links"
-MANIFEST_NAME = "$bulk-publish"
 
 
 @dataclass(frozen=True, slots=True)
