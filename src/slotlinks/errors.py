@@ -7,6 +7,7 @@ or into the app's page for it. Services never raise HTTP exceptions. A capabilit
 subclass here, under the error whose status it answers with:
 
     SlotlinksError                exception  500
+    ├── UnregisteredCheck         exception  500  a conformance finding for a check no `@check` declared (our bug)
     ├── InvalidInput              invalid    400  malformed resource, parameter or file
     ├── Unauthorized              login      401  missing or wrong credentials
     ├── Forbidden                 forbidden  403  authenticated, but not allowed
@@ -50,6 +51,7 @@ __all__ = [
     "TooLarge",
     "Unauthorized",
     "Unavailable",
+    "UnregisteredCheck",
     "UrlRefused",
     "raise_invalid",
 ]
@@ -91,6 +93,11 @@ class SlotlinksError(Exception):
         if self._issues:
             return self._issues
         return (Issue(self.message, code=self.code, expression=self.expression),)
+
+
+class UnregisteredCheck(SlotlinksError):
+    """A conformance failure, skip or run named a check that no `@check` declared: a bug in slotlinks,
+    raised at once so that a misspelt check cannot pass unnoticed."""
 
 
 class InvalidInput(SlotlinksError):

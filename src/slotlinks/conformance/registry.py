@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar
 
+from slotlinks.errors import UnregisteredCheck
 from slotlinks.fhir.resources import Resource
 
 if TYPE_CHECKING:
@@ -74,10 +75,6 @@ class Check:
     title: str
     profiles: frozenset[str] = BOTH_PROFILES
     live_only: bool = False
-
-
-class UnregisteredCheck(LookupError):
-    """A failure, skip or run named a check that no `@check` declared."""
 
 
 class Failures(Protocol):
