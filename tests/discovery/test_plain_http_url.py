@@ -42,8 +42,22 @@ def test_urls_the_rule_refuses_are_not_plain(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["https://www.cvs.com/immunizations/covid-19-vaccine?cid=oc_vacfnd_cvd", "http://a/", "https://a.example"]
+    "value",
+    [
+        "https://www.cvs.com/immunizations/covid-19-vaccine?cid=oc_vacfnd_cvd",
+        "http://a/",
+        "https://a.example",
+        # A portal on its own port is everyday too: declining it sent every Slot down the slow route.
+        "http://127.0.0.1:9/portal/book/sch-00071-202612081300",
+        "https://book.example.org:8443/book/x",
+    ],
 )
 def test_everyday_links_are_plain(value: str) -> None:
     assert plain_http_url(value)
     assert is_http_url(value)
+
+
+@pytest.mark.parametrize("value", ["http://a:99999/", "http://a:x/", "http://:80/x"])
+def test_a_bad_port_or_a_port_without_host_is_not_plain(value: str) -> None:
+    assert not plain_http_url(value)
+    assert not is_http_url(value)
