@@ -20,6 +20,8 @@ callers that parse while downloading.
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,7 +33,19 @@ import httpx
 from slotlinks.errors import AddressRefused, UrlRefused
 from slotlinks.net.guard import GuardedTransport
 
-__all__ = ["GuardedClient", "NoReply", "Reply", "guarded_get"]
+__all__ = ["GuardedClient", "NoReply", "Reply", "direct_transport", "guarded_get"]
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for the process: building one reads the whole CA bundle (a good part
+    of a second), and httpx would otherwise build one for every client."""
+    return httpx.create_ssl_context()
+
+
+def direct_transport() -> httpx.AsyncHTTPTransport:
+    """The transport under the guard: no retries (a failed fetch is reported, not repeated), shared TLS context."""
+    return httpx.AsyncHTTPTransport(retries=0, verify=_tls_context())
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +82,7 @@ class GuardedClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         guarded = GuardedTransport(
-            transport or httpx.AsyncHTTPTransport(retries=0), allow_private_networks=allow_private_networks
+            transport or direct_transport(), allow_private_networks=allow_private_networks
         )
         self._client = httpx.AsyncClient(
             transport=guarded, timeout=timeout, follow_redirects=False, trust_env=False, headers=headers

@@ -23,6 +23,7 @@ import httpx
 from slotlinks.config import Settings
 from slotlinks.errors import FetchError, HttpStatusError, SlotlinksError, TooLarge
 from slotlinks.fhir.ndjson import LineError, LineSplitter
+from slotlinks.net.client import direct_transport
 from slotlinks.net.guard import GuardedTransport, UrlPolicy
 
 __all__ = ["Fetcher", "ManifestResponse", "make_client"]
@@ -45,7 +46,7 @@ class ManifestResponse:
 def make_client(settings: Settings) -> httpx.AsyncClient:
     """An httpx client whose every connection goes through the address guard."""
     transport = GuardedTransport(
-        httpx.AsyncHTTPTransport(retries=0), allow_private_networks=settings.allow_private_networks
+        direct_transport(), allow_private_networks=settings.allow_private_networks
     )
     timeout = httpx.Timeout(
         connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout, pool=None
