@@ -49,12 +49,15 @@ class Settings:
     hold_minutes: int = 10
     portal_secret: str = ""
     # Booking attempts (the portal's hold and book POSTs) per client, and failed staff sign-ins per
-    # client and per username, each allowed `attempts` per `window_seconds` (token buckets).
+    # client, each allowed `attempts` per `window_seconds` (token buckets). Past `login_attempts`
+    # recent failures on one username, its sign-ins are slowed, never refused: a delay doubling per
+    # failure up to `login_max_delay_seconds` (so no stranger can lock a staff member out).
     # `behind_proxy`: the client is the last X-Forwarded-For address (set only behind a trusted proxy).
     booking_attempts: int = 20
     booking_window_seconds: int = 600
     login_attempts: int = 5
     login_window_seconds: int = 900
+    login_max_delay_seconds: float = 4.0
     behind_proxy: bool = False
     # Discovery side.
     # This deployment's id, appended to deep links as `source` (spec "Deep Links").
@@ -90,6 +93,7 @@ class Settings:
             booking_window_seconds=int(env.get("SLOTLINKS_BOOKING_WINDOW_SECONDS", "600")),
             login_attempts=int(env.get("SLOTLINKS_LOGIN_ATTEMPTS", "5")),
             login_window_seconds=int(env.get("SLOTLINKS_LOGIN_WINDOW_SECONDS", "900")),
+            login_max_delay_seconds=float(env.get("SLOTLINKS_LOGIN_MAX_DELAY_SECONDS", "4")),
             behind_proxy=_flag(env.get("SLOTLINKS_BEHIND_PROXY")),
             source_id=env.get("SLOTLINKS_SOURCE_ID", "slotlinks"),
             discovery_url=env.get("SLOTLINKS_DISCOVERY_URL", "http://127.0.0.1:8000"),
@@ -122,6 +126,8 @@ class Settings:
             raise ValueError(f"the portal secret must be at least {MIN_TOKEN_LENGTH} characters")
         if min(self.booking_attempts, self.booking_window_seconds, self.login_attempts, self.login_window_seconds) < 1:
             raise ValueError("rate limits need at least one attempt per window of at least one second")
+        if not 0 <= self.login_max_delay_seconds <= 60:
+            raise ValueError("the longest sign-in delay must be between 0 and 60 seconds")
 
     @property
     def admin_enabled(self) -> bool:

@@ -20,7 +20,7 @@ from slotlinks.provider.staff.auth import (
 )
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import open_store
-from slotlinks.web.ratelimit import RateLimiter, client_key
+from slotlinks.web.ratelimit import Backoff, RateLimiter, client_key
 from tests.conftest import NOW
 
 PASSWORD = "correct horse battery"
@@ -121,3 +121,19 @@ def test_client_key_honours_forwarded_for_only_behind_a_proxy() -> None:
     assert client_key("10.0.0.1", "6.6.6.6, 1.2.3.4", behind_proxy=True) == "1.2.3.4"
     assert client_key("10.0.0.1", " ", behind_proxy=True) == "10.0.0.1"
     assert client_key(None, None, behind_proxy=False) == "unknown"
+
+
+def test_backoff_slows_after_the_free_failures_doubling_up_to_its_cap() -> None:
+    now = FakeTime()
+    backoff = Backoff(3, timedelta(minutes=15).total_seconds(), max_delay=4.0, clock=now)
+    delays = []
+    for _ in range(8):
+        delays.append(backoff.delay("alice"))
+        backoff.fail("alice")
+    assert delays == [0, 0, 0, 0.25, 0.5, 1.0, 2.0, 4.0]
+    for _ in range(1000):
+        backoff.fail("alice")
+    assert backoff.delay("alice") == 4.0, "never more than the cap, however long the attack"
+    assert backoff.delay("bob") == 0, "delays are per key"
+    now.now += 1008 * 300  # one failure forgiven per 300 s (3 per 15 minutes)
+    assert backoff.delay("alice") == 0

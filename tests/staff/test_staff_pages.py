@@ -4,6 +4,7 @@ cancelling on a patient's behalf, CSRF, session expiry, rate limits, and the sta
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -207,8 +208,8 @@ def test_session_cookie_is_secure_when_the_base_url_is_https(make_server: MakeSe
         assert "Secure" in ok.headers["set-cookie"]
 
 
-def test_failed_sign_ins_are_limited_per_client_and_per_username(make_server: MakeServer) -> None:
-    server: Server = make_server(login_attempts=3, behind_proxy=True)
+def test_failed_sign_ins_are_limited_per_client_and_slowed_per_username(make_server: MakeServer) -> None:
+    server: Server = make_server(login_attempts=3, behind_proxy=True, login_max_delay_seconds=0.1)
     add_staff(server)
     add_staff(server, "bob")
     with server.staff() as client:
@@ -220,12 +221,61 @@ def test_failed_sign_ins_are_limited_per_client_and_per_username(make_server: Ma
             assert limited.status_code == 429
             assert int(limited.headers["retry-after"]) > 0
             assert "Too many failed sign-ins" in limited.text
-        # Per username: another client cannot go on guessing alice's password...
-        assert sign_in(client, password="wrong-wrong-wrong", **{"X-Forwarded-For": "192.0.2.2"}).status_code == 429
+        # Per username: another client may go on guessing alice's password, but slowly (see below)...
+        assert sign_in(client, password="wrong-wrong-wrong", **{"X-Forwarded-For": "192.0.2.2"}).status_code == 401
         # ...while bob signs in from there; a success does not count against anyone.
     for _ in range(4):
         with server.staff() as fresh:
             assert sign_in(fresh, username="bob", **{"X-Forwarded-For": "192.0.2.2"}).status_code == 303
+
+
+def from_address(server: Server, address: str) -> httpx.Client:
+    """A client whose connections come from `address` (any of 127.0.0.0/8 reaches the server): as the
+    server sees it, another machine. No header claims it."""
+    return server.staff(transport=httpx.HTTPTransport(local_address=address))
+
+
+def test_strangers_trickling_wrong_passwords_from_many_addresses_do_not_lock_the_user_out(
+    make_server: MakeServer,
+) -> None:
+    server: Server = make_server(login_attempts=3, login_max_delay_seconds=0.1)
+    add_staff(server)
+    attackers = [from_address(server, f"127.0.0.{10 + n}") for n in range(6)]
+    try:
+        for _round in range(2):  # each address stays under its own limit of 3 failures
+            answers = {sign_in(attacker, password="guess-guess-guess").status_code for attacker in attackers}
+            # Twelve failures on alice, and the trickle goes on: alice, at her desk, still gets in.
+            with from_address(server, "127.0.0.2") as alice:
+                started = time.monotonic()
+                signed_in = sign_in(alice)
+                assert signed_in.status_code == 303, signed_in.text
+                assert time.monotonic() - started >= 0.1, "an account under attack is slowed, for everyone"
+                assert alice.get("/staff/").status_code == 200
+            assert answers == {401}, "the strangers are slowed, not refused: nothing tells them apart from alice"
+        # Each address is still held to its own limit: a third failure, then a wait.
+        assert sign_in(attackers[0], password="guess-guess-guess").status_code == 401
+        assert sign_in(attackers[0], password="guess-guess-guess").status_code == 429
+    finally:
+        for attacker in attackers:
+            attacker.close()
+
+
+def test_one_address_hammering_is_refused_whatever_it_claims_to_forward(make_server: MakeServer) -> None:
+    server: Server = make_server(login_attempts=3, login_max_delay_seconds=0.1)
+    add_staff(server)
+    add_staff(server, "bob")
+    # Not behind a proxy: X-Forwarded-For is anyone's to write, so it names no client.
+    with from_address(server, "127.0.0.30") as hammer:
+        for n in range(3):
+            forged = {"X-Forwarded-For": f"198.51.100.{n}"}
+            assert sign_in(hammer, password="guess-guess-guess", **forged).status_code == 401
+        for username in ("alice", "bob"):
+            limited = sign_in(hammer, username=username, **{"X-Forwarded-For": "198.51.100.99"})
+            assert limited.status_code == 429
+            assert int(limited.headers["retry-after"]) > 0
+            assert "Too many failed sign-ins from your connection" in limited.text
+    with from_address(server, "127.0.0.31") as alice:
+        assert sign_in(alice).status_code == 303
 
 
 def test_bookings_are_listed_with_answers_per_location(server: Server) -> None:

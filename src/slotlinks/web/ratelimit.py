@@ -1,9 +1,15 @@
-"""Rate limits: small in-process token buckets keyed by client (or username).
+"""Rate limits: small in-process token buckets keyed by client, and growing delays keyed by account.
 
 Each key has a bucket of `attempts` tokens that refills at `attempts / window` tokens per second; an
 attempt takes one token, and an empty bucket answers how long until the next token (the Retry-After
 that a caller raises as `errors.RateLimited`). Used for booking attempts per client (the portal's hold
-and book POSTs) and for failed staff sign-ins per client and per username.
+and book POSTs) and for failed staff sign-ins per client.
+
+`Backoff` slows rather than refuses: it counts a key's recent failures (forgiving one per
+`window / free` seconds) and, past `free` of them, answers a delay that doubles with each further
+failure up to a cap. Staff sign-ins use it per username, because a refusal keyed by something a
+stranger can name (the account) lets that stranger lock the real user out from many addresses; a
+capped delay costs the real user a few seconds at worst and still makes every guess slow.
 
 The buckets live in the process: several server processes each allow the full rate. That bounds abuse
 cheaply without a shared store; a deployment that needs a global limit puts one in its proxy.
@@ -21,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["RateLimiter", "client_key"]
+__all__ = ["Backoff", "RateLimiter", "client_key"]
 
 # Buckets kept at most; beyond it, full (idle) buckets are dropped first, then the oldest.
 MAX_KEYS = 10_000
@@ -31,6 +37,15 @@ MAX_KEYS = 10_000
 class _Bucket:
     tokens: float
     at: float
+
+
+def _make_room(entries: dict[str, _Bucket], idle: Callable[[_Bucket], bool]) -> None:
+    """Drops the entries that would read as new anyway; if that is not enough, the older half."""
+    for key in [k for k, entry in entries.items() if idle(entry)]:
+        del entries[key]
+    if len(entries) >= MAX_KEYS:
+        for key in sorted(entries, key=lambda k: entries[k].at)[: len(entries) // 2]:
+            del entries[key]
 
 
 class RateLimiter:
@@ -84,13 +99,60 @@ class RateLimiter:
             bucket.tokens = min(self.capacity, bucket.tokens + 1.0)
 
     def _prune(self, now: float) -> None:
-        idle = [k for k, b in self._buckets.items() if b.tokens + (now - b.at) * self.rate >= self.capacity]
-        for key in idle:
-            del self._buckets[key]
-        if len(self._buckets) >= MAX_KEYS:
-            oldest = sorted(self._buckets, key=lambda k: self._buckets[k].at)[: len(self._buckets) // 2]
-            for key in oldest:
-                del self._buckets[key]
+        _make_room(self._buckets, lambda b: b.tokens + (now - b.at) * self.rate >= self.capacity)
+
+
+class Backoff:
+    """Per-key delays growing with recent failures: none for the first `free`, then `first_delay`
+    seconds doubling with each further failure, never more than `max_delay`. Thread-safe."""
+
+    def __init__(
+        self,
+        free: int,
+        window_seconds: float,
+        *,
+        max_delay: float,
+        first_delay: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if free < 1 or window_seconds <= 0 or max_delay < 0 or first_delay < 0:
+            raise ValueError("a backoff needs at least one free failure, a positive window and delays >= 0")
+        self.free = float(free)
+        self.rate = free / window_seconds  # failures forgiven per second
+        self.first_delay = min(first_delay, max_delay)
+        self.max_delay = max_delay
+        self.clock = clock
+        # The same bookkeeping as a bucket, counting failures instead of tokens.
+        self._failures: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def _decayed(self, key: str, now: float) -> _Bucket:
+        entry = self._failures.get(key)
+        if entry is None:
+            if len(self._failures) >= MAX_KEYS:
+                self._prune(now)
+            entry = self._failures[key] = _Bucket(0.0, now)
+        else:
+            entry.tokens = max(0.0, entry.tokens - (now - entry.at) * self.rate)
+            entry.at = now
+        return entry
+
+    def delay(self, key: str) -> float:
+        """Seconds to wait before `key`'s next attempt is looked at (0 while under `free` failures)."""
+        with self._lock:
+            beyond = self._decayed(key, self.clock()).tokens - self.free
+        if beyond < 0:
+            return 0.0
+        # Capping the exponent first keeps 2 ** n finite however long an attack goes on.
+        return min(self.max_delay, self.first_delay * math.pow(2.0, min(beyond, 64.0)))
+
+    def fail(self, key: str) -> None:
+        """Counts one failure against `key`."""
+        with self._lock:
+            self._decayed(key, self.clock()).tokens += 1.0
+
+    def _prune(self, now: float) -> None:
+        _make_room(self._failures, lambda e: e.tokens - (now - e.at) * self.rate <= 0)
 
 
 def client_key(peer: str | None, forwarded_for: str | None, *, behind_proxy: bool) -> str:

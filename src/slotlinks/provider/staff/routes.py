@@ -1,7 +1,7 @@
 """The staff side of the portal, its admin API, and the limit on patients' booking attempts.
 
     GET  /staff/login                        sign-in form
-    POST /staff/login                        sign in (failures limited per client and per username)
+    POST /staff/login                        sign in (failures limited per client, slowed per username)
     POST /staff/logout                       sign out
     GET  /staff/?location=&day=              today's and upcoming bookings, by location and schedule
     POST /staff/appointments/{id}/cancel     cancel on the patient's behalf (frees the slot)
@@ -13,12 +13,19 @@ Secure when the base URL is https, and lasts `staff_auth.SESSION_HOURS`. Every f
 token (`csrf`): bound to a sign-in cookie on the sign-in form, to the session afterwards, and to what
 the form acts on. Every response is sent with a nonce CSP, no framing and no caching.
 
+Failed sign-ins are limited per client (a 429 with Retry-After once its bucket is empty) and slowed
+per username (`ratelimit.Backoff`: every sign-in to an account with many recent failures waits a
+few seconds at most before its password is looked at, right or wrong, so the wait tells nothing).
+The account is never refused outright: anyone can name it, so a refusal would let strangers keep
+the real user out by trickling wrong passwords from many addresses.
+
 `BookingAttempts` is the portal's dependency on its hold and book POSTs: a token bucket per client
 (`ratelimit`); over the limit, `rate_limited_page` answers 429 with Retry-After.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import date
 from functools import cache
@@ -49,7 +56,7 @@ from slotlinks.provider.staff.auth import (
 from slotlinks.provider.staff.bookings import cancel_for_patient, locations, staff_bookings
 from slotlinks.provider.store.store import ProviderStore
 from slotlinks.web.bodies import MAX_BODY_BYTES, read_body, read_form
-from slotlinks.web.ratelimit import RateLimiter, client_key
+from slotlinks.web.ratelimit import Backoff, RateLimiter, client_key
 
 __all__ = ["BookingAttempts", "rate_limited_page", "staff_admin_router", "staff_router"]
 
@@ -130,6 +137,9 @@ def staff_router(settings: Settings, store: ProviderStore, *, login_limiter: Rat
     router = APIRouter(include_in_schema=False)
     clock = store.clock
     limiter = login_limiter or RateLimiter(settings.login_attempts, settings.login_window_seconds)
+    backoff = Backoff(
+        settings.login_attempts, settings.login_window_seconds, max_delay=settings.login_max_delay_seconds
+    )
     secure = urlsplit(settings.base_url).scheme == "https"
     secret_cache: list[bytes] = []
 
@@ -176,26 +186,24 @@ def staff_router(settings: Settings, store: ProviderStore, *, login_limiter: Rat
         username = form.get("username", "").strip()[:64]
         if not csrf.check_csrf(secret(), request.cookies.get(LOGIN_COOKIE), "staff-login", form.get("csrf")):
             return login_page(request, 403, error="This form has expired. Please sign in again.", username=username)
-        keys = [f"client:{_client(request, settings.behind_proxy)}", f"user:{username.lower()}"]
-        taken: list[str] = []
-        wait = 0
-        for key in keys:
-            wait = limiter.take(key)
-            if wait:
-                break
-            taken.append(key)
+        client = _client(request, settings.behind_proxy)
+        wait = limiter.take(client)
         if wait:
-            for key in taken:
-                limiter.refund(key)
-            error = f"Too many failed sign-ins. Please wait about {_minutes(wait)}, then try again."
+            error = (
+                f"Too many failed sign-ins from your connection. Please wait about {_minutes(wait)}, then try again."
+            )
             return login_page(request, 429, error=error, username=username, retry_after=wait)
+        account = username.lower()
+        delay = backoff.delay(account)
+        if delay:
+            await asyncio.sleep(delay)
         session = await run_in_threadpool(
             sign_in, store=store, clock=clock, username=username, password=form.get("password", "")
         )
         if session is None:
+            backoff.fail(account)
             return login_page(request, 401, error=WRONG_CREDENTIALS, username=username)
-        for key in taken:  # only failed sign-ins count
-            limiter.refund(key)
+        limiter.refund(client)  # only failed sign-ins count
         response = _redirect(STAFF_PATH)
         response.set_cookie(
             SESSION_COOKIE,
