@@ -5,7 +5,9 @@ app on 127.0.0.1 in a subprocess, ingested `--runs` times, each time into a new 
 Prints each run and, with targets: the median full ingest's rate and its ratio to a same-run baseline
 that only msgspec-decodes the same NDJSON lines from disk (>= 0.25); this process's peak RSS during
 ingest (< 300 MB); a re-poll when nothing changed (< 1% of the ingest); search latency near a ZIP
-over the next 14 days (p99 < 25 ms).
+over the next 14 days (p99 < 25 ms). With `--postgres URL` (a database where the benchmark may create
+and drop schemas), the same full ingests into PostgreSQL too, and their rate against SQLite's
+(>= 1.0).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import NamedTuple
 
 import httpx
 import psutil
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from slotlinks.config import Settings, sqlite_url
 from slotlinks.discovery.publishers.registry import add_publisher, list_publishers
@@ -232,11 +234,49 @@ def measured_ingest(engine: SyncEngine, servers: list[psutil.Process]) -> Ingest
     return Ingest(seconds, slots, resources, cpu([me]) - cpu_before, cpu(servers) - server_before, peak, rss_before)
 
 
+def bench_postgres(
+    url: str, manifests: list[str], settings: Settings, procs: list[psutil.Process], runs: int, sqlite_rate: float
+) -> None:
+    """The same full ingests into PostgreSQL, each into a schema of its own, dropped afterwards."""
+    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    rates: list[float] = []
+    try:
+        for run in range(runs):
+            schema = f"bench_{os.getpid()}_{run}"
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            sep = "&" if "?" in url else "?"
+            store = open_store(f"{url}{sep}options=-csearch_path%3D{schema}")
+            try:
+                for manifest, (name, states) in zip(manifests, PROVIDERS, strict=True):
+                    add_publisher(store, url=manifest, name=name, states=states)
+                r = measured_ingest(SyncEngine(store, settings), procs)
+            finally:
+                store.dispose()
+                with admin.begin() as conn:
+                    conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            rates.append(r.slots / r.seconds)
+            print(
+                f"postgres run {run + 1}: ingest {r.slots:,} slots in {r.seconds:.2f} s, {rates[-1]:,.0f} slots/s, "
+                f"this process {r.cpu:.1f} s CPU, peak RSS {r.peak_rss / 1e6:.0f} MB"
+            )
+    finally:
+        admin.dispose()
+    rate = statistics.median(rates)
+    print(
+        f"postgres ingest (median of {len(rates)}): {rate:,.0f} slots/s; ratio PostgreSQL/SQLite "
+        f"{rate / sqlite_rate:.2f} (target >= 1.0; the server runs on the same 2 CPUs)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slots", type=int, default=1_000_000)
     parser.add_argument("--searches", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3, help="full ingests (each into a new store); the median counts")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="also ingest into PostgreSQL, e.g. postgresql://postgres@127.0.0.1:5432/test"
+    )
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="slotlinks-bench-discovery-"))
     servers: list[subprocess.Popen[bytes]] = []
@@ -317,6 +357,8 @@ def main() -> None:
             f"{mean_found:.1f} locations found on average, {empty} found none): "
             f"median {statistics.median(times) * 1000:.2f} ms, p99 {p99:.2f} ms (target p99 < 25 ms)"
         )
+        if args.postgres:
+            bench_postgres(args.postgres, manifests, settings, procs, args.runs, slots / ingest)
     finally:
         if store is not None:
             store.dispose()

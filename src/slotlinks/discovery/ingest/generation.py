@@ -25,7 +25,12 @@ from slotlinks.discovery.ingest.descriptive import (
     schedule_row,
 )
 from slotlinks.discovery.ingest.fastslot import plain_slot_row
-from slotlinks.discovery.ingest.slots import SLOT_COLUMNS, insert_slots_sqlite, slot_dicts, slot_tuple
+from slotlinks.discovery.ingest.slots import (
+    SLOT_COLUMNS,
+    copy_slots_postgres,
+    insert_slots_sqlite,
+    slot_tuple,
+)
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.ndjson import LineError
 from slotlinks.fhir.resources import (
@@ -168,7 +173,7 @@ class GenerationWriter:
             else:
                 if self._schedule_pks is None:
                     self._schedule_pks = self._load_schedule_pks(conn)
-                conn.execute(t.slot.insert(), slot_dicts(slots, self._schedule_pks, shared))
+                copy_slots_postgres(conn, slots, self._schedule_pks, shared)
             self._slots_written = True
 
     def _load_schedule_pks(self, conn: Connection) -> dict[str, int]:

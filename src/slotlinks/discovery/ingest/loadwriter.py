@@ -148,6 +148,13 @@ class LoadWriter:
                     conn.exec_driver_sql(f"PRAGMA {name}={value}")
                 conn.commit()  # the transaction SQLAlchemy began for them
                 self._checkpointer = Checkpointer(self._store.engine)
+            else:
+                # A batch belongs to a generation nobody reads until the flip, which commits on another
+                # connection with the server's own durability and, the log being written in order, makes
+                # every batch before it durable too: a batch need not wait for the disk.
+                conn.exec_driver_sql("SET synchronous_commit TO off")
+                self._restore.append("RESET synchronous_commit")
+                conn.commit()
             self._conn = conn
         return self._conn
 

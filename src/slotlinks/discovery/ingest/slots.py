@@ -6,7 +6,8 @@ that takes the full route (the typed decode, validation and the repairs of quirk
 row from `slot_tuple` here. Rows are tuples, not dicts: a load builds them by the million.
 
 On SQLite a batch of rows goes in as multi-row INSERTs (`insert_slots_sqlite`) that find each Slot's
-Schedule themselves; elsewhere as dicts (`slot_dicts`) carrying the Schedule's key.
+Schedule themselves; on PostgreSQL through COPY (`copy_slots_postgres`), each row carrying its
+Schedule's key.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection
 
 from slotlinks.discovery.ingest.fastslot import SLOT_ROW_COLUMNS, plain_http_url, reference_id
@@ -25,7 +27,7 @@ from slotlinks.fhir.instant import instant_to_ms
 from slotlinks.fhir.resources import Slot
 from slotlinks.fhir.urls import is_http_url
 
-__all__ = ["SLOT_COLUMNS", "insert_slots_sqlite", "slot_dicts", "slot_tuple", "slot_values"]
+__all__ = ["SLOT_COLUMNS", "copy_slots_postgres", "insert_slots_sqlite", "slot_tuple", "slot_values"]
 
 
 def _http_link(value: str | None) -> str | None:
@@ -82,14 +84,26 @@ def slot_tuple(slot: Slot, raw: bytes) -> tuple[Any, ...]:
     return (slot.id, raw.decode("utf-8", "replace"), *slot_values(slot))
 
 
-def slot_dicts(
-    rows: list[tuple[Any, ...]], schedule_pks: dict[str, int], shared: tuple[int, int, int]
-) -> list[dict[str, Any]]:
-    """Slot rows (`SLOT_COLUMNS` tuples) as the dicts `insert()` takes, with the (publisher id,
-    generation, updated_ms) they share and the `schedule_pk` of their Schedule (`schedule_pks`)."""
-    keys = ("publisher_id", "generation", "updated_ms", *SLOT_COLUMNS, "schedule_pk")
+def copy_slots_postgres(
+    conn: Connection, rows: list[tuple[Any, ...]], schedule_pks: dict[str, int], shared: tuple[int, int, int]
+) -> None:
+    """Insert Slot rows (`SLOT_COLUMNS` tuples) on PostgreSQL with one COPY, inside the connection's
+    open transaction: the server parses a stream of rows instead of planning and binding an INSERT
+    per few hundred rows, which made PostgreSQL loads a quarter of SQLite's speed."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
     pk_of, at = schedule_pks.get, _SCHEDULE_AT
-    return [dict(zip(keys, (*shared, *row, pk_of(row[at])), strict=True)) for row in rows]
+    with driver.cursor() as cursor, cursor.copy(_SLOT_COPY_SQL) as copy:
+        write = copy.write_row
+        for row in rows:
+            write((*shared, *row, pk_of(row[at])))
+
+
+_SLOT_COPY_SQL = (
+    f"COPY {t.slot.name} ("
+    + ", ".join(("publisher_id", "generation", "updated_ms", *SLOT_COLUMNS, "schedule_pk"))
+    + ") FROM STDIN"
+)
 
 
 def insert_slots_sqlite(conn: Connection, rows: list[tuple[Any, ...]], shared: tuple[int, int, int]) -> None:
