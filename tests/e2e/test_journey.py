@@ -242,6 +242,18 @@ def test_no_referral_is_not_eligible_and_frees_the_time(page: Page, world: World
         assert published["status"] == "free"
 
 
+def test_a_double_clicked_continue_holds_the_time_for_the_patient(page: Page, world: World, shot: Shots) -> None:
+    search(page, world, shot, "primary care")
+    # The first result's last time: the other tests take its first time and the last result's.
+    choice = choose(page, result=0, slot=-1)
+    check_landing(page, world, choice, "Primary care visit")
+    # Both clicks submit the form; the second must land on the first one's hold, not "taken".
+    page.get_by_role("button", name="Continue with this time").dblclick(delay=30)
+    expect(page.get_by_role("heading", name="Almost done", level=1)).to_be_visible()
+    expect(page.get_by_role("status").first).to_contain_text("holding this time for you until")
+    shot(page, "double-clicked-continue")
+
+
 def test_a_held_time_is_no_longer_available_to_another_patient(
     new_context: Callable[[], Any], world: World, shot: Shots
 ) -> None:

@@ -104,3 +104,21 @@ def test_past_and_removed_slots_cannot_be_held(store: ProviderStore, clock: Fixe
     with pytest.raises(SlotUnavailable) as gone:
         place_hold(store=store, clock=clock, slot_id="nothing-here", ttl=TTL, token="a" * 64)
     assert gone.value.reason == "gone"
+
+
+def test_the_browser_that_holds_a_slot_gets_its_hold_back_and_nothing_is_written(
+    store: ProviderStore, clock: FixedClock
+) -> None:
+    slot_id = make_slot(store, 2)
+    first = place_hold(store=store, clock=clock, slot_id=slot_id, ttl=TTL, token="a" * 64)
+    version = store.state().version
+    clock.advance(seconds=5)
+    again = place_hold(store=store, clock=clock, slot_id=slot_id, ttl=TTL, token="a" * 64)
+    assert again == first, "the same hold, expiry unchanged"
+    assert store.state().version == version, "a repeated hold is no change to the data set"
+    other = place_hold(store=store, clock=clock, slot_id=slot_id, ttl=TTL, token="b" * 64)
+    assert other.id != first.id, "the slot's second unit is still free for another browser"
+    # Once the first hold has lapsed, the same browser may hold the slot anew.
+    clock.advance(minutes=11)
+    renewed = place_hold(store=store, clock=clock, slot_id=slot_id, ttl=TTL, token="a" * 64)
+    assert renewed.id != first.id

@@ -11,6 +11,8 @@ Book").
   implementation.
 - `csrf`: Portal security: the signing secret, signed tokens, per-flow CSRF tokens and page headers.
 - `eligibility`: Eligibility rules on a pre-booking Questionnaire: eligible, not eligible, or needs a call.
+- `flows`: The browser's flow identity: minted and signed by the portal, carried in a cookie, renewed when the
+  browser places a hold (no session fixation).
 - `holds`: Holds: the "Hold" of Find → Hold → Book (2026 IG, "Find, Hold, Book").
 - `ics`: An appointment as an iCalendar file (RFC 5545), for the confirmation page's "add to calendar".
 - `patient`: The patient's details on the booking form, checked field by field (a pure decision).

@@ -117,7 +117,7 @@ def appointment_router(pages: PortalPages) -> APIRouter:
     async def do_cancel(appointment_id: str, request: Request) -> Response:
         form = await read_form(request)
         token = form.get("token")
-        cookie = request.cookies.get(csrf.FLOW_COOKIE)
+        cookie = pages.flows.current(request)
         if not csrf.check_csrf(pages.secret(), cookie, f"cancel:{appointment_id}", form.get("csrf")):
             return pages.expired_form(request, 403)
         try:

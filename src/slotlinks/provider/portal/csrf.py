@@ -2,11 +2,13 @@
 
 * Secret: `Settings.portal_secret`, else the random `portal_secret` the 0002 migration stored with the
   provider's data (so every process of one provider signs alike, and nothing is guessable by default).
-* Flow cookie: a random value set on the first portal page (HttpOnly, SameSite=Lax, path `/book`).
-  A hold keeps the SHA-256 of it (`hold.token`): only that browser may continue the hold.
-* CSRF: every form carries `csrf = HMAC(secret, cookie | purpose)`, where the purpose names what the
+* Flow: a server-minted, signed value in a cookie (`flows`). A hold keeps the SHA-256 of the flow
+  it belongs to (`hold.token`): only that browser may continue the hold.
+* CSRF: every form carries `csrf = HMAC(secret, flow | purpose)`, where the purpose names what the
   form acts on (`land:<slot>`, `hold:<hold id>`, `cancel:<appointment id>`); a POST is accepted only
-  with the cookie and the matching token (double submit, bound to the hold).
+  with the cookie and the matching token (double submit, bound to the hold). The landing form's
+  token also names a one-time attempt (`attempt.HMAC(secret, flow | purpose | attempt)`), from which
+  the flow of the hold it places is derived (`flows.FlowCookies.for_attempt`).
 * Appointment links (confirmation, `.ics`, cancellation) carry `HMAC(secret, appointment:<id>)`:
   unguessable, checkable without storing it, and shown only to the patient who booked.
 * Headers: a CSP without inline script or style except by the response's nonce, no framing
@@ -24,7 +26,9 @@ from slotlinks.config import Settings
 from slotlinks.provider.store.store import ProviderStore
 
 __all__ = [
-    "FLOW_COOKIE",
+    "attempt_of",
+    "attempt_token",
+    "check_attempt",
     "check_csrf",
     "csrf_token",
     "flow_hash",
@@ -35,7 +39,6 @@ __all__ = [
     "verify",
 ]
 
-FLOW_COOKIE = "slotlinks_flow"
 PORTAL_SECRET_SETTING = "portal_secret"  # noqa: S105  (a setting key, not a secret)
 
 
@@ -71,6 +74,27 @@ def csrf_token(secret: bytes, cookie: str, purpose: str) -> str:
 def check_csrf(secret: bytes, cookie: str | None, purpose: str, token: str | None) -> bool:
     """True when the form's token was issued to this browser's flow for this purpose."""
     return bool(cookie) and verify(secret, f"csrf|{cookie}|{purpose}", token)
+
+
+def attempt_token(secret: bytes, flow: str, purpose: str) -> str:
+    """A form token for `purpose` that also names a fresh one-time attempt."""
+    attempt = secrets.token_urlsafe(16)
+    return f"{attempt}.{csrf_token(secret, flow, f'{purpose}|{attempt}')}"
+
+
+def attempt_of(token: str | None) -> str | None:
+    """The attempt an `attempt_token` names (unverified), or None when it names none."""
+    attempt, dot, _ = (token or "").partition(".")
+    return attempt if dot and attempt else None
+
+
+def check_attempt(secret: bytes, flow: str | None, purpose: str, token: str | None) -> str | None:
+    """The attempt of an `attempt_token` issued to `flow` for `purpose`, else None."""
+    attempt = attempt_of(token)
+    if attempt is None:
+        return None
+    mac = (token or "").partition(".")[2]
+    return attempt if check_csrf(secret, flow, f"{purpose}|{attempt}", mac) else None
 
 
 def page_headers(nonce: str) -> dict[str, str]:

@@ -36,6 +36,7 @@ __all__ = [
     "expire_holds",
     "expiry_key",
     "get_hold",
+    "held_by",
     "hold_counts",
     "place_hold",
     "release_hold",
@@ -75,6 +76,18 @@ def get_hold(conn: Connection, hold_id: str) -> Hold:
     if row is None:
         raise NotFound(f"no hold {hold_id!r}")
     return _hold(row)
+
+
+def held_by(conn: Connection, slot_id: str, token: str, at_ms: int) -> Hold | None:
+    """The live hold on `slot_id` of the browser whose flow hash is `token`, if it has one."""
+    h = t.hold.c
+    row = conn.execute(
+        select(t.hold)
+        .where(h.slot_id == slot_id, h.token == token, h.state == "active", h.expires_ms > at_ms)
+        .order_by(h.created_ms)
+        .limit(1)
+    ).first()
+    return None if row is None else _hold(row)
 
 
 def active_holds(at_ms: int, slot_id: ColumnElement[Any] | str = t.slot.c.id) -> Any:
@@ -183,11 +196,19 @@ def place_hold(
 ) -> Hold:
     """Holds one unit of `slot_id` for `ttl` for the browser whose flow-cookie hash is `token`.
 
-    Raises `SlotUnavailable` (nothing written to the data set; the refusal is logged and the
-    referral recorded as called off, `taken`) when the slot is gone, past, busy, full or held."""
+    A browser that already holds the slot gets that hold back, unchanged and with nothing written
+    (a double-clicked "Continue" must not find the patient's own hold in the way). Raises
+    `SlotUnavailable` (nothing written to the data set; the refusal is logged and the referral
+    recorded as called off, `taken`) when the slot is gone, past, busy, full or held by others."""
     at_ms = now_ms(clock)
     try:
         with store.change() as change:
+            # Looked up inside the change, whose first statement serializes writers: two
+            # simultaneous POSTs of one browser cannot both reserve.
+            mine = held_by(change.conn, slot_id, token, at_ms)
+            if mine is not None:
+                _take_back(change)
+                return mine
             expire_holds(change, at_ms, slot_id=slot_id)
             if not reserve(change.conn, slot_id, at_ms, stamp_ms=change.stamp_ms):
                 raise SlotUnavailable(slot_id, _why_not(change.conn, slot_id, at_ms))
@@ -228,6 +249,13 @@ def place_hold(
     except SlotUnavailable as refused:
         _log_refusal(store, at_ms, slot_id, refused.reason, source, referral)
         raise
+
+
+def _take_back(change: Change) -> None:
+    # Nothing changed: roll the change's stamp back so the data-set version does not move.
+    transaction = change.conn.get_transaction()
+    if transaction is not None:
+        transaction.rollback()
 
 
 def _log_refusal(

@@ -2,8 +2,9 @@
 than one route sends (the slot is no longer available; the booking was called off).
 
 Every page is rendered with a fresh CSP nonce and sent with the portal's headers (`csrf.page_headers`:
-no framing, no referrer, no caching). The browser's flow cookie is set on the first page; every form
-carries a CSRF token bound to it and to what the form acts on (`csrf`). A slot that cannot be had is
+no framing, no referrer, no caching). The browser's flow cookie (`flows`) is set on the first page, and
+on any page whose request carried no flow the portal minted; every form carries a CSRF token bound to
+it and to what the form acts on (`csrf`). A slot that cannot be had is
 always the "no longer available" page with the nearest other free times of the same schedule (UX
 problem 2), never an error.
 """
@@ -22,6 +23,7 @@ from starlette.responses import Response
 from slotlinks.clock import now_ms
 from slotlinks.config import Settings
 from slotlinks.provider.portal import csrf
+from slotlinks.provider.portal.flows import FlowCookies
 from slotlinks.provider.portal.holds import Hold
 from slotlinks.provider.portal.questionnaires import option_key, option_label
 from slotlinks.provider.portal.referrals import return_link
@@ -66,6 +68,7 @@ class PortalPages:
         self.store = store
         self.env = make_templates()
         self._secret: bytes | None = None
+        self.flows = FlowCookies(settings, self.secret)
 
     def secret(self) -> bytes:
         """The portal's signing secret, read once (`csrf.portal_secret`)."""
@@ -77,24 +80,18 @@ class PortalPages:
         self, request: Request, template: str, status: int = 200, *, flow: str | None = None, **context: Any
     ) -> Response:
         """`template` rendered with a fresh nonce, CSRF tokens for the browser's flow, and the portal's
-        headers; sets the flow cookie when the browser has none yet."""
+        headers; sets the flow cookie when the browser has no flow the portal minted."""
         nonce = secrets.token_urlsafe(16)
-        cookie = request.cookies.get(csrf.FLOW_COOKIE)
-        flow = flow or cookie or csrf.new_flow()
+        cookie = self.flows.current(request)
+        flow = flow or cookie or self.flows.mint()
         context.setdefault("csrf_for", lambda purpose: csrf.csrf_token(self.secret(), flow, purpose))
+        context.setdefault("attempt_for", lambda purpose: csrf.attempt_token(self.secret(), flow, purpose))
         context.setdefault("back", None)
         html = self.env.get_template(template).render(nonce=nonce, **context)
         response = Response(html, status_code=status, media_type="text/html; charset=utf-8")
         response.headers.update(csrf.page_headers(nonce))
         if cookie != flow:
-            response.set_cookie(
-                csrf.FLOW_COOKIE,
-                flow,
-                path="/book",
-                httponly=True,
-                samesite="lax",
-                secure=request.url.scheme == "https",
-            )
+            self.flows.set(response, flow)
         return response
 
     def unavailable(
@@ -134,6 +131,11 @@ class PortalPages:
     def expired_form(self, request: Request, status: int, again: str | None = None, **context: Any) -> Response:
         """The form is no longer valid (wrong CSRF token, not this browser's hold, or a lapsed hold)."""
         return self.page(request, "expired_form.html", status, again=again, **context)
+
+    def other_browser(self, request: Request, hold: Hold) -> Response:
+        """The hold (and any appointment made from it) belongs to another browser's flow: nothing of
+        it is shown, only the way to choose a time."""
+        return self.page(request, "other_browser.html", 403, again=BOOKING_PATH + hold.slot_id)
 
     def appointment_url(self, record_id: str) -> str:
         """The patient's own link to the confirmation page, signed so only it opens the appointment."""

@@ -10,13 +10,16 @@ Book"; SPEC-NOTES "Deep links" and the three UX problems).
 A GET changes no booking state; the landing records the referral as `landed` in the outcome log
 (`referrals.record_landing`). `source` and `booking-referral` ride along in hidden fields and on the
 hold. Every form carries a CSRF token bound to the browser's flow cookie and to what the form acts on
-(`csrf`); every page is sent with a nonce CSP, no framing and no referrer (`responses`). Routes only
-parse, call a service (`holds.place_hold`, `submission.submit_booking`, ...) and render.
+(`csrf`). Placing a hold moves the browser to a fresh flow that the hold belongs to (`flows`): a hold,
+and the appointment made from it, is shown only to that browser; any other gets a page that says so
+(`PortalPages.other_browser`); a repeated "Continue", or a return to the landing, from the browser
+that holds the slot lands on its hold. Every page is sent with a nonce CSP, no framing and no referrer
+(`responses`). Routes only parse, call a service (`holds.place_hold`, `submission.submit_booking`,
+...) and render.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +34,7 @@ from slotlinks.provider.portal import csrf
 from slotlinks.provider.portal.appointment_routes import appointment_router
 from slotlinks.provider.portal.booking import appointment_for_hold
 from slotlinks.provider.portal.booking_store import SqlBookingStore
-from slotlinks.provider.portal.holds import Hold, get_hold, place_hold, release_hold
+from slotlinks.provider.portal.holds import Hold, get_hold, held_by, place_hold, release_hold
 from slotlinks.provider.portal.questionnaires import questionnaire_for_schedule
 from slotlinks.provider.portal.referrals import clean_handle, record_landing
 from slotlinks.provider.portal.responses import PortalPages, link_query
@@ -64,9 +67,13 @@ def portal_router(
     def landing(slot_id: str, request: Request) -> Response:
         source, referral = _handles(request.query_params)
         at_ms = now_ms(clock)
+        flow = pages.flows.current(request)
         with store.read() as conn:
+            mine = held_by(conn, slot_id, csrf.flow_hash(flow), at_ms) if flow else None
             view = slot_view(conn, slot_id)
             free = view is not None and is_bookable(conn, slot_id, at_ms)
+        if mine is not None:  # back to the landing while holding it: the hold, not "taken"
+            return RedirectResponse(f"{BOOKING_PATH}hold/{mine.id}", status_code=303)
         record_landing(store=store, source=source, referral=referral, slot_id=slot_id if view else None, at_ms=at_ms)
         if view is None:
             return pages.unavailable(request, slot_id, 404, source, referral, "gone")
@@ -88,10 +95,10 @@ def portal_router(
     async def continue_booking(slot_id: str, request: Request) -> Response:
         form = await read_form(request)
         source, referral = _handles(form)
-        cookie = request.cookies.get(csrf.FLOW_COOKIE)
-        if not csrf.check_csrf(pages.secret(), cookie, f"land:{slot_id}", form.get("csrf")):
+        # The hold goes to a new flow, never to the one the landing page was sent to (`flows`).
+        flow = pages.flows.continuing(request, f"land:{slot_id}", form.get("csrf"))
+        if flow is None:
             return pages.expired_form(request, 403, BOOKING_PATH + slot_id + link_query(source, referral))
-        assert cookie is not None
         try:
             hold = await run_in_threadpool(
                 place_hold,
@@ -99,26 +106,24 @@ def portal_router(
                 clock=clock,
                 slot_id=slot_id,
                 ttl=ttl,
-                token=csrf.flow_hash(cookie),
+                token=csrf.flow_hash(flow),
                 referral=referral,
                 source=source,
             )
         except SlotUnavailable as refused:
             return await run_in_threadpool(pages.unavailable, request, slot_id, 409, source, referral, refused.reason)
-        return RedirectResponse(f"{BOOKING_PATH}hold/{hold.id}", status_code=303)
+        response = RedirectResponse(f"{BOOKING_PATH}hold/{hold.id}", status_code=303)
+        pages.flows.set(response, flow)
+        return response
 
     # --- the hold: questions and details ---------------------------------------------------------
 
-    def own_hold(request: Request, hold_id: str) -> Hold | None:
-        cookie = request.cookies.get(csrf.FLOW_COOKIE)
-        if not cookie:
-            return None
+    def find_hold(hold_id: str) -> Hold | None:
         with store.read() as conn:
             try:
-                hold = get_hold(conn, hold_id)
+                return get_hold(conn, hold_id)
             except NotFound:
                 return None
-        return hold if secrets.compare_digest(hold.token, csrf.flow_hash(cookie)) else None
 
     def hold_page(
         request: Request,
@@ -159,9 +164,11 @@ def portal_router(
 
     @router.get(BOOKING_PATH + "hold/{hold_id}")
     def show_hold(hold_id: str, request: Request) -> Response:
-        hold = own_hold(request, hold_id)
+        hold = find_hold(hold_id)
         if hold is None:
             return pages.expired_form(request, 404)
+        if not pages.flows.owns(request, hold.token):
+            return pages.other_browser(request, hold)
         if not hold.live(now_ms(clock)):
             return lapsed(request, hold)
         return hold_page(request, hold)
@@ -169,9 +176,12 @@ def portal_router(
     @router.post(BOOKING_PATH + "hold/{hold_id}", dependencies=attempt_limit)
     async def submit_hold(hold_id: str, request: Request) -> Response:
         form = await read_form(request)
-        hold = await run_in_threadpool(own_hold, request, hold_id)
-        cookie = request.cookies.get(csrf.FLOW_COOKIE)
-        if hold is None or not csrf.check_csrf(pages.secret(), cookie, f"hold:{hold_id}", form.get("csrf")):
+        hold = await run_in_threadpool(find_hold, hold_id)
+        if hold is None:
+            return pages.expired_form(request, 403)
+        if not pages.flows.owns(request, hold.token):
+            return await run_in_threadpool(pages.other_browser, request, hold)
+        if not csrf.check_csrf(pages.secret(), pages.flows.current(request), f"hold:{hold_id}", form.get("csrf")):
             return pages.expired_form(request, 403)
         if hold.state == "booked":
             return await run_in_threadpool(lapsed, request, hold)
