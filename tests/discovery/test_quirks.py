@@ -9,6 +9,7 @@ import orjson
 from slotlinks.discovery.ingest.quirks import normalize_id, read_manifest, read_resource
 from slotlinks.fhir.ndjson import LineError
 from slotlinks.fhir.resources import Location, Schedule, Slot
+from tests.conftest import nested_location
 
 
 def test_strict_line_passes_untouched() -> None:
@@ -82,3 +83,15 @@ def test_manifest_quirks() -> None:
     assert manifest.output[0].states == ["MA"]
     assert manifest.transactionTime == "2026-01-01T00:00:00-05:00"
     assert warnings == {"manifest-state-string": 1, "manifest-extension-null": 1, "null-value": 1, "offset-short": 1}
+
+
+def test_a_deeply_nested_line_is_a_bad_line_without_repairs() -> None:
+    # Deep enough to pass orjson (which stops at 1024 levels) and to exhaust the stack of a recursive
+    # repair: the lenient reader must not try.
+    warnings: Counter[str] = Counter()
+    line = nested_location(450).replace(b'"id":"deep"', b'"id":"deep one"')
+    bad = read_resource("Location", 3, line, warnings)
+    assert isinstance(bad, LineError)
+    assert (bad.line, bad.path) == (3, "$")
+    assert "nested more than" in bad.message
+    assert not warnings

@@ -15,6 +15,7 @@ from slotlinks.config import Settings
 from slotlinks.discovery.publishers import registry
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
+from tests.conftest import nested_location
 from tests.discovery.conftest import RawServer, held, response, sync
 
 LOC = {
@@ -128,6 +129,21 @@ def test_bad_line_recorded_and_others_kept(
     assert bad.path.startswith(path)
     assert bad.message
     assert registry.get_publisher(store, pid).bad_lines == 1
+
+
+def test_deeply_nested_location_is_one_bad_line(store: DiscoveryStore, settings: Settings, raw: RawServer) -> None:
+    url = feed(raw, "p")
+    other = orjson.dumps({**LOC, "id": "loc2"})
+    raw.file("/p/loc.ndjson", [orjson.dumps(LOC), nested_location(5000), other])
+    pid = registry.add_publisher(store, url=url, name="p").id
+    result = sync(store, settings)[pid]
+    assert result.outcome == "full", result.error
+    assert result.bad_line_count == 1
+    assert held(store, pid) == {**held(store, pid), "Location": 2, "Schedule": 1, "Slot": 3}
+    with store.read() as conn:
+        bad = conn.execute(select(t.bad_line)).one()
+    assert (bad.line, bad.file_url, bad.path) == (2, raw.url("/p/loc.ndjson"), "$")
+    assert "nested more than" in bad.message
 
 
 def test_redirect_to_private_address_refused_before_connecting(

@@ -34,7 +34,7 @@ from slotlinks.fhir.extensions import BOOKING_DEEP_LINK
 from slotlinks.fhir.ids import is_valid_id
 from slotlinks.fhir.instant import normalize_offset
 from slotlinks.fhir.manifest import Manifest, decode_manifest
-from slotlinks.fhir.ndjson import LineError, decode_line
+from slotlinks.fhir.ndjson import LineError, decode_line, nests_too_deeply
 from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource, Slot, encode_resource
 from slotlinks.fhir.urls import is_http_url
 from slotlinks.fhir.validate import validate_resource
@@ -162,6 +162,8 @@ def read_resource(rtype: str, line_number: int, line: bytes, warnings: Warnings)
     first = _strict(rtype, line_number, line)
     if not isinstance(first, LineError):
         return first, line
+    if nests_too_deeply(line):
+        return first  # `_repair` walks the parsed line recursively: nothing to repair this deep
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError:
