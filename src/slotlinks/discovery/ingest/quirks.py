@@ -15,7 +15,8 @@ fails is a bad line. The kinds, with the feeds that showed them (the READMEs of 
     integer-as-string       valueInteger (e.g. CVS slot-capacity "0") given as a numeric string
     decimal-as-string       a position latitude/longitude given as a numeric string
     status-case             Slot.status in another letter case ("FREE")
-    booking-link-dropped    a booking-deep-link that is not an absolute http(s) URL (removed)
+    booking-link-dropped    a booking-deep-link that the kernel's `is_booking_link` refuses (not an
+                            absolute http(s) URL, user-info, over-long): removed, the Slot kept
     utf8-bom                a byte-order mark before the first line of a file
 """
 
@@ -36,7 +37,7 @@ from slotlinks.fhir.instant import normalize_offset
 from slotlinks.fhir.manifest import Manifest, decode_manifest
 from slotlinks.fhir.ndjson import LineError, decode_line, nests_too_deeply
 from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource, Slot, encode_resource
-from slotlinks.fhir.urls import is_http_url
+from slotlinks.fhir.urls import is_booking_link
 from slotlinks.fhir.validate import validate_resource
 
 __all__ = ["Warnings", "normalize_id", "read_manifest", "read_resource"]
@@ -134,7 +135,7 @@ def _repair_resource(data: dict[str, Any], warnings: Warnings) -> dict[str, Any]
 def _http_url(value: Any) -> bool:
     if not isinstance(value, str):
         return False
-    return plain_http_url(value) or is_http_url(value)
+    return plain_http_url(value) or is_booking_link(value)
 
 
 def _strict(rtype: str, line_number: int, line: bytes) -> Resource | LineError:
