@@ -194,6 +194,22 @@ def test_links_with_credentials_or_over_long_are_dropped_never_published_nor_fol
             assert "evil.example" not in refused.text
 
 
+def test_references_to_ids_with_a_slash_resolve(store: DiscoveryStore, settings: Settings, raw: RawServer) -> None:
+    url = feed(raw, "p", [slot(i, schedule={"reference": "Schedule/sch/1"}) for i in range(3)])
+    raw.file("/p/loc.ndjson", [orjson.dumps({**LOC, "id": "store/12"})])
+    raw.file("/p/sch.ndjson", [orjson.dumps({**SCH, "id": "sch/1", "actor": [{"reference": "Location/store/12"}]})])
+    pid = registry.add_publisher(store, url=url, name="p").id
+    result = sync(store, settings)[pid]
+    assert result.outcome == "full", result.error
+    assert result.bad_line_count == 0, result.bad_lines
+    with store.read() as conn:
+        (schedule,) = conn.execute(select(t.schedule)).all()
+        slots = conn.execute(select(t.slot)).all()
+    assert schedule.location_pk is not None
+    assert len(slots) == 3
+    assert {s.schedule_pk for s in slots} == {schedule.pk}
+
+
 def test_redirect_to_private_address_refused_before_connecting(
     store: DiscoveryStore, settings: Settings, raw: RawServer
 ) -> None:
