@@ -338,6 +338,15 @@ def test_import_of_a_deeply_nested_line_names_the_line(env: Env) -> None:
     assert env.client.get("/Location/loc-1").status_code == 404
 
 
+def test_a_deeply_nested_resource_is_refused(env: Env) -> None:
+    body = {"content": nested_location(2000), "headers": {"Content-Type": "application/fhir+json"}}
+    for refused in (env.client.post("/Location", **body), env.client.put("/Location/deep", **body)):  # type: ignore[arg-type]
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["resourceType"] == "OperationOutcome"
+        assert "nested more than" in refused.json()["issue"][0]["diagnostics"]
+    assert env.client.get("/Location/deep").status_code == 404
+
+
 def test_import_of_the_specification_examples(env: Env, realworld: Path) -> None:
     examples = realworld / "smart-examples"
     files = ["locations.ndjson", "schedules.ndjson", *sorted(p.name for p in examples.glob("slots-*.ndjson"))]

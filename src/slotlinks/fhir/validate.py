@@ -22,7 +22,7 @@ from slotlinks.errors import InvalidInput, Issue, raise_invalid
 from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.ids import InvalidReference, is_valid_id, parse_reference
 from slotlinks.fhir.instant import DATETIME_PATTERN, InvalidInstant, parse_instant
-from slotlinks.fhir.ndjson import split_error_path
+from slotlinks.fhir.ndjson import MAX_NESTING_DEPTH, nests_too_deeply, split_error_path
 from slotlinks.fhir.resources import (
     RESOURCE_DECODER,
     RESOURCE_TYPES,
@@ -244,6 +244,9 @@ def decode_and_validate(line: bytes | str) -> AnyResource:
     Raises `InvalidInput` carrying every issue (with its expression) when decoding fails or any
     error is found; warnings alone do not fail. This is the admin API's entry point for one resource.
     """
+    raw = line.encode(errors="replace") if isinstance(line, str) else line
+    if nests_too_deeply(raw):
+        raise InvalidInput(f"the resource is nested more than {MAX_NESTING_DEPTH} levels deep")
     try:
         resource = RESOURCE_DECODER.decode(line)
     except msgspec.ValidationError as exc:
