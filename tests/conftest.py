@@ -24,6 +24,15 @@ NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 REALWORLD = Path(__file__).resolve().parent / "data" / "realworld"
 
 
+def nested_location(levels: int, location_id: str = "deep") -> bytes:
+    """A Location line whose extension nests `levels` extensions deep (each two JSON levels: the
+    extension object and its `extension` array), as a hostile publisher wrote one."""
+    inner = b'{"url":"http://example.org/x","valueString":"bottom"}'
+    head = b'{"url":"http://example.org/x","extension":[' * levels
+    extension = head + inner + b"]}" * levels
+    return b'{"resourceType":"Location","id":"%s","name":"Deep","extension":[%s]}' % (location_id.encode(), extension)
+
+
 def _driver_url(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 

@@ -1,4 +1,4 @@
-"""The ingest fast path's URL test never says yes where the kernel's URL check says no."""
+"""The ingest fast path's URL test never says yes where the kernel's booking-link rule says no."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slotlinks.discovery.ingest.fastslot import plain_http_url
-from slotlinks.fhir.urls import is_http_url
+from slotlinks.fhir.urls import MAX_BOOKING_LINK_CHARS, is_booking_link, is_http_url
 
 URLISH = st.builds(
     lambda head, tail: head + tail,
@@ -17,9 +17,9 @@ URLISH = st.builds(
 
 
 @given(URLISH)
-def test_a_plain_url_is_an_http_url(value: str) -> None:
+def test_a_plain_url_is_a_booking_link(value: str) -> None:
     if plain_http_url(value):
-        assert is_http_url(value)
+        assert is_booking_link(value)
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,19 @@ def test_a_plain_url_is_an_http_url(value: str) -> None:
 )
 def test_urls_the_rule_refuses_are_not_plain(value: str) -> None:
     assert not is_http_url(value)
+    assert not plain_http_url(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://user:pass@evil.example/book",
+        "https://bank.example@evil.example/",
+        "https://portal.example/" + "x" * MAX_BOOKING_LINK_CHARS,
+    ],
+)
+def test_links_the_booking_rule_refuses_are_not_plain(value: str) -> None:
+    assert not is_booking_link(value)
     assert not plain_http_url(value)
 
 

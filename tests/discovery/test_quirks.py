@@ -9,6 +9,7 @@ import orjson
 from slotlinks.discovery.ingest.quirks import normalize_id, read_manifest, read_resource
 from slotlinks.fhir.ndjson import LineError
 from slotlinks.fhir.resources import Location, Schedule, Slot
+from tests.conftest import nested_location
 
 
 def test_strict_line_passes_untouched() -> None:
@@ -82,3 +83,52 @@ def test_manifest_quirks() -> None:
     assert manifest.output[0].states == ["MA"]
     assert manifest.transactionTime == "2026-01-01T00:00:00-05:00"
     assert warnings == {"manifest-state-string": 1, "manifest-extension-null": 1, "null-value": 1, "offset-short": 1}
+
+
+def test_a_deeply_nested_line_is_a_bad_line_without_repairs() -> None:
+    # Deep enough to pass orjson (which stops at 1024 levels) and to exhaust the stack of a recursive
+    # repair: the lenient reader must not try.
+    warnings: Counter[str] = Counter()
+    line = nested_location(450).replace(b'"id":"deep"', b'"id":"deep one"')
+    bad = read_resource("Location", 3, line, warnings)
+    assert isinstance(bad, LineError)
+    assert (bad.line, bad.path) == (3, "$")
+    assert "nested more than" in bad.message
+    assert not warnings
+
+
+def test_references_to_an_id_with_a_slash_follow_its_rewrite() -> None:
+    warnings: Counter[str] = Counter()
+    location = read_resource("Location", 1, b'{"resourceType":"Location","id":"store/12","name":"x"}', warnings)
+    schedule = read_resource(
+        "Schedule",
+        1,
+        b'{"resourceType":"Schedule","id":"s/1","actor":[{"reference":"Location/store/12"}]}',
+        warnings,
+    )
+    slot = read_resource(
+        "Slot",
+        1,
+        b'{"resourceType":"Slot","id":"x","schedule":{"reference":"Schedule/s/1"},"status":"free",'
+        b'"start":"2026-01-01T10:00:00Z","end":"2026-01-01T11:00:00Z"}',
+        warnings,
+    )
+    assert not isinstance(location, LineError)
+    assert not isinstance(schedule, LineError), schedule
+    assert not isinstance(slot, LineError), slot
+    assert isinstance(schedule[0], Schedule)
+    assert isinstance(slot[0], Slot)
+    assert schedule[0].actor[0].reference == f"Location/{location[0].id}"
+    assert slot[0].schedule.reference == f"Schedule/{schedule[0].id}"
+    assert warnings == {"id-characters": 4}
+
+
+def test_a_valid_reference_is_never_rewritten() -> None:
+    # The line fails for its id, so every reference in it is looked at: a version suffix stays.
+    warnings: Counter[str] = Counter()
+    line = b'{"resourceType":"Schedule","id":"s 1","actor":[{"reference":"Location/l1/_history/2"}]}'
+    schedule = read_resource("Schedule", 1, line, warnings)
+    assert not isinstance(schedule, LineError)
+    assert isinstance(schedule[0], Schedule)
+    assert schedule[0].actor[0].reference == "Location/l1/_history/2"
+    assert warnings == {"id-characters": 1}

@@ -6,16 +6,22 @@ from __future__ import annotations
 import dataclasses
 import gzip
 from collections.abc import Callable
+from typing import Any
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy import select
 
 from slotlinks.config import Settings
+from slotlinks.discovery.app import create_app
 from slotlinks.discovery.publishers import registry
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
+from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE
+from tests.conftest import nested_location
 from tests.discovery.conftest import RawServer, held, response, sync
+from tests.servers import serve_with_origin
 
 LOC = {
     "resourceType": "Location",
@@ -128,6 +134,80 @@ def test_bad_line_recorded_and_others_kept(
     assert bad.path.startswith(path)
     assert bad.message
     assert registry.get_publisher(store, pid).bad_lines == 1
+
+
+def test_deeply_nested_location_is_one_bad_line(store: DiscoveryStore, settings: Settings, raw: RawServer) -> None:
+    url = feed(raw, "p")
+    other = orjson.dumps({**LOC, "id": "loc2"})
+    raw.file("/p/loc.ndjson", [orjson.dumps(LOC), nested_location(5000), other])
+    pid = registry.add_publisher(store, url=url, name="p").id
+    result = sync(store, settings)[pid]
+    assert result.outcome == "full", result.error
+    assert result.bad_line_count == 1
+    assert held(store, pid) == {**held(store, pid), "Location": 2, "Schedule": 1, "Slot": 3}
+    with store.read() as conn:
+        bad = conn.execute(select(t.bad_line)).one()
+    assert (bad.line, bad.file_url, bad.path) == (2, raw.url("/p/loc.ndjson"), "$")
+    assert "nested more than" in bad.message
+
+
+PHONE = {"url": BOOKING_PHONE, "valueString": "617-555-0100"}
+
+
+def test_links_with_credentials_or_over_long_are_dropped_never_published_nor_followed(
+    store: DiscoveryStore, settings: Settings, raw: RawServer
+) -> None:
+    good = "https://portal.example/book/slot0"
+    credentials = "http://user:pass@evil.example/book"
+    long_link = "https://portal.example/book?pad=" + "x" * 5000
+    lines = [
+        slot(0, extension=[{"url": BOOKING_DEEP_LINK, "valueUrl": good}]),
+        slot(1, extension=[{"url": BOOKING_DEEP_LINK, "valueUrl": credentials}, PHONE]),
+        slot(2, extension=[{"url": BOOKING_DEEP_LINK, "valueUrl": long_link}, PHONE]),
+    ]
+    pid = registry.add_publisher(store, url=feed(raw, "p", lines), name="p").id
+    result = sync(store, settings)[pid]
+    assert result.outcome == "full", result.error
+    assert dict(result.warnings) == {"booking-link-dropped": 2}
+    with store.read() as conn:
+        rows = {r.source_id: r for r in conn.execute(select(t.slot))}
+    assert {sid: r.booking_link for sid, r in rows.items()} == {"slot0": good, "slot1": None, "slot2": None}
+    assert all("evil.example" not in r.resource and len(r.resource) < 1000 for r in rows.values())
+
+    def make(origin: str) -> Any:
+        return create_app(dataclasses.replace(settings, discovery_url=origin), store, background_sync=False)
+
+    with serve_with_origin(make) as origin, httpx.Client(base_url=origin, timeout=30) as client:
+        manifest = client.get("/aggregate/$bulk-publish").json()
+        published = b"".join(client.get(o["url"]).content for o in manifest["output"] if o["type"] == "Slot").decode()
+        assert good in published
+        assert "evil.example" not in published
+        assert "x" * 100 not in published
+        followed = client.get(f"/go/{rows['slot0'].pk}")
+        assert followed.status_code == 303
+        assert followed.headers["location"].startswith(good)
+        for sid in ("slot1", "slot2"):
+            refused = client.get(f"/go/{rows[sid].pk}")
+            assert refused.status_code == 200
+            assert "location" not in refused.headers
+            assert "Book by phone" in refused.text
+            assert "evil.example" not in refused.text
+
+
+def test_references_to_ids_with_a_slash_resolve(store: DiscoveryStore, settings: Settings, raw: RawServer) -> None:
+    url = feed(raw, "p", [slot(i, schedule={"reference": "Schedule/sch/1"}) for i in range(3)])
+    raw.file("/p/loc.ndjson", [orjson.dumps({**LOC, "id": "store/12"})])
+    raw.file("/p/sch.ndjson", [orjson.dumps({**SCH, "id": "sch/1", "actor": [{"reference": "Location/store/12"}]})])
+    pid = registry.add_publisher(store, url=url, name="p").id
+    result = sync(store, settings)[pid]
+    assert result.outcome == "full", result.error
+    assert result.bad_line_count == 0, result.bad_lines
+    with store.read() as conn:
+        (schedule,) = conn.execute(select(t.schedule)).all()
+        slots = conn.execute(select(t.slot)).all()
+    assert schedule.location_pk is not None
+    assert len(slots) == 3
+    assert {s.schedule_pk for s in slots} == {schedule.pk}
 
 
 def test_redirect_to_private_address_refused_before_connecting(

@@ -34,7 +34,18 @@ def test_build_replaces_a_planted_source() -> None:
 
 
 @pytest.mark.parametrize(
-    "link", ["javascript:alert(1)", "ftp://files.example/x", "data:text/html,hi", "//no-scheme.example", "", "https://"]
+    "link",
+    [
+        "javascript:alert(1)",
+        "ftp://files.example/x",
+        "data:text/html,hi",
+        "//no-scheme.example",
+        "",
+        "https://",
+        # Stored before ingest refused them, such links are still neither rendered nor followed.
+        "http://user:pass@evil.example/book",
+        "https://portal.example/book?pad=" + "x" * 4096,
+    ],
 )
 def test_only_http_links_are_bookable(link: str) -> None:
     assert not is_bookable_link(link)

@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterator
 
 import httpx
+import orjson
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from slotlinks.config import Settings
 from slotlinks.discovery.store import tables as t
@@ -119,6 +120,33 @@ def test_user_strings_are_escaped(client: httpx.Client, store: DiscoveryStore, d
         assert "<script>alert" not in html, path
         assert "&lt;script&gt;" in html, path
         assert '"><b>' not in html, path
+
+
+def test_bidi_controls_and_invisible_characters_are_not_shown(
+    client: httpx.Client, store: DiscoveryStore, data: Data
+) -> None:
+    # Shown as published, the name would read "Clinic gpj.exe" and the city hide a zero-width space.
+    name = "Clinic \u202eexe.jpg\u202c"
+    service = {"serviceType": [{"text": "Flu\u200b shot\u2066\u2069"}]}
+    with store.write() as conn:
+        conn.execute(update(t.publisher).where(t.publisher.c.id == data.pub2).values(name="Health\ufeff\u200fCo"))
+        pk = add_location(conn, data.pub2, name, (42.36, -71.06), city="Bos\u200bton\u2060")
+        schedule = add_schedule(conn, data.pub2, pk, "flu shot")
+        conn.execute(
+            update(t.schedule).where(t.schedule.c.pk == schedule).values(resource=orjson.dumps(service).decode())
+        )
+        add_slot(conn, data.pub2, schedule, NOW_MS + 3_600_000)
+        add_slot(conn, data.pub2, add_schedule(conn, data.pub2, pk, "other"), NOW_MS + 7_200_000)
+    for path in ("/search?near=02114", f"/locations/{pk}"):
+        html = client.get(path).text
+        assert not re.search("[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]", html), path
+        assert "Clinic exe.jpg" in html, path
+        assert "Boston" in html, path
+        assert "HealthCo" in html, path
+    assert "Flu shot" in client.get("/search?near=02114").text
+    with store.read() as conn:  # the data stays as published
+        stored = conn.execute(select(t.location.c.name).where(t.location.c.pk == pk)).scalar_one()
+    assert stored == name
 
 
 def test_location_calendar(client: httpx.Client, data: Data) -> None:

@@ -11,7 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slotlinks.fhir.ndjson import LineError, LineSplitter, NdjsonWriter, decode_line, read_ndjson, split_error_path
+from slotlinks.fhir.ndjson import (
+    MAX_NESTING_DEPTH,
+    LineError,
+    LineSplitter,
+    NdjsonWriter,
+    decode_line,
+    nests_too_deeply,
+    read_ndjson,
+    split_error_path,
+)
 from slotlinks.fhir.resources import RESOURCE_DECODER, RESOURCE_DECODERS, Reference, Slot, encode_resource
 from tests.fhir import hypothesis_settings
 
@@ -253,3 +262,31 @@ def test_reading_200k_lines_keeps_memory_flat() -> None:
     assert (count, errors) == (200_000, 0)
     assert total_bytes > 70_000_000
     assert peak < 2_000_000, f"peak {peak} bytes while reading {total_bytes} bytes"
+
+
+def test_a_deeply_nested_line_is_one_bad_line() -> None:
+    from tests.conftest import nested_location
+
+    lines = [SLOT, nested_location(5000), nested_location(30), nested_location(31), SLOT]
+    results = list(read_ndjson(b"\n".join(lines), RESOURCE_DECODER))
+    assert isinstance(results[0], Slot)
+    assert isinstance(results[4], Slot)
+    # The Location, its extension array, 30 nested extensions (two levels each) and the innermost one
+    # are 63 levels; one more extension makes 65, past the limit.
+    assert type(results[2]).__name__ == "Location"
+    for bad in (results[1], results[3]):
+        assert isinstance(bad, LineError)
+        assert (bad.path, bad.message) == ("$", f"nested more than {MAX_NESTING_DEPTH} levels deep; skipped")
+    assert [r.line for r in results if isinstance(r, LineError)] == [2, 4]
+
+
+def test_nesting_depth_is_measured_outside_strings() -> None:
+    assert not nests_too_deeply(b'{"a":"' + b"[" * 100 + b'"}')
+    assert not nests_too_deeply(b'{"a":"\\"' + b"{" * 100 + b'"}')
+    assert not nests_too_deeply(b"[]" * 1000)
+    assert nests_too_deeply(b"[" * 65 + b"]" * 65)
+    assert not nests_too_deeply(b"[" * 64 + b"]" * 64)
+    # Unbalanced and deep: the decoder's own limit makes it one bad line too.
+    error = decode_line(RESOURCE_DECODER, 7, b"[" * 100_000)
+    assert isinstance(error, LineError)
+    assert error.line == 7

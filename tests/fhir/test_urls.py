@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slotlinks.fhir.urls import http_url_parts, is_http_url
+from slotlinks.fhir.urls import MAX_BOOKING_LINK_CHARS, http_url_parts, is_booking_link, is_http_url
 
 ACCEPTED = [
     "http://a",
@@ -118,3 +118,21 @@ def test_never_raises_and_a_yes_has_a_host(url: str) -> None:
     if parts is not None:
         assert parts.hostname
         assert not any(c in url for c in " \t\r\n")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://portal.example/book?slot=1", True),
+        ("https://portal.example/a@b", True),  # `@` in the path is not user-info
+        ("http://user:pass@evil.example/book", False),
+        ("http://bank.example@evil.example/", False),
+        ("https://@portal.example/", False),
+        ("javascript:alert(1)", False),
+        ("https://portal.example/" + "x" * (MAX_BOOKING_LINK_CHARS - 23), True),
+        ("https://portal.example/" + "x" * (MAX_BOOKING_LINK_CHARS - 22), False),
+    ],
+)
+def test_a_booking_link_has_no_user_info_and_a_bounded_length(url: str, expected: bool) -> None:
+    assert is_booking_link(url) is expected
+    assert len("https://portal.example/") == 23

@@ -127,6 +127,8 @@ def test_invalid_id_in_code_built_resource() -> None:
         (Extension(url=ext.BOOKING_DEEP_LINK, valueUrl="/book?slot=1"), "Slot.extension[0].valueUrl"),
         (Extension(url=ext.BOOKING_DEEP_LINK, valueUrl="ftp://x.example/1"), "Slot.extension[0].valueUrl"),
         (Extension(url=ext.BOOKING_DEEP_LINK, valueUrl="https://"), "Slot.extension[0].valueUrl"),
+        (Extension(url=ext.BOOKING_DEEP_LINK, valueUrl="http://u:p@evil.example/b"), "Slot.extension[0].valueUrl"),
+        (Extension(url=ext.BOOKING_DEEP_LINK, valueUrl="https://x.co/" + "x" * 2100), "Slot.extension[0].valueUrl"),
         (Extension(url=ext.BOOKING_DEEP_LINK, valueString="https://x.example"), "Slot.extension[0].valueUrl"),
         (Extension(url=ext.BOOKING_PHONE, valueString="  "), "Slot.extension[0].valueString"),
         (Extension(url="https://example.org/other"), "Slot.extension[0]"),

@@ -20,6 +20,7 @@ from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.resources import Slot
 from slotlinks.provider.app import create_app
 from slotlinks.provider.store.store import ProviderStore, open_store
+from tests.conftest import nested_location
 from tests.servers import serve
 
 TOKEN = "test-admin-token-0123456789"
@@ -326,6 +327,24 @@ def test_import_is_all_or_nothing_and_reports_line_3(env: Env) -> None:
         "Location": 1, "Practitioner": 0, "HealthcareService": 0, "PractitionerRole": 0, "Schedule": 1, "Slot": 1
     }  # fmt: skip
     assert env.slots()["s1"]["start"] == "2026-06-03T09:00:00-04:00"
+
+
+def test_import_of_a_deeply_nested_line_names_the_line(env: Env) -> None:
+    lines = [orjson.dumps(location()), nested_location(2000), orjson.dumps(location("loc-2"))]
+    failed = env.client.post("/$import", content=b"\n".join(lines), headers={"Content-Type": "application/fhir+ndjson"})
+    assert failed.status_code == 400, failed.text
+    assert expressions(failed) == ["line 2: $"]
+    assert "nested more than" in failed.json()["issue"][0]["diagnostics"]
+    assert env.client.get("/Location/loc-1").status_code == 404
+
+
+def test_a_deeply_nested_resource_is_refused(env: Env) -> None:
+    body = {"content": nested_location(2000), "headers": {"Content-Type": "application/fhir+json"}}
+    for refused in (env.client.post("/Location", **body), env.client.put("/Location/deep", **body)):  # type: ignore[arg-type]
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["resourceType"] == "OperationOutcome"
+        assert "nested more than" in refused.json()["issue"][0]["diagnostics"]
+    assert env.client.get("/Location/deep").status_code == 404
 
 
 def test_import_of_the_specification_examples(env: Env, realworld: Path) -> None:

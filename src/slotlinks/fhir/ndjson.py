@@ -7,13 +7,20 @@ here holds more than one line, and one over-long line is reported and skipped, n
 `LineSplitter` does no I/O: feed it chunks from a file, an httpx byte stream or an upload, from sync
 or async code alike. `read_ndjson` is the synchronous driver; async callers run the same splitter and
 `decode_line` over their own stream.
+
+`decode_line` is where every line from outside is decoded (the discovery's sync and the provider's
+`$import` alike), so it also bounds how deeply a line may nest (`MAX_NESTING_DEPTH`): a deeper line is
+one bad line, never a `RecursionError` that stops the whole file, and what is decoded stays shallow
+enough for every recursive walk after it (validation, lenient repairs, the aggregate's rewriting).
 """
 
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import IO, Protocol, TypeVar, runtime_checkable
 
 import msgspec
@@ -22,12 +29,14 @@ from slotlinks.errors import Issue
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
+    "MAX_NESTING_DEPTH",
     "LineDecoder",
     "LineError",
     "LineSplitter",
     "NdjsonWriter",
     "Readable",
     "decode_line",
+    "nests_too_deeply",
     "read_ndjson",
     "split_error_path",
 ]
@@ -38,6 +47,11 @@ T_co = TypeVar("T_co", covariant=True)
 #: A Location with many identifiers and hours is a few kB; 1 MiB leaves room without inviting abuse.
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _CHUNK_SIZE = 1 << 16
+
+#: How deeply one line's JSON may nest (objects and arrays). The spec's resources nest about ten levels
+#: (a Schedule's serviceType, its coding, a nested extension's valueCodeableConcept); 64 leaves room for
+#: any honest resource while keeping every recursive walk of a decoded line far from Python's limit.
+MAX_NESTING_DEPTH = 64
 
 
 class LineDecoder(Protocol[T_co]):
@@ -170,11 +184,41 @@ def split_error_path(message: str) -> tuple[str, str]:
     return "$", message
 
 
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = tuple(1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256))
+
+
+def nests_too_deeply(line: bytes, limit: int = MAX_NESTING_DEPTH) -> bool:
+    """True when the JSON of `line` nests objects and arrays more than `limit` levels deep.
+
+    Exact for valid JSON; for invalid JSON it may answer either way (the decoder then says what is
+    wrong). Cheap for everyday lines: a line with at most `limit` opening brackets cannot be too deep.
+    """
+    if line.count(b"{") + line.count(b"[") <= limit:
+        return False
+    # Brackets inside strings do not nest; the running count of the others is the depth. Every step
+    # runs in C, so even a hostile 1 MiB line costs a few hundredths of a second.
+    brackets = _JSON_STRING.sub(b"", line).translate(None, _NOT_A_BRACKET)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
+
+
+def _too_deep(line_number: int) -> LineError:
+    return LineError(line_number, "$", f"nested more than {MAX_NESTING_DEPTH} levels deep; skipped")
+
+
 def decode_line(decoder: LineDecoder[T], line_number: int, line: bytes) -> T | LineError:
     """Decode one line with `decoder`, or describe why it failed (invalid UTF-8, invalid JSON, wrong
-    type or value) as a `LineError` carrying the JSON path msgspec reports, e.g. `$.start`."""
+    type or value, nested more than `MAX_NESTING_DEPTH` levels) as a `LineError` carrying the JSON path
+    msgspec reports, e.g. `$.start`."""
+    if nests_too_deeply(line):
+        return _too_deep(line_number)
     try:
         return decoder.decode(line)
+    except RecursionError:
+        # The count above is exact only for valid JSON; should a broken line still reach the decoder's
+        # limit (which also depends on how deep the caller's stack already is), it is one bad line too.
+        return _too_deep(line_number)
     except msgspec.ValidationError as exc:
         path, message = split_error_path(str(exc))
         return LineError(line_number, path, message)

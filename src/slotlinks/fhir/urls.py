@@ -23,13 +23,23 @@ Callers that need more add it on top: the options of `is_http_url` (no user-info
 fetch or send secrets to, no fragment for a return URL, no query for a base URL), or a look at the
 parts `http_url_parts` returns when they say which rule failed. Callers that accept surrounding
 whitespace from a person (a form, a command line) strip it first.
+
+A `booking-deep-link` adds two rules of its own (`is_booking_link`), because it is stored, re-published
+and handed to patients' browsers: no user-info (`http://user:pass@evil.example/` carries credentials,
+and `http://bank.example@evil.example/` disguises its host as another), and at most
+`MAX_BOOKING_LINK_CHARS` characters, so a stored link (and every referral that records it) has a
+bounded size.
 """
 
 from __future__ import annotations
 
 from urllib.parse import SplitResult, urlsplit
 
-__all__ = ["http_url_parts", "is_http_url"]
+__all__ = ["MAX_BOOKING_LINK_CHARS", "http_url_parts", "is_booking_link", "is_http_url"]
+
+#: The longest booking link kept, in characters: 2,048 is what browsers, servers and sitemaps have long
+#: been safe with, and a portal's link (a path and a slot id or two) needs a small part of it.
+MAX_BOOKING_LINK_CHARS = 2048
 
 _PREFIXES = ("http:", "https:")
 _WHITESPACE = " \t\r\n"
@@ -65,3 +75,9 @@ def is_http_url(
         and (allow_query or not parts.query)
         and (allow_fragment or not parts.fragment)
     )
+
+
+def is_booking_link(url: str) -> bool:
+    """True when `url` may be a `booking-deep-link`: an absolute http(s) URL with a host (module rules),
+    without user-info, of at most `MAX_BOOKING_LINK_CHARS` characters."""
+    return len(url) <= MAX_BOOKING_LINK_CHARS and is_http_url(url, allow_userinfo=False)

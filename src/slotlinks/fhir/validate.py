@@ -22,7 +22,7 @@ from slotlinks.errors import InvalidInput, Issue, raise_invalid
 from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.ids import InvalidReference, is_valid_id, parse_reference
 from slotlinks.fhir.instant import DATETIME_PATTERN, InvalidInstant, parse_instant
-from slotlinks.fhir.ndjson import split_error_path
+from slotlinks.fhir.ndjson import MAX_NESTING_DEPTH, nests_too_deeply, split_error_path
 from slotlinks.fhir.resources import (
     RESOURCE_DECODER,
     RESOURCE_TYPES,
@@ -37,7 +37,7 @@ from slotlinks.fhir.resources import (
     Slot,
     SlotStatus,
 )
-from slotlinks.fhir.urls import is_http_url
+from slotlinks.fhir.urls import MAX_BOOKING_LINK_CHARS, is_booking_link
 
 __all__ = ["SCHEDULE_ACTOR_TYPES", "decode_and_validate", "validate_resource"]
 
@@ -197,8 +197,13 @@ def _check_value(report: _Report, path: str, url: str, value: Any) -> None:
     elif url == ext.VACCINE_DOSE and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         report.error(path, f"vaccine-dose must be a positive integer, got {value!r}")
     elif url == ext.BOOKING_DEEP_LINK:
-        if not is_http_url(value):
-            report.error(path, f"booking-deep-link must be an absolute http(s) URL, got {value!r}")
+        if not is_booking_link(value):
+            shown = repr(value[:100]) + ("..." if len(value) > 100 else "")
+            report.error(
+                path,
+                "booking-deep-link must be an absolute http(s) URL without user-info, "
+                f"at most {MAX_BOOKING_LINK_CHARS} characters long, got {shown}",
+            )
     elif url == ext.BOOKING_PHONE and not value.strip():
         report.error(path, "booking-phone must not be blank")
     elif url == ext.HAS_AVAILABILITY and value not in ext.HAS_AVAILABILITY_CODES:
@@ -239,6 +244,9 @@ def decode_and_validate(line: bytes | str) -> AnyResource:
     Raises `InvalidInput` carrying every issue (with its expression) when decoding fails or any
     error is found; warnings alone do not fail. This is the admin API's entry point for one resource.
     """
+    raw = line.encode(errors="replace") if isinstance(line, str) else line
+    if nests_too_deeply(raw):
+        raise InvalidInput(f"the resource is nested more than {MAX_NESTING_DEPTH} levels deep")
     try:
         resource = RESOURCE_DECODER.decode(line)
     except msgspec.ValidationError as exc:

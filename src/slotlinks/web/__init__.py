@@ -8,7 +8,8 @@
 - `ratelimit`: Rate limits: small in-process token buckets keyed by client (or username).
 - `templating`: The Jinja2 set-up every server-rendered page shares (the portal, the staff pages, the discovery
   client): autoescaping on for every template and undefined names as errors, so a page can neither emit unescaped
-  input nor silently render a missing value; and the `tel` filter for `tel:` links.
+  input nor silently render a missing value; and the `tel` filter for `tel:` links. Every value a page prints is
+  cleared of bidirectional controls and invisible characters (`visible_text`).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, EXPECTED
 from slotlinks.fhir.ids import InvalidReference, is_valid_id, parse_reference
 from slotlinks.fhir.instant import INSTANT_PATTERN, InvalidInstant, instant_to_ms
 from slotlinks.fhir.resources import Extension, Slot, SlotStatus
-from slotlinks.fhir.urls import is_http_url
+from slotlinks.fhir.urls import MAX_BOOKING_LINK_CHARS, is_booking_link
 
 __all__ = [
     "SLOT_ROW_COLUMNS",
@@ -112,13 +112,13 @@ def reference_id(reference: str | None, rtype: str) -> str | None:
 
 
 def plain_http_url(value: str) -> bool:
-    """True for an everyday absolute http(s) URL (`http://host/...`), decided without `urlsplit`.
+    """True for an everyday booking link (`http://host/...`), decided without `urlsplit`.
 
-    False means "look closer" (other schemes, odd characters or user-info), not "invalid":
-    callers then fall back on the kernel's `is_http_url`, whose verdict is the rule. Whenever this
-    says True, `is_http_url` says True too: ASCII without space, tab or newline, and an authority
-    (or a stretch that starts with it) without user-info that the rule itself accepts (a host, and a
-    port in range when one is written).
+    False means "look closer" (other schemes, odd characters, user-info or great length), not
+    "invalid": callers then fall back on the kernel's `is_booking_link`, whose verdict is the rule.
+    Whenever this says True, `is_booking_link` says True too: at most `MAX_BOOKING_LINK_CHARS`
+    characters of ASCII without space, tab or newline, and an authority (or a stretch that starts with
+    it) that the rule itself accepts (a host without user-info, and a port in range when one is written).
     """
     if value[:8] == "https://":
         authority = value[8:].partition("/")[0]
@@ -127,7 +127,8 @@ def plain_http_url(value: str) -> bool:
     else:
         return False
     return (
-        _plain_authority(authority)
+        len(value) <= MAX_BOOKING_LINK_CHARS
+        and _plain_authority(authority)
         and value.isascii()
         and " " not in value
         and "\t" not in value
@@ -139,9 +140,10 @@ def plain_http_url(value: str) -> bool:
 # A feed's links share a few hosts, so the verdict on each authority is cached.
 @lru_cache(maxsize=1024)
 def _plain_authority(authority: str) -> bool:
-    # The kernel's rule judges a URL's host and port from its authority alone (the path cannot fail it
-    # once the characters are checked), so its verdict on `http://<authority>` holds for the whole link.
-    return authority != "" and authority[0] not in "?#" and "@" not in authority and is_http_url("http://" + authority)
+    # The kernel's rule judges a URL's host, user-info and port from its authority alone (the path cannot
+    # fail it once the characters and the length are checked), so its verdict on `http://<authority>`
+    # holds for the whole link.
+    return authority != "" and authority[0] not in "?#" and is_booking_link("http://" + authority)
 
 
 # Feeds repeat the same instants heavily (every Schedule has Slots at the same times), and a cached

@@ -10,12 +10,14 @@ fails is a bad line. The kinds, with the feeds that showed them (the READMEs of 
     extension-null          a resource's `extension` (or a nested one) is null
     null-value              any other JSON null (FHIR JSON forbids nulls; absence means the same)
     id-characters           an id (or a reference's id) outside [A-Za-z0-9-.]{1,64}; rewritten to
-                            a stable valid id (invalid runs -> "-", plus a hash when changed)
+                            a stable valid id (invalid runs -> "-", plus a hash when changed); an id
+                            with a `/` too, and `Type/a/b` then points at the rewritten `a/b`
     offset-short            instants with offsets like -05 or -0500 instead of -05:00
     integer-as-string       valueInteger (e.g. CVS slot-capacity "0") given as a numeric string
     decimal-as-string       a position latitude/longitude given as a numeric string
     status-case             Slot.status in another letter case ("FREE")
-    booking-link-dropped    a booking-deep-link that is not an absolute http(s) URL (removed)
+    booking-link-dropped    a booking-deep-link that the kernel's `is_booking_link` refuses (not an
+                            absolute http(s) URL, user-info, over-long): removed, the Slot kept
     utf8-bom                a byte-order mark before the first line of a file
 """
 
@@ -31,12 +33,12 @@ import orjson
 
 from slotlinks.discovery.ingest.fastslot import clean_slot_values, plain_http_url
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK
-from slotlinks.fhir.ids import is_valid_id
+from slotlinks.fhir.ids import InvalidReference, is_valid_id, parse_reference
 from slotlinks.fhir.instant import normalize_offset
 from slotlinks.fhir.manifest import Manifest, decode_manifest
-from slotlinks.fhir.ndjson import LineError, decode_line
+from slotlinks.fhir.ndjson import LineError, decode_line, nests_too_deeply
 from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource, Slot, encode_resource
-from slotlinks.fhir.urls import is_http_url
+from slotlinks.fhir.urls import is_booking_link
 from slotlinks.fhir.validate import validate_resource
 
 __all__ = ["Warnings", "normalize_id", "read_manifest", "read_resource"]
@@ -62,11 +64,29 @@ def normalize_id(source: str) -> str:
 
 
 def _fix_reference(value: str, warnings: Warnings) -> str:
-    head, sep, rid = value.rpartition("/")
-    if not sep or not head or is_valid_id(rid) or value.startswith("#"):
+    """`value` pointing at the id `_repair_resource` gives its target (`normalize_id`).
+
+    In a relative reference everything after the type is the id, so `Location/store/12` points at the
+    Location whose id `store/12` was rewritten; in an absolute one only the last segment can be.
+    """
+    if value.startswith("#") or _is_reference(value):
+        return value
+    if value.startswith(("http://", "https://")):
+        head, sep, rid = value.rpartition("/")
+    else:
+        head, sep, rid = value.partition("/")
+    if not sep or not head or is_valid_id(rid):
         return value
     warnings["id-characters"] += 1
     return f"{head}/{normalize_id(rid)}"
+
+
+def _is_reference(value: str) -> bool:
+    try:
+        parse_reference(value)
+    except InvalidReference:
+        return False
+    return True
 
 
 def _repair(node: Any, warnings: Warnings, key: str | None = None) -> Any:
@@ -134,7 +154,7 @@ def _repair_resource(data: dict[str, Any], warnings: Warnings) -> dict[str, Any]
 def _http_url(value: Any) -> bool:
     if not isinstance(value, str):
         return False
-    return plain_http_url(value) or is_http_url(value)
+    return plain_http_url(value) or is_booking_link(value)
 
 
 def _strict(rtype: str, line_number: int, line: bytes) -> Resource | LineError:
@@ -162,6 +182,8 @@ def read_resource(rtype: str, line_number: int, line: bytes, warnings: Warnings)
     first = _strict(rtype, line_number, line)
     if not isinstance(first, LineError):
         return first, line
+    if nests_too_deeply(line):
+        return first  # `_repair` walks the parsed line recursively: nothing to repair this deep
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError:

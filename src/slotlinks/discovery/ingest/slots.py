@@ -25,7 +25,7 @@ from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY
 from slotlinks.fhir.instant import instant_to_ms
 from slotlinks.fhir.resources import Slot
-from slotlinks.fhir.urls import is_http_url
+from slotlinks.fhir.urls import is_booking_link
 
 __all__ = ["SLOT_COLUMNS", "copy_slots_postgres", "insert_slots_sqlite", "slot_tuple", "slot_values"]
 
@@ -33,7 +33,7 @@ __all__ = ["SLOT_COLUMNS", "copy_slots_postgres", "insert_slots_sqlite", "slot_t
 def _http_link(value: str | None) -> str | None:
     if not value:
         return None
-    return value if plain_http_url(value) or is_http_url(value) else None
+    return value if plain_http_url(value) or is_booking_link(value) else None
 
 
 #: The columns of a Slot row as `GenerationWriter` builds it (a tuple, in this order). What every row

@@ -45,7 +45,7 @@ from slotlinks.discovery.search.query import DEFAULT_DAYS, DEFAULT_RADIUS_MILES,
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.ids import is_valid_id
 from slotlinks.fhir.instant import InvalidInstant, instant_to_ms
-from slotlinks.fhir.urls import http_url_parts, is_http_url
+from slotlinks.fhir.urls import http_url_parts, is_booking_link
 from slotlinks.net.client import Reply, guarded_get
 
 __all__ = [
@@ -81,8 +81,9 @@ _REFERRAL_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def is_bookable_link(url: str | None) -> bool:
-    """True only for absolute http(s) URLs with a host: nothing else is rendered or followed."""
-    return url is not None and is_http_url(url.strip())
+    """True only for links the kernel's booking-link rule accepts (absolute http(s) URLs with a host, no
+    user-info, not over-long): nothing else is rendered or followed, whatever an older load stored."""
+    return url is not None and is_booking_link(url.strip())
 
 
 def new_referral_id() -> str:
