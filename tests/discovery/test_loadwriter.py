@@ -1,5 +1,5 @@
-"""Batches of full loads: written in order, waiting ones together, a failure heard by every load it
-touched, withdrawn batches never written."""
+"""Batches of full loads: written in order; on SQLite those waiting written together, a failure heard
+by every load it touched, withdrawn batches never written; on PostgreSQL side by side."""
 
 from __future__ import annotations
 
@@ -98,7 +98,36 @@ def test_batches_of_several_loads_are_all_written_in_order(store: DiscoveryStore
     assert all(pk is not None for _, _, pk in slots)
 
 
-def test_waiting_batches_share_a_transaction_and_its_failure(store: DiscoveryStore) -> None:
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[DiscoveryStore]:
+    """Loads take turns at an SQLite store only."""
+    store = open_store(sqlite_url(tmp_path / "discovery.db"))
+    yield store
+    store.dispose()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_batch_is_written_while_another_load_holds_a_transaction(pg_url: str) -> None:
+    store = open_store(pg_url)
+    try:
+        _, second = _loads(store, 2)
+
+        async def run() -> None:
+            writer = LoadWriter(store)
+            async with writer.session():
+                with _held(writer):  # the first load's transaction stays open meanwhile
+                    await asyncio.wait_for(
+                        writer.write(second, _batch(second, _schedule("b"), _slot("s2", "b", 9))), 30
+                    )
+                    assert [(p, i) for p, i, _ in _slots(store)] == [(second.publisher_id, "s2")]
+
+        asyncio.run(run())
+    finally:
+        store.dispose()
+
+
+def test_waiting_batches_share_a_transaction_and_its_failure(sqlite_store: DiscoveryStore) -> None:
+    store = sqlite_store
     good, bad = _loads(store, 2)
     broken = _batch(bad, _slot("x", "a", 8))
     broken["Slot"] = [(None, *row[1:]) for row in broken["Slot"]]  # source_id may not be NULL
@@ -121,7 +150,8 @@ def test_waiting_batches_share_a_transaction_and_its_failure(store: DiscoverySto
     assert _slots(store) == []  # one transaction: nothing of it is kept
 
 
-def test_a_withdrawn_batch_is_never_written(store: DiscoveryStore) -> None:
+def test_a_withdrawn_batch_is_never_written(sqlite_store: DiscoveryStore) -> None:
+    store = sqlite_store
     (load,) = _loads(store, 1)
 
     async def run() -> BaseException | None:
