@@ -56,7 +56,7 @@ from slotlinks.provider.staff.auth import (
 from slotlinks.provider.staff.bookings import cancel_for_patient, locations, staff_bookings
 from slotlinks.provider.store.store import ProviderStore
 from slotlinks.web.bodies import MAX_BODY_BYTES, read_body, read_form
-from slotlinks.web.ratelimit import Backoff, RateLimiter, client_key
+from slotlinks.web.ratelimit import Backoff, RateLimiter, client_key, wait_in_words
 
 __all__ = ["BookingAttempts", "rate_limited_page", "staff_admin_router", "staff_router"]
 
@@ -91,11 +91,6 @@ def _client(request: Request, behind_proxy: bool) -> str:
     return client_key(peer, request.headers.get("x-forwarded-for"), behind_proxy=behind_proxy)
 
 
-def _minutes(seconds: int) -> str:
-    minutes = max(1, -(-seconds // 60))
-    return "a minute" if minutes == 1 else f"{minutes} minutes"
-
-
 # --- the patients' booking attempts ----------------------------------------------------------------
 
 
@@ -124,7 +119,7 @@ async def rate_limited_page(_request: Request, exc: Exception) -> Response:
         heading="Please wait a moment",
         message=(
             "We've had a lot of booking attempts from your connection in a short time. "
-            f"Please wait about {_minutes(exc.retry_after)}, then try again. Nothing has been booked."
+            f"Please wait about {wait_in_words(exc.retry_after)}, then try again. Nothing has been booked."
         ),
         link=None,
     )
@@ -190,7 +185,8 @@ def staff_router(settings: Settings, store: ProviderStore, *, login_limiter: Rat
         wait = limiter.take(client)
         if wait:
             error = (
-                f"Too many failed sign-ins from your connection. Please wait about {_minutes(wait)}, then try again."
+                "Too many failed sign-ins from your connection. "
+                f"Please wait about {wait_in_words(wait)}, then try again."
             )
             return login_page(request, 429, error=error, username=username, retry_after=wait)
         account = username.lower()
