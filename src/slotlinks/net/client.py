@@ -81,9 +81,7 @@ class GuardedClient:
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        guarded = GuardedTransport(
-            transport or direct_transport(), allow_private_networks=allow_private_networks
-        )
+        guarded = GuardedTransport(transport or direct_transport(), allow_private_networks=allow_private_networks)
         self._client = httpx.AsyncClient(
             transport=guarded, timeout=timeout, follow_redirects=False, trust_env=False, headers=headers
         )

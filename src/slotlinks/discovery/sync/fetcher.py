@@ -45,9 +45,7 @@ class ManifestResponse:
 
 def make_client(settings: Settings) -> httpx.AsyncClient:
     """An httpx client whose every connection goes through the address guard."""
-    transport = GuardedTransport(
-        direct_transport(), allow_private_networks=settings.allow_private_networks
-    )
+    transport = GuardedTransport(direct_transport(), allow_private_networks=settings.allow_private_networks)
     timeout = httpx.Timeout(
         connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout, pool=None
     )
