@@ -21,6 +21,7 @@ from slotlinks.provider.demo.catalog import SNOMED, ServiceKind
 from slotlinks.provider.portal.eligibility import ELIGIBILITY_RULE
 from slotlinks.provider.portal.questionnaires import BIRTH_DATE, LOINC, put_questionnaire
 from slotlinks.provider.records.audience import Audience, with_audience
+from slotlinks.provider.records.resources import refresh_audience
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import Change
 
@@ -151,5 +152,6 @@ def seed_questionnaires(change: Change, schedules: list[tuple[str, ServiceKind]]
                 services.add(reference)
                 made = neurology_questionnaire() if kind.key == "neurology" else immunization_questionnaire(kind)
                 put_questionnaire(change, "HealthcareService", reference.split("/", 1)[1], orjson.dumps(made))
+                refresh_audience(change, "HealthcareService", reference.split("/", 1)[1])
                 stored += 1
     return stored
