@@ -62,8 +62,9 @@ LOCATION_PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physica
 _CORE = ("primary-care",)
 _LIKELY = {"flu-vaccine": 0.7, "covid-vaccine": 0.5, "lab": 0.5, "urgent-care": 0.3}
 _SPECIALTY_CHANCE = 0.3
-# Of clinicians who keep a panel: the share whose panel is full, and who see only new patients.
-_PANEL_FULL, _NEW_ONLY = 0.2, 0.15
+# Of a clinic's clinicians who keep a panel, the first stays open to everyone; of the others, the share
+# whose panel is full and the share who see only new patients.
+_PANEL_FULL, _NEW_ONLY = 0.35, 0.3
 # The share of clinicians who publish their gender.
 _PUBLISH_GENDER = 0.7
 SERVICE_PROVISION = "http://terminology.hl7.org/CodeSystem/service-provision-conditions"
@@ -239,7 +240,7 @@ class _Builder:
 
     def practitioner_service(self, kind: catalog.ServiceKind, loc_id: str, place: Place) -> None:
         hcs_id = self.healthcare_service(kind, loc_id)
-        for _ in range(self.rng.choice((1, 1, 2))):
+        for n in range(self.rng.choice((1, 1, 2))):
             prac_id, display, npi = self.practitioner(place, self.rng.choice(kind.credentials))
             role_id = self.next_id("role")
             put_resource(
@@ -260,7 +261,7 @@ class _Builder:
             schedule_id = self.schedule(
                 kind, [f"PractitionerRole/{role_id}", f"Location/{loc_id}", f"HealthcareService/{hcs_id}"]
             )
-            if kind.panel:
+            if kind.panel and n:
                 draw = self.rng.random()
                 if draw < _PANEL_FULL:
                     self.panels.append((schedule_id, "existing"))
