@@ -64,7 +64,8 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
     app.include_router(search_router(settings, store))
     app.include_router(publishers_router(settings, store, sync_engine=sync_engine))
     app.include_router(aggregate_router(settings, store))
-    app.include_router(fhir_router("/fhir", DiscoveryFhirStore(store, min_poll_seconds=settings.min_poll_seconds)))
+    fhir_base = settings.discovery_url.rstrip("/") + "/fhir"
+    app.include_router(fhir_router(fhir_base, DiscoveryFhirStore(store, min_poll_seconds=settings.min_poll_seconds)))
     app.include_router(web_router(settings, store))
     app.state.store = store
     return app

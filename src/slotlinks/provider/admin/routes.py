@@ -3,7 +3,8 @@
 Every route needs `Authorization: Bearer <admin token>`, checked before the body is read. Routes are
 thin: read the request (bodies as raw bytes, decoded by the kernel in `wire`, so errors carry FHIR
 paths), call one `api` function, send the result. Errors leave as OperationOutcome (the app's error
-handlers).
+handlers). `Location` headers and searchset links are under the origin of the configured base URL,
+never the request's Host header.
 
     GET|PUT     /admin/settings                          {"portalUrl", "name"}
     POST        /admin/$import                           NDJSON, all or nothing -> counts per type
@@ -21,6 +22,7 @@ handlers).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -51,12 +53,13 @@ def _json(value: Any, status: int = 200, location: str | None = None) -> Respons
     return Response(json_bytes(value), status_code=status, media_type=JSON, headers=headers)
 
 
-def _url(request: Request, path: str) -> str:
-    return f"{str(request.base_url).rstrip('/')}/admin/{path}"
-
-
 def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
     """The `/admin` routes over `store`; every one of them requires the admin token."""
+    public = urlsplit(settings.base_url)
+    admin_base = f"{public.scheme}://{public.netloc}/admin/"
+
+    def _url(path: str) -> str:
+        return admin_base + path
 
     async def authorized(request: Request) -> None:
         require_token(settings, request.headers.get("authorization"))
@@ -89,7 +92,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
     async def create_slot(request: Request) -> Response:
         body = await read_body(request, MAX_BODY_BYTES)
         slot_id, rendered = await run_in_threadpool(admin.create_slot, store=store, body=body)
-        return _fhir(rendered, 201, _url(request, f"Slot/{slot_id}"))
+        return _fhir(rendered, 201, _url(f"Slot/{slot_id}"))
 
     @router.get("/Slot/{slot_id}")
     def read_slot(slot_id: str) -> Response:
@@ -112,7 +115,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
         made, _ = await run_in_threadpool(
             admin.save_rule, store=store, settings=settings, schedule_id=schedule_id, body=body
         )
-        return _json(made, 201, _url(request, f"Schedule/{schedule_id}/rules/{made['id']}"))
+        return _json(made, 201, _url(f"Schedule/{schedule_id}/rules/{made['id']}"))
 
     @router.put("/Schedule/{schedule_id}/rules/{rule_id}")
     async def put_rule(schedule_id: str, rule_id: str, request: Request) -> Response:
@@ -121,7 +124,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
             admin.save_rule, store=store, settings=settings, schedule_id=schedule_id, body=body, rule_id=rule_id
         )
         if created:
-            return _json(made, 201, _url(request, f"Schedule/{schedule_id}/rules/{rule_id}"))
+            return _json(made, 201, _url(f"Schedule/{schedule_id}/rules/{rule_id}"))
         return _json(made)
 
     @router.delete("/Schedule/{schedule_id}/rules/{rule_id}")
@@ -138,7 +141,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
         made, _ = await run_in_threadpool(
             admin.save_closure, store=store, settings=settings, schedule_id=schedule_id, body=body
         )
-        return _json(made, 201, _url(request, f"Schedule/{schedule_id}/closures/{made['id']}"))
+        return _json(made, 201, _url(f"Schedule/{schedule_id}/closures/{made['id']}"))
 
     @router.put("/Schedule/{schedule_id}/closures/{closure_id}")
     async def put_closure(schedule_id: str, closure_id: str, request: Request) -> Response:
@@ -152,7 +155,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
             closure_id=closure_id,
         )
         if created:
-            return _json(made, 201, _url(request, f"Schedule/{schedule_id}/closures/{closure_id}"))
+            return _json(made, 201, _url(f"Schedule/{schedule_id}/closures/{closure_id}"))
         return _json(made)
 
     @router.delete("/Schedule/{schedule_id}/closures/{closure_id}")
@@ -166,14 +169,14 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
     @router.get("/{rtype}")
     def search(rtype: str, request: Request) -> Response:
         page = parse_page(request.query_params)
-        body = admin.searchset(store=store, rtype=rtype, page=page, base_url=_url(request, "").rstrip("/"))
+        body = admin.searchset(store=store, rtype=rtype, page=page, base_url=_url("").rstrip("/"))
         return _fhir(body)
 
     @router.post("/{rtype}")
     async def create(rtype: str, request: Request) -> Response:
         body = await read_body(request, MAX_BODY_BYTES)
         made = await run_in_threadpool(admin.create_resource, store=store, settings=settings, rtype=rtype, body=body)
-        return _fhir(made, 201, _url(request, f"{rtype}/{made.id}"))
+        return _fhir(made, 201, _url(f"{rtype}/{made.id}"))
 
     @router.get("/{rtype}/{rid}")
     def read(rtype: str, rid: str) -> Response:
@@ -186,7 +189,7 @@ def admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
             admin.put_resource, store=store, settings=settings, rtype=rtype, rid=rid, body=body
         )
         if created:
-            return _fhir(made, 201, _url(request, f"{rtype}/{rid}"))
+            return _fhir(made, 201, _url(f"{rtype}/{rid}"))
         return _fhir(made)
 
     @router.delete("/{rtype}/{rid}")
