@@ -10,24 +10,28 @@ ARCHITECTURE.md, "HTTP and pages": FHIR endpoints answer failures with an Operat
 - an unknown path: 404 `not-found`; any other refusal of the framework (405, ...): its status, code `exception`.
 
 An app may answer some of its errors with a page instead (`pages`): the provider's polite 429 page for the
-booking attempts its portal limits. Routes raise those errors only where a page is the right answer. The
-handler adds the headers an error calls for, on the outcome and on a page alike: `Retry-After` for
-`RateLimited` (RFC 9110, section 10.2.3) and `WWW-Authenticate: Bearer` for a 401 (RFC 6750, section 3).
+booking attempts its portal limits. Routes raise those errors only where a page is the right answer. A
+router of pages answers every error of its routes with a page instead (`page_route`): what a browser asked
+for (a date out of range, a malformed id in the path) is never answered with JSON. The handler adds the
+headers an error calls for, on the outcome and on a page alike: `Retry-After` for `RateLimited` (RFC 9110,
+section 10.2.3) and `WWW-Authenticate: Bearer` for a 401 (RFC 6750, section 3).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from slotlinks.errors import InvalidInput, Issue, NotFound, RateLimited, SlotlinksError
 from slotlinks.fhir.outcome import outcome_bytes
 
-__all__ = ["FHIR_JSON", "ErrorPage", "error_headers", "install_error_handlers", "outcome_response"]
+__all__ = ["FHIR_JSON", "ErrorPage", "error_headers", "install_error_handlers", "outcome_response", "page_route"]
 
 FHIR_JSON = "application/fhir+json"
 
@@ -97,3 +101,32 @@ def install_error_handlers(app: FastAPI, *, pages: Mapping[type[SlotlinksError],
 
     for kind in (SlotlinksError, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(kind, on_error)
+
+
+async def _page_answer(render: ErrorPage, request: Request, error: SlotlinksError) -> Response:
+    response = await render(request, error)
+    for name, value in error_headers(error).items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def page_route(render: ErrorPage) -> type[APIRoute]:
+    """A route class for a router of pages: an error of ours or the framework's (a path or query value
+    it could not read) raised by one of its routes is answered with `render`'s page and the headers the
+    error calls for, never with an OperationOutcome."""
+
+    class PageRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def answer(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except SlotlinksError as exc:
+                    return await _page_answer(render, request, exc)
+                except RequestValidationError as exc:
+                    return await _page_answer(render, request, _framework_error(exc)[0])
+
+            return answer
+
+    return PageRoute

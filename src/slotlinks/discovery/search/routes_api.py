@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -29,7 +29,7 @@ from slotlinks.discovery.referrals.deeplinks import (
     still_free,
 )
 from slotlinks.discovery.search.execute import LocationResult, search
-from slotlinks.discovery.search.pages import html_page, make_templates
+from slotlinks.discovery.search.pages import RowPk, html_page, make_templates
 from slotlinks.discovery.search.query import parse_search
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.fhir.instant import ms_to_instant
@@ -198,7 +198,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         )
 
     @router.get("/go/{slot_pk}", summary="Follow a slot's booking deep link", tags=["search"], status_code=303)
-    async def go(request: Request, slot_pk: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+    async def go(request: Request, slot_pk: RowPk) -> Response:
         target = await run_in_threadpool(_load, slot_pk)
         if target is None:
             return html_page(
