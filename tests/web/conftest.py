@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from slotlinks.clock import FixedClock
 from slotlinks.config import Settings
@@ -35,6 +36,7 @@ class Server:
     origin: str
     settings: Settings
     client: httpx.Client
+    app: FastAPI
 
 
 @dataclass
@@ -73,8 +75,9 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderServe
     store = open_provider(f"sqlite:///{folder / 'provider.db'}")
     generate_provider(store, small_options())
     settings = provider_settings(folder)
-    with serve(create_provider(settings, store)) as origin, httpx.Client(base_url=origin, timeout=30) as client:
-        yield ProviderServer(origin, settings, client, store)
+    app = create_provider(settings, store)
+    with serve(app) as origin, httpx.Client(base_url=origin, timeout=30) as client:
+        yield ProviderServer(origin, settings, client, app, store)
     store.dispose()
 
 
@@ -87,5 +90,5 @@ def discovery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DiscoverySer
     settings = discovery_settings(folder)
     app = create_discovery(settings, store, background_sync=False)
     with serve(app) as origin, httpx.Client(base_url=origin, timeout=30) as client:
-        yield DiscoveryServer(origin, settings, client, store, data)
+        yield DiscoveryServer(origin, settings, client, app, store, data)
     store.dispose()

@@ -50,6 +50,7 @@ from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_da
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput, SlotlinksError
 from slotlinks.web.errors import page_route
+from slotlinks.web.headers import csp_nonce
 from slotlinks.web.templating import page_templates
 
 __all__ = ["RowPk", "html_page", "make_templates", "web_router"]
@@ -59,7 +60,8 @@ __all__ = ["RowPk", "html_page", "make_templates", "web_router"]
 RowPk = Annotated[int, Path(ge=1, le=2**62)]
 
 MY_REFERRALS_REFRESH = 5  # unfinished referrals whose outcome "my referrals" reads per view
-_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+# The security headers (CSP with the request's nonce, no framing, no referrer) are the app's (`web.headers`).
+_HEADERS = {"Cache-Control": "no-store"}
 
 
 def make_templates() -> Environment:
@@ -72,7 +74,8 @@ def make_templates() -> Environment:
 
 
 def html_page(env: Environment, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(env.get_template(template).render(**context), status_code=status, headers=_HEADERS)
+    html = env.get_template(template).render(nonce=csp_nonce(), **context)
+    return HTMLResponse(html, status_code=status, headers=_HEADERS)
 
 
 _ERROR_HEADINGS = {400: "We could not read that address", 404: "Page not found", 429: "Please wait a moment"}

@@ -225,9 +225,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         referral = new_referral_id()
         final = build_deep_link(link, source=settings.source_id, referral=referral)
         await run_in_threadpool(_record, target, referral, final)
-        response = RedirectResponse(
-            final, status_code=303, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-        )
+        response = RedirectResponse(final, status_code=303, headers={"Cache-Control": "no-store"})
         # The browser keeps its referrals (no account): "my referrals" and the booked badges read them.
         add_referral_cookie(
             response,
