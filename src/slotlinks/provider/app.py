@@ -72,8 +72,6 @@ def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAP
     app.include_router(publication_router(settings, store, cache))
     # FHIR read and search at the same base as the publication (`{base}/Slot?...`, `{base}/metadata`).
     app.include_router(fhir_router(settings.base_url, ProviderFhirStore(store)))
-    # Before `admin_router`: its `/admin/{Type}/{id}` would otherwise take `/admin/sources/{source}` and
-    # `/admin/staff/{username}`.
     app.include_router(booking_admin_router(settings, store))
     app.include_router(staff_admin_router(settings, store))
     app.include_router(admin_router(settings, store))

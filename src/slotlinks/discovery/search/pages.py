@@ -19,9 +19,9 @@ never with JSON.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -51,13 +51,10 @@ from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput, SlotlinksError
 from slotlinks.web.errors import page_route
 from slotlinks.web.headers import csp_nonce
+from slotlinks.web.paths import RowPk
 from slotlinks.web.templating import page_templates
 
-__all__ = ["RowPk", "html_page", "make_templates", "web_router"]
-
-#: A row's pk in a page's path (`/locations/{pk}`, `/go/{pk}`): a positive 63-bit integer, as both
-#: databases store it; anything else is refused before the store is asked.
-RowPk = Annotated[int, Path(ge=1, le=2**62)]
+__all__ = ["html_page", "make_templates", "web_router"]
 
 MY_REFERRALS_REFRESH = 5  # unfinished referrals whose outcome "my referrals" reads per view
 # The security headers (CSP with the request's nonce, no framing, no referrer) are the app's (`web.headers`).

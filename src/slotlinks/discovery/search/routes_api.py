@@ -29,11 +29,12 @@ from slotlinks.discovery.referrals.deeplinks import (
     still_free,
 )
 from slotlinks.discovery.search.execute import LocationResult, search
-from slotlinks.discovery.search.pages import RowPk, html_page, make_templates
+from slotlinks.discovery.search.pages import html_page, make_templates
 from slotlinks.discovery.search.query import parse_search
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.web.errors import FHIR_JSON
+from slotlinks.web.paths import RowPk
 
 __all__ = ["SearchResponse", "search_response_schema", "search_router"]
 
