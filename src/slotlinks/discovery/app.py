@@ -24,6 +24,7 @@ from slotlinks.discovery.store.store import DiscoveryStore, open_store
 from slotlinks.discovery.sync.engine import SyncEngine
 from slotlinks.fhirapi import fhir_router
 from slotlinks.web.errors import install_error_handlers
+from slotlinks.web.headers import install_security_headers
 
 __all__ = ["create_app"]
 
@@ -56,15 +57,19 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
         lifespan=lifespan,
         title="slotlinks discovery",
         summary="Find appointment slots across SMART Scheduling Links publishers",
-        docs_url="/api/docs",
+        # No interactive docs page: Swagger UI runs inline script and loads from a CDN, which the one
+        # page policy (`web.headers`) rightly forbids. The OpenAPI document is the reference.
+        docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_security_headers(app)
     app.include_router(search_router(settings, store))
     app.include_router(publishers_router(settings, store, sync_engine=sync_engine))
     app.include_router(aggregate_router(settings, store))
-    app.include_router(fhir_router("/fhir", DiscoveryFhirStore(store, min_poll_seconds=settings.min_poll_seconds)))
+    fhir_base = settings.discovery_url.rstrip("/") + "/fhir"
+    app.include_router(fhir_router(fhir_base, DiscoveryFhirStore(store, min_poll_seconds=settings.min_poll_seconds)))
     app.include_router(web_router(settings, store))
     app.state.store = store
     return app

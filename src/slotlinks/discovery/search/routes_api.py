@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -38,6 +38,7 @@ from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import RateLimited
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.web.errors import FHIR_JSON
+from slotlinks.web.paths import RowPk
 from slotlinks.web.ratelimit import RateLimiter, client_key, wait_in_words
 
 __all__ = ["SearchResponse", "search_response_schema", "search_router"]
@@ -232,7 +233,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         status_code=303,
         responses={429: {"description": "Too many deep links followed from this client; see Retry-After"}},
     )
-    async def go(request: Request, slot_pk: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+    async def go(request: Request, slot_pk: RowPk) -> Response:
         peer = request.client.host if request.client else None
         client = client_key(peer, request.headers.get("x-forwarded-for"), behind_proxy=settings.behind_proxy)
         if wait := deeplinks.take(client):
@@ -263,9 +264,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         referral = new_referral_id()
         final = build_deep_link(link, source=settings.source_id, referral=referral)
         await run_in_threadpool(_record, target, referral, final)
-        response = RedirectResponse(
-            final, status_code=303, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-        )
+        response = RedirectResponse(final, status_code=303, headers={"Cache-Control": "no-store"})
         # The browser keeps its referrals (no account): "my referrals" and the booked badges read them.
         add_referral_cookie(
             response,
