@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from slotlinks.config import Settings
 from slotlinks.discovery.app import create_app
 from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.push import state
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from tests.discovery.fake_publisher import SOURCE_SECRET, TOPIC, FakePublisher, Subscription, slot_resource
@@ -262,8 +263,26 @@ def test_publishers_without_the_topic_or_a_secret_are_polled_as_before(
         assert "does not advertise" in (push_row(store, run.pid).error or "")
 
 
-def test_the_push_endpoint_is_there_without_background_sync(store: DiscoveryStore, settings: Settings) -> None:
+def test_the_push_endpoint_answers_without_background_sync(store: DiscoveryStore, settings: Settings) -> None:
+    """A server run without its loops (a second web process) still takes notifications of live
+    subscriptions, checked against the stored secret's hash."""
+    pid = registry.add_publisher(store, url="http://127.0.0.1:9/fhir/$bulk-publish", name="elsewhere").id
+    secret = "a-subscription-secret-0123456789"
+    with store.write() as conn:
+        state.start(
+            conn,
+            pid,
+            status="active",
+            fhir_base="http://127.0.0.1:9/fhir",
+            secret_hash=state.hash_secret(secret),
+            payload="full-resource",
+            heartbeat_seconds=60,
+            created_ms=store.now_ms(),
+        )
+    sub = Subscription("s1", {"channel": {"endpoint": "", "header": [f"Authorization: Bearer {secret}"]}}, {})
+    fake = FakePublisher(origin="http://127.0.0.1:9")
     with serve(create_app(settings, store, background_sync=False)) as origin:
-        answer = httpx.post(f"{origin}/push/1", content=b"{}", headers={"Authorization": "Bearer x"}, timeout=30)
-    assert answer.status_code == 404
-    assert answer.json()["resourceType"] == "OperationOutcome"
+        sub.body["channel"]["endpoint"] = f"{origin}/push/{pid}"
+        assert fake.notify(sub, "heartbeat", since_start=0, headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert fake.notify(sub, "heartbeat", since_start=0).status_code == 200
+    assert push_row(store, pid).last_notification_ms is not None

@@ -276,9 +276,9 @@ class PushManager:
 
     # --- notifications -------------------------------------------------------------------------
 
-    async def receive(self, publisher_id: int, authorization: str, body: bytes) -> None:
-        """Authenticate and apply one notification; `NotFound` without a live subscription,
-        `Unauthorized` for a wrong secret, `InvalidInput` for a body that is not a notification."""
+    async def authenticate(self, publisher_id: int, authorization: str) -> tuple[Row[Any], str]:
+        """The live subscription to the publisher and the secret `authorization` carries, when it is
+        that subscription's; else `NotFound` (none live) or `Unauthorized` (a wrong or missing secret)."""
         row = await asyncio.to_thread(self._load, publisher_id)
         if row is None or row.status == "none" or row.secret_hash is None:
             raise NotFound(f"no subscription of publisher {publisher_id} is known here")
@@ -286,6 +286,12 @@ class PushManager:
         token = token.strip()
         if scheme.lower() != "bearer" or not state.secret_matches(token, row.secret_hash):
             raise Unauthorized("this notification does not carry the subscription's secret")
+        return row, token
+
+    async def receive(self, publisher_id: int, authorization: str, body: bytes) -> None:
+        """Authenticate and apply one notification (see `authenticate` for its refusals);
+        `InvalidInput` for a body that is not a notification."""
+        row, token = await self.authenticate(publisher_id, authorization)
         note = parse_notification(body)
         if row.remote_id and not note.subscription.rstrip("/").endswith(f"Subscription/{row.remote_id}"):
             raise NotFound(f"{note.subscription!r} is not the subscription of publisher {publisher_id}")

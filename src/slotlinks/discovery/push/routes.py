@@ -25,8 +25,10 @@ def push_router(manager: PushManager) -> APIRouter:
 
     @router.post("/push/{publisher_id}")
     async def notification(publisher_id: int, request: Request) -> Response:
+        authorization = request.headers.get("authorization", "")
+        await manager.authenticate(publisher_id, authorization)  # before reading a stranger's body
         body = await read_body(request, MAX_NOTIFICATION_BYTES)
-        await manager.receive(publisher_id, request.headers.get("authorization", ""), body)
+        await manager.receive(publisher_id, authorization, body)
         return Response(status_code=200)
 
     return router
