@@ -88,9 +88,15 @@ def start(slot_index: int) -> str:
 
 @contextmanager
 def running(
-    store: DiscoveryStore, settings: Settings, *, secret: bool = True, advertise: bool = True, **extra: Any
+    store: DiscoveryStore,
+    settings: Settings,
+    *,
+    secret: bool = True,
+    advertise: bool = True,
+    handshake: bool = True,
+    **extra: Any,
 ) -> Iterator[Running]:
-    fake = FakePublisher(advertise=advertise)
+    fake = FakePublisher(advertise=advertise, handshake=handshake)
     tuned = {"push_tick_seconds": 0.1, "push_heartbeat_seconds": 60, **extra}
     with serve_with_origin(lambda origin: (setattr(fake, "origin", origin), fake.app())[1]):
         pid = registry.add_publisher(store, url=fake.manifest_url, name="Harbor").id
@@ -220,6 +226,27 @@ def test_an_event_number_gap_polls_at_once_and_resubscribes(store: DiscoveryStor
         wait_for("the old subscription's deletion", lambda: run.fake.deleted == [first.id])
         assert run.fake.notify(first, "heartbeat", since_start=2).status_code == 401  # its secret is gone
         assert push_row(store, run.pid).events_seen == 0
+
+
+def test_a_subscription_the_publisher_reports_in_error_is_repaired(store: DiscoveryStore, settings: Settings) -> None:
+    with running(store, settings) as run:
+        first = run.active()
+        since_polls = run.fake.since_polls()
+        assert run.fake.notify(first, "heartbeat", since_start=0, status="error").status_code == 200
+        wait_for("an immediate _since poll", lambda: run.fake.since_polls() > since_polls)
+        run.active(2)
+
+
+def test_a_subscription_without_a_handshake_is_in_error_and_created_again(
+    store: DiscoveryStore, settings: Settings
+) -> None:
+    with running(store, settings, handshake=False, push_handshake_seconds=0.3) as run:
+        run.sub(1)
+        wait_for("the error state", lambda: push_row(store, run.pid).status == "error")
+        assert "handshake" in push_row(store, run.pid).error
+        run.sub(2)  # tried again a second later (the first failure waits no longer)
+        [info] = registry.list_publishers(store)
+        assert info.push.state in ("requested", "error")
 
 
 def test_a_missed_heartbeat_polls_and_resubscribes(store: DiscoveryStore, settings: Settings) -> None:

@@ -144,7 +144,7 @@ def parse_notification(body: bytes) -> Notification:
     first = _object(entries[0], "Bundle.entry[0]")
     single, event_parts = _parameters(_object(first.get("resource"), "Bundle.entry[0].resource"))
     kind = _value(single.get("type"), "valueCode", "type")
-    if kind not in NOTIFICATION_TYPES:
+    if not isinstance(kind, str) or kind not in NOTIFICATION_TYPES:
         raise _fail(f"unknown notification type {kind!r}", "Parameters.parameter:type")
     subscription = _object(_value(single.get("subscription"), "valueReference", "subscription"), "subscription")
     return Notification(
