@@ -180,10 +180,15 @@ def test_full_resource_notifications_change_search_without_a_poll(store: Discove
         assert run.free_starts() == {start(0)}
         # A heartbeat that agrees with what we applied is no gap.
         assert run.fake.notify(sub, "heartbeat", since_start=2).status_code == 200
+        # Changes coalesced into one notification apply in their order: changed, then removed.
+        run.fake.put({**slot_resource(0), "comment": "moved to room 2"})
+        both = [(3, "Slot/slot0", "PUT"), (4, "Slot/slot0", "DELETE")]
+        assert run.fake.notify(sub, "event-notification", since_start=4, events=both).status_code == 200
+        assert run.free_starts() == set()
 
         assert run.fake.polls() == polls  # none of it needed a poll
         row = push_row(store, run.pid)
-        assert (row.status, row.events_seen) == ("active", 2)
+        assert (row.status, row.events_seen) == ("active", 4)
         assert row.last_event_ms is not None
         assert row.lag_ms is not None
 
