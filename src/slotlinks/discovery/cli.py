@@ -82,6 +82,14 @@ def _when(ms: int | None) -> str:
     return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def _push(info: registry.PublisherInfo) -> str:
+    """The push state, with the last event's time and lag when there was one."""
+    push = info.push
+    if push.last_event_ms is None:
+        return push.state
+    return f"{push.state}, last event {_when(push.last_event_ms)}, lag {push.lag_ms} ms"
+
+
 @publishers_app.command("add")
 def add(
     url: Annotated[str, typer.Argument(help="The publisher's $bulk-publish URL.")],
@@ -129,6 +137,7 @@ def list_command(
         "bad lines",
         "warnings",
         "last success",
+        "push",
         "last error",
     )
     for i in infos:
@@ -144,6 +153,7 @@ def list_command(
             str(i.bad_lines),
             str(i.warnings),
             _when(i.last_success_ms),
+            _push(i),
             i.last_error or "",
         )
     Console().print(table)
