@@ -29,12 +29,12 @@ from slotlinks.fhir.resources import (
     decode_resource,
     encode_resource,
 )
-from slotlinks.provider.publication.render import iter_lines
+from slotlinks.provider.publication.render import iter_lines, slot_json
 from slotlinks.provider.records import importer
 from slotlinks.provider.records import resources as records
 from slotlinks.provider.schedule import rules as ruleset
 from slotlinks.provider.schedule.rules import ClosureSpec, RuleSpec
-from slotlinks.provider.schedule.slots import create_slot, get_slot, set_slot_status, slot_json
+from slotlinks.provider.schedule.slots import create_slot, get_slot, set_slot_status
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.settings import (
     PORTAL_URL_SETTING,

@@ -35,6 +35,7 @@ from slotlinks.provider.admin.wire import (
     rule_json,
 )
 from slotlinks.provider.portal.questionnaires import delete_questionnaire, put_questionnaire, read_questionnaire
+from slotlinks.provider.publication import render
 from slotlinks.provider.records import importer
 from slotlinks.provider.records import resources as records
 from slotlinks.provider.records.audience import owner_audience
@@ -141,7 +142,7 @@ def slot_bytes(*, store: ProviderStore, slot_id: str) -> bytes:
     with store.read() as conn:
         portal = provider_settings(store, conn).portal_url
         now_ms = clock_ms(store.clock)
-        return slots.slot_json(conn, slot_id, portal_url=portal, now_ms=now_ms)
+        return render.slot_json(conn, slot_id, portal_url=portal, now_ms=now_ms)
 
 
 def create_slot(*, store: ProviderStore, body: bytes) -> tuple[str, bytes]:

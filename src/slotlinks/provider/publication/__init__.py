@@ -14,7 +14,7 @@ which import them by module path; what is listed below is the capability's surfa
 from __future__ import annotations
 
 from slotlinks.provider.publication.fhirstore import ProviderFhirStore
-from slotlinks.provider.publication.render import iter_lines, render_slot
+from slotlinks.provider.publication.render import iter_lines, render_slot, slot_json
 from slotlinks.provider.publication.snapshots import PublicationCache, export
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "export",
     "iter_lines",
     "render_slot",
+    "slot_json",
 ]

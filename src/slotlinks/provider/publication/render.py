@@ -29,6 +29,7 @@ import orjson
 from sqlalchemy import Connection, Row, Select, or_, select
 
 from slotlinks.db.engine import stream_tuples
+from slotlinks.errors import NotFound
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider.portal.holds import hold_counts
@@ -38,7 +39,7 @@ from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.settings import BOOKING_PATH
 from slotlinks.publishing.outputs import DESCRIPTIVE_FILES, Line, file_name
 
-__all__ = ["iter_lines", "render_slot"]
+__all__ = ["iter_lines", "render_slot", "slot_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,14 @@ def render_slot(conn: Connection, portal_url: str, slot_id: str, *, now_ms: int 
         return None
     renderer = _Renderer(conn, portal_url, schedule_id=row.schedule_id, now_ms=now_ms, slot_id=slot_id)
     return renderer.slot_line(row).rstrip("\n").encode()
+
+
+def slot_json(conn: Connection, slot_id: str, *, portal_url: str, now_ms: int | None = None) -> bytes:
+    """The Slot exactly as the publication renders it at `now_ms` (one line, without the newline)."""
+    line = render_slot(conn, portal_url, slot_id, now_ms=now_ms)
+    if line is None:
+        raise NotFound(f"no Slot with id {slot_id!r}", expression=["Slot.id"])
+    return line
 
 
 def iter_lines(

@@ -37,7 +37,7 @@ from slotlinks.provider.schedule.regenerate import (
 )
 from slotlinks.provider.schedule.rules import ClosureRecord, ClosureSpec, RuleRecord, RuleSpec
 from slotlinks.provider.schedule.slot_times import SlotTime, expand, slot_id
-from slotlinks.provider.schedule.slots import create_slot, get_slot, set_slot_status, slot_json
+from slotlinks.provider.schedule.slots import create_slot, get_slot, set_slot_status
 
 __all__ = [
     "DEFAULT_HORIZON_DAYS",
@@ -61,7 +61,6 @@ __all__ = [
     "save_rule",
     "set_slot_status",
     "slot_id",
-    "slot_json",
     "slots",
     "validate_closure",
     "validate_rule",

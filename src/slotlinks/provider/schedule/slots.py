@@ -1,7 +1,7 @@
 """Slots in the provider store: slots made by hand and staff status changes (spec "Slot File").
 
-Slots are kept as columns, not JSON, and rendered by `publication`; `slot_json` gives one exactly as
-it is published. A hand-made slot is never touched by regeneration. Staff may set a slot free, busy or
+Slots are kept as columns, not JSON, and rendered by `publication` (`render.slot_json` gives one
+exactly as it is published). A hand-made slot is never touched by regeneration. Staff may set a slot free, busy or
 busy-unavailable (`busy-tentative` belongs to holds), but never free while its bookings fill it.
 Every function works inside one store transaction (or a read connection) and raises only
 `slotlinks.errors`.
@@ -18,7 +18,6 @@ from sqlalchemy import Connection, Row, select, update
 from slotlinks.errors import Conflict, InvalidInput, Issue, NotFound, raise_invalid
 from slotlinks.fhir.ids import is_valid_id
 from slotlinks.fhir.instant import InvalidInstant, instant_to_ms
-from slotlinks.provider.publication.render import render_slot
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import Change
 
@@ -28,7 +27,6 @@ __all__ = [
     "create_slot",
     "get_slot",
     "set_slot_status",
-    "slot_json",
 ]
 
 #: What staff may set a slot to; `busy-tentative` belongs to holds.
@@ -75,14 +73,6 @@ def get_slot(conn: Connection, slot_id: str) -> SlotRecord:
     if row is None:
         raise NotFound(f"no Slot with id {slot_id!r}", expression=["Slot.id"])
     return _slot_record(row)
-
-
-def slot_json(conn: Connection, slot_id: str, *, portal_url: str, now_ms: int | None = None) -> bytes:
-    """The Slot exactly as the publication renders it at `now_ms` (one line, without the newline)."""
-    line = render_slot(conn, portal_url, slot_id, now_ms=now_ms)
-    if line is None:
-        raise NotFound(f"no Slot with id {slot_id!r}", expression=["Slot.id"])
-    return line
 
 
 def _slot_times(start: str, end: str) -> tuple[int, int]:
