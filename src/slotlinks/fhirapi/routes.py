@@ -6,6 +6,8 @@ search.html#Introduction). One route per resource type, so nothing else served a
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -39,8 +41,11 @@ def _strict(request: Request) -> bool:
     return any(part.strip().replace(" ", "") == "handling=strict" for part in prefer.split(","))
 
 
-def fhir_router(settings_base_path: str, store: FhirStore) -> APIRouter:
-    """Read and search over `store`, served under `settings_base_path` (e.g. `/fhir`)."""
+def fhir_router(
+    settings_base_path: str, store: FhirStore, *, extra_resources: Sequence[Mapping[str, Any]] = ()
+) -> APIRouter:
+    """Read and search over `store`, served under `settings_base_path` (e.g. `/fhir`); `metadata` also
+    lists `extra_resources` (`rest.resource` entries of what other routers serve at the same base)."""
     base = settings_base_path.rstrip("/")
     router = APIRouter()
 
@@ -49,7 +54,7 @@ def fhir_router(settings_base_path: str, store: FhirStore) -> APIRouter:
 
     @router.get(f"{base}/metadata", include_in_schema=False)
     def metadata(request: Request) -> Response:
-        return _json(capability_statement(base_url(request)))
+        return _json(capability_statement(base_url(request), extra_resources=extra_resources))
 
     def search(rtype: str, request: Request, pairs: list[tuple[str, str]]) -> Response:
         req = parse_search(rtype, pairs, strict=_strict(request))
