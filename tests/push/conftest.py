@@ -8,6 +8,7 @@ import http.server
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,18 +123,27 @@ def _handler(receiver: Receiver) -> type[http.server.BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    """A `Receiver` listening on a free loopback port for as long as the block lasts."""
     found = Receiver()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(found))
     server.daemon_threads = True
     found.url = f"http://127.0.0.1:{server.server_address[1]}/push/publisher-1"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield found
-    found.release.set()
-    server.shutdown()
-    server.server_close()
+    try:
+        yield found
+    finally:
+        found.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as found:
+        yield found
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "the condition") -> Any:
