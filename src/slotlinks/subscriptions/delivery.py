@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,8 +86,8 @@ class _Worker:
         self.poked = asyncio.Event()
         self.last_sent = time.monotonic()
 
-    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await self.d.call(fn, *args, **kwargs)
 
     async def _post(self, sub: Subscription, bundle: Mapping[str, Any]) -> Reply | NoReply:
         deadline = float(sub.spec.timeout_seconds or self.d.policy.timeout_seconds)
@@ -214,6 +216,14 @@ class Deliverer:
         )
         self._wake = asyncio.Event()
         self._workers: dict[str, tuple[_Worker, asyncio.Task[None]]] = {}
+        # The store's calls run on threads of our own, so that stopping can wait for the last of them
+        # (a call left running would hold a database connection past the store's disposal).
+        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="subscriptions")
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)` (a blocking store call) on the deliverer's threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, functools.partial(fn, *args, **kwargs))
 
     def wake(self) -> None:
         """Collect now rather than at the next tick (called on the event loop, e.g. by a route)."""
@@ -221,8 +231,8 @@ class Deliverer:
 
     async def _tick(self) -> None:
         at = now_ms(self.clock)
-        fresh = await asyncio.to_thread(self.outbox.collect, now_ms=at)
-        live = await asyncio.to_thread(self.outbox.live, now_ms=at)
+        fresh = await self.call(self.outbox.collect, now_ms=at)
+        live = await self.call(self.outbox.live, now_ms=at)
         wanted = {sub.id for sub in live if not (sub.status == "error" and sub.activated_ms is None)}
         for sub_id, (_worker, task) in list(self._workers.items()):
             if sub_id not in wanted or task.done():
@@ -253,4 +263,5 @@ class Deliverer:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._workers.clear()
+            self._threads.shutdown(wait=True)
             await self.client.aclose()
