@@ -19,7 +19,7 @@ from rich.table import Table
 
 from slotlinks.config import Settings
 from slotlinks.conformance.cli_validate import validate_command
-from slotlinks.discovery.cli import AllowPrivateOption, publishers_app, sync_command
+from slotlinks.discovery.cli import AllowPrivateOption, RetentionOption, publishers_app, sync_command
 from slotlinks.discovery.search.cli import search_command
 from slotlinks.fhir.urls import is_http_url
 
@@ -200,6 +200,23 @@ def serve_discovery(
     ] = None,
     allow_private_networks: AllowPrivateOption = False,
     no_sync: Annotated[bool, typer.Option("--no-sync", help="Serve only; do not poll publishers.")] = False,
+    referral_retention_days: RetentionOption = None,
+    deeplink_attempts: Annotated[
+        int | None,
+        typer.Option(
+            "--deeplink-attempts",
+            envvar="SLOTLINKS_DEEPLINK_ATTEMPTS",
+            help="Deep links (/go) one client may follow per --deeplink-window. [default: 30]",
+        ),
+    ] = None,
+    deeplink_window: Annotated[
+        int | None,
+        typer.Option(
+            "--deeplink-window",
+            envvar="SLOTLINKS_DEEPLINK_WINDOW_SECONDS",
+            help="Seconds of the deep-link rate limit. [default: 600]",
+        ),
+    ] = None,
 ) -> None:
     """Serve the discovery client: search pages and API, deep links, publisher admin, aggregate feed."""
     import uvicorn
@@ -214,6 +231,9 @@ def serve_discovery(
         source_id=source_id,
         admin_token=admin_token,
         allow_private_networks=allow_private_networks or None,
+        referral_retention_days=referral_retention_days,
+        deeplink_attempts=deeplink_attempts,
+        deeplink_window_seconds=deeplink_window,
     )
     console.print(f"search: {settings.discovery_url}/")
     uvicorn.run(

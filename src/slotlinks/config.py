@@ -70,9 +70,22 @@ class Settings:
     min_poll_seconds: int = 60
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    # A download (manifest or file) that moves fewer than `min_transfer_bytes` in any window of
+    # `min_transfer_window_seconds` is cut off: a publisher trickling a byte a second fails in one window
+    # instead of holding a sync until its overall deadline. 1 KiB per 30 s is 34 bytes a second, far
+    # below any working link, so a large file from a slow but working publisher still loads.
+    min_transfer_bytes: int = 1024
+    min_transfer_window_seconds: float = 30.0
     max_file_bytes: int = 2 * 1024 * 1024 * 1024
     max_line_bytes: int = 1024 * 1024
     max_manifest_bytes: int = 16 * 1024 * 1024
+    # Deep links (`/go/{pk}`) followed per client, `deeplink_attempts` per `deeplink_window_seconds` (a
+    # token bucket): each stores a referral row and re-reads the slot from its publisher.
+    deeplink_attempts: int = 30
+    deeplink_window_seconds: int = 600
+    # Referral rows older than this are deleted (the referral cookie lives as long), so the table is
+    # bounded by configuration: at most `deeplink_attempts` rows per window per client over this time.
+    referral_retention_days: int = 90
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -98,6 +111,11 @@ class Settings:
             source_id=env.get("SLOTLINKS_SOURCE_ID", "slotlinks"),
             discovery_url=env.get("SLOTLINKS_DISCOVERY_URL", "http://127.0.0.1:8000"),
             allow_private_networks=_flag(env.get("SLOTLINKS_ALLOW_PRIVATE_NETWORKS")),
+            min_transfer_bytes=int(env.get("SLOTLINKS_MIN_TRANSFER_BYTES", "1024")),
+            min_transfer_window_seconds=float(env.get("SLOTLINKS_MIN_TRANSFER_WINDOW_SECONDS", "30")),
+            deeplink_attempts=int(env.get("SLOTLINKS_DEEPLINK_ATTEMPTS", "30")),
+            deeplink_window_seconds=int(env.get("SLOTLINKS_DEEPLINK_WINDOW_SECONDS", "600")),
+            referral_retention_days=int(env.get("SLOTLINKS_REFERRAL_RETENTION_DAYS", "90")),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -124,10 +142,15 @@ class Settings:
             raise ValueError("a hold must last between 1 and 120 minutes")
         if self.portal_secret and len(self.portal_secret) < MIN_TOKEN_LENGTH:
             raise ValueError(f"the portal secret must be at least {MIN_TOKEN_LENGTH} characters")
-        if min(self.booking_attempts, self.booking_window_seconds, self.login_attempts, self.login_window_seconds) < 1:
+        limits = (self.booking_attempts, self.booking_window_seconds, self.login_attempts, self.login_window_seconds)
+        if min(*limits, self.deeplink_attempts, self.deeplink_window_seconds) < 1:
             raise ValueError("rate limits need at least one attempt per window of at least one second")
         if not 0 <= self.login_max_delay_seconds <= 60:
             raise ValueError("the longest sign-in delay must be between 0 and 60 seconds")
+        if self.min_transfer_bytes < 0 or self.min_transfer_window_seconds <= 0:
+            raise ValueError("the minimum transfer rate needs a byte count of 0 or more per positive window")
+        if self.referral_retention_days < 1:
+            raise ValueError("referrals must be kept at least one day")
 
     @property
     def admin_enabled(self) -> bool:

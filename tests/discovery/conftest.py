@@ -161,8 +161,9 @@ class RawServer:
                 pass
 
 
-@pytest.fixture
-def raw() -> Iterator[RawServer]:
+@contextmanager
+def serve_raw() -> Iterator[RawServer]:
+    """A `RawServer` on a free loopback port, for as long as the block runs."""
     server = RawServer()
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -185,11 +186,19 @@ def raw() -> Iterator[RawServer]:
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
-    yield server
-    server.released.set()
-    stop.set()
-    thread.join(timeout=5)
-    sock.close()
+    try:
+        yield server
+    finally:
+        server.released.set()
+        stop.set()
+        thread.join(timeout=5)
+        sock.close()
+
+
+@pytest.fixture
+def raw() -> Iterator[RawServer]:
+    with serve_raw() as server:
+        yield server
 
 
 # --- generated providers behind the provider app --------------------------------------------------

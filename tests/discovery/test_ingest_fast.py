@@ -73,6 +73,15 @@ CASES = {
     "absolute schedule reference": _slot(schedule={"reference": "https://x.example/fhir/Schedule/sch1"}),
     "schedule without reference": _slot(schedule={"display": "x"}),
     "a field beyond the everyday ones": _slot(comment="bring your card"),
+    "who the slot is for": _slot(
+        appointmentType={
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/accepting-patients", "code": "newpt"}],
+            "text": "New patients only",
+        }
+    ),
+    "who the slot is for, with an extension": _slot(
+        appointmentType={"coding": [{"code": "newpt", "extension": [{"url": "http://x.example/e"}]}]}
+    ),
     "schedule reference with a display": _slot(schedule={"reference": "Schedule/sch1", "display": "x"}),
     "meta with a version": _slot(meta={"versionId": "3", "lastUpdated": "2026-01-01T00:00:00Z"}),
     "empty lastUpdated": _slot(meta={"lastUpdated": ""}),
@@ -126,8 +135,16 @@ def test_the_fast_path_takes_the_everyday_slots_and_leaves_the_rest() -> None:
         return clean_slot_values(slot) is not None
 
     vouched = {name for name, line in CASES.items() if vouches(line)}
-    everyday = {"clean", "no extensions, no meta", "capacity", "capacity zero", "absolute schedule reference"}
+    everyday = {
+        "clean",
+        "no extensions, no meta",
+        "capacity",
+        "capacity zero",
+        "absolute schedule reference",
+        "who the slot is for",
+    }
     assert vouched == everyday | {
+        "who the slot is for, with an extension",
         "unknown extension, nested",
         "a field beyond the everyday ones",
         "schedule reference with a display",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -68,6 +70,22 @@ def truncated(raw: RawServer, prefix: str) -> None:
     raw.routes[f"/{prefix}/slot.ndjson"] = response(200, body, length=len(body) + 500)
 
 
+def trickle(raw: RawServer, path: str, *, head: bool = False, seconds: float = 8.0, step: bytes = b"a") -> None:
+    """Answer `path` a few bytes every 50 ms for `seconds`: the body (after a whole head), or the head itself."""
+
+    def handler(conn: socket.socket, _target: str, _headers: dict[str, str]) -> None:
+        if head:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Padding: ")
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n")
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not raw.released.is_set():
+            conn.sendall(step)
+            time.sleep(0.05)
+
+    raw.routes[path] = handler
+
+
 BREAKERS: dict[str, Callable[[RawServer, str], None]] = {
     "stalled manifest": lambda raw, p: raw.stall(f"/{p}/$bulk-publish"),
     "stalled file": lambda raw, p: raw.stall(f"/{p}/slot.ndjson"),
@@ -76,16 +94,20 @@ BREAKERS: dict[str, Callable[[RawServer, str], None]] = {
     "manifest not JSON": lambda raw, p: raw.routes.__setitem__(f"/{p}/$bulk-publish", response(200, b"<html>")),
     "truncated file": truncated,
     "gzip bomb": bomb,
+    "trickled manifest": lambda raw, p: trickle(raw, f"/{p}/$bulk-publish"),
+    "trickled file": lambda raw, p: trickle(raw, f"/{p}/slot.ndjson"),
 }
 
 
 @pytest.mark.parametrize("breaker", list(BREAKERS))
 def test_failure_keeps_last_good_data(store: DiscoveryStore, settings: Settings, raw: RawServer, breaker: str) -> None:
-    settings = dataclasses.replace(settings, read_timeout=0.5, max_file_bytes=1024 * 1024)
+    settings = dataclasses.replace(
+        settings, read_timeout=0.5, max_file_bytes=1024 * 1024, min_transfer_bytes=1024, min_transfer_window_seconds=1.0
+    )
     good = registry.add_publisher(store, url=feed(raw, "good"), name="good").id
     bad = registry.add_publisher(store, url=feed(raw, "bad"), name="bad").id
     first = sync(store, settings)
-    assert first[bad].outcome == first[good].outcome == "full"
+    assert first[bad].outcome == first[good].outcome == "full", (first[bad].error, first[good].error)
     known_good = registry.get_publisher(store, bad).last_success_ms
 
     feed(raw, "bad", [slot(i) for i in range(5)], tx="2026-02-01T00:00:00Z")
@@ -106,6 +128,50 @@ def test_failure_keeps_last_good_data(store: DiscoveryStore, settings: Settings,
         pub = conn.execute(select(t.publisher).where(t.publisher.c.id == bad)).one()
     assert pub.failures == 1
     assert pub.next_poll_ms >= store.now_ms() + 1000 * (settings.min_poll_seconds - 5)
+
+
+TRICKLES = {"manifest": "/p/$bulk-publish", "file": "/p/slot.ndjson", "response head": "/p/slot.ndjson"}
+
+
+@pytest.mark.parametrize("where", list(TRICKLES))
+def test_trickling_publisher_cut_off_within_one_window(
+    store: DiscoveryStore, settings: Settings, raw: RawServer, where: str
+) -> None:
+    # Every byte comes well within the read timeout: only the minimum rate (or the head's bound) cuts it.
+    settings = dataclasses.replace(
+        settings, connect_timeout=1.0, read_timeout=1.0, min_transfer_bytes=1024, min_transfer_window_seconds=1.0
+    )
+    pid = registry.add_publisher(store, url=feed(raw, "p"), name="p").id
+    trickle(raw, TRICKLES[where], head=where == "response head")
+    began = time.monotonic()
+    result = sync(store, settings)[pid]
+    assert time.monotonic() - began < 6
+    assert result.outcome == "failed"
+    expected = "no complete response head within 2 s" if where == "response head" else "too slow"
+    assert expected in (result.error or ""), result.error
+    assert raw.url(TRICKLES[where]) in (result.error or "")
+    assert registry.get_publisher(store, pid).last_error == result.error
+
+
+def test_slow_but_working_publisher_still_loads(store: DiscoveryStore, settings: Settings, raw: RawServer) -> None:
+    settings = dataclasses.replace(settings, min_transfer_bytes=1024, min_transfer_window_seconds=1.0)
+    lines = [slot(i % 10, id=f"slot{i}") for i in range(400)]
+    body = b"".join(line + b"\n" for line in lines)
+    url = feed(raw, "p")
+    pieces = [body[i : i + 2048] for i in range(0, len(body), 2048)]
+    assert len(pieces) > 20  # more than two seconds of sending, four windows and more
+
+    def slowly(conn: socket.socket, _target: str, _headers: dict[str, str]) -> None:
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
+        for piece in pieces:
+            conn.sendall(piece)
+            time.sleep(0.1)
+
+    raw.routes["/p/slot.ndjson"] = slowly
+    pid = registry.add_publisher(store, url=url, name="p").id
+    result = sync(store, settings)[pid]
+    assert result.outcome == "full", result.error
+    assert held(store, pid)["Slot"] == 400
 
 
 LINE_CASES: dict[str, tuple[bytes, str]] = {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import select
 
@@ -167,3 +169,30 @@ def test_go_remembers_the_referral_in_a_signed_cookie(
     flags = second.headers["set-cookie"].lower()
     assert "httponly" in flags
     assert ("secure" in flags) == settings.discovery_url.startswith("https:")
+
+
+def test_go_answers_429_past_the_clients_limit_and_stores_nothing_more(
+    store: DiscoveryStore, settings: Settings, data: Data
+) -> None:
+    settings = dataclasses.replace(settings, deeplink_attempts=3, deeplink_window_seconds=3600, behind_proxy=True)
+    go = f"/go/{data.slots['boston_primary']}"
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "X-Forwarded-For": "203.0.113.7"}
+    with serve(build_app(settings, store)) as origin, httpx.Client(base_url=origin, timeout=10) as client:
+        assert [client.get(go, headers=browser).status_code for _ in range(3)] == [303, 303, 303]
+        page = client.get(go, headers=browser)
+        assert page.status_code == 429
+        assert 0 < int(page.headers["retry-after"]) <= 3600
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Please wait about 20 minutes" in page.text
+        assert "location" not in page.headers
+        # A script is answered in FHIR's terms, with the same Retry-After.
+        api = client.get(go, headers={"Accept": "application/json", "X-Forwarded-For": "203.0.113.7"})
+        assert api.status_code == 429
+        assert int(api.headers["retry-after"]) > 0
+        outcome = orjson.loads(api.content)
+        assert (outcome["resourceType"], outcome["issue"][0]["code"]) == ("OperationOutcome", "throttled")
+        assert len(referrals(store)) == 3
+        # The limit is the client's own: another address still follows links.
+        other = client.get(go, headers={**browser, "X-Forwarded-For": "198.51.100.2"})
+        assert other.status_code == 303
+    assert len(referrals(store)) == 4

@@ -17,7 +17,7 @@ from slotlinks.provider.publication.fhirstore import ProviderFhirStore
 from slotlinks.provider.store.store import ProviderStore, open_store
 from slotlinks.web.errors import install_error_handlers
 from tests.provider.conftest import small_options
-from tests.servers import serve
+from tests.servers import serve_with_origin
 
 DERMATOLOGY = "http://snomed.info/sct|394582007"
 
@@ -43,10 +43,10 @@ class FhirServer:
         return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
 
 
-def build_app(store: ProviderFhirStore) -> FastAPI:
+def build_app(store: ProviderFhirStore, base_url: str) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    app.include_router(fhir_router("/fhir", store))
+    app.include_router(fhir_router(base_url, store))
     return app
 
 
@@ -61,5 +61,8 @@ def provider_db(db_url: str) -> Iterator[ProviderStore]:
 @pytest.fixture
 def fhir_server(provider_db: ProviderStore) -> Iterator[FhirServer]:
     fhir = ProviderFhirStore(provider_db)
-    with serve(build_app(fhir)) as origin, httpx.Client(base_url=f"{origin}/fhir", timeout=30) as client:
+    with (
+        serve_with_origin(lambda origin: build_app(fhir, f"{origin}/fhir")) as origin,
+        httpx.Client(base_url=f"{origin}/fhir", timeout=30) as client,
+    ):
         yield FhirServer(provider_db, fhir, client)

@@ -23,6 +23,12 @@ _VALUES = st.one_of(
     st.text(max_size=30),
     st.lists(_PIECES, max_size=8).map("".join),
     st.from_regex(r"(eq|ne|gt|lt|ge|le|sa|eb)?[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9]{2}:[0-9]{2})?)?)?", fullmatch=True),
+    # The ends of the calendar (issue 12, finding 7): a range a day or an offset away from overflowing.
+    st.tuples(
+        st.sampled_from(["", "ge", "le", "sa", "eb"]),
+        st.sampled_from(["0001-01-01", "0001-01", "0001", "9999-12-31", "9999-12", "9999"]),
+        st.sampled_from(["", "T00:00:00-12:00", "T23:59:59+14:00", "T12:00:00Z"]),
+    ).map("".join),
 )
 
 

@@ -307,7 +307,7 @@ def test_bookings_are_listed_with_answers_per_location(server: Server) -> None:
             "401-555-0199",
         ):
             assert expected in text
-        assert "Do you have a referral to neurology" in text
+        assert "Do you have a referral for this visit" in text  # the deciding question, asked first
         assert "<strong>Yes</strong>" in text
         assert "<strong>Migraine</strong>" in text
         assert "10:00 AM to 10:20 AM" in text  # local time at the location

@@ -3,6 +3,7 @@
 `publishers_app` is a Typer app the main CLI mounts as `publishers`; `sync_command` is mounted as
 `sync`. `--db` reads SLOTLINKS_DISCOVERY_DB and `--allow-private-networks` also
 SLOTLINKS_ALLOW_PRIVATE_NETWORKS=1, like every other option's environment variable.
+`RetentionOption` is shared with `serve discovery`, whose sync loop prunes referrals too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from slotlinks.discovery.store.store import DiscoveryStore, open_store
 from slotlinks.discovery.sync import SyncEngine
 from slotlinks.errors import SlotlinksError
 
-__all__ = ["publishers_app", "sync_command"]
+__all__ = ["RetentionOption", "publishers_app", "sync_command"]
 
 AllowPrivateOption = Annotated[
     bool,
@@ -32,6 +33,31 @@ AllowPrivateOption = Annotated[
         "--allow-private-networks",
         envvar="SLOTLINKS_ALLOW_PRIVATE_NETWORKS",
         help="Allow publishers on loopback and private-network addresses (demo, tests, intranets).",
+    ),
+]
+
+RetentionOption = Annotated[
+    int | None,
+    typer.Option(
+        "--referral-retention-days",
+        envvar="SLOTLINKS_REFERRAL_RETENTION_DAYS",
+        help="Delete referrals (deep links followed) older than this many days. [default: 90]",
+    ),
+]
+MinTransferBytesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--min-transfer-bytes",
+        envvar="SLOTLINKS_MIN_TRANSFER_BYTES",
+        help="A download bringing fewer bytes than this in any --min-transfer-window is cut off. [default: 1024]",
+    ),
+]
+MinTransferWindowOption = Annotated[
+    float | None,
+    typer.Option(
+        "--min-transfer-window",
+        envvar="SLOTLINKS_MIN_TRANSFER_WINDOW_SECONDS",
+        help="Seconds over which --min-transfer-bytes must arrive. [default: 30]",
     ),
 ]
 
@@ -54,6 +80,14 @@ def _store(db: str | None, **overrides: object) -> tuple[Settings, DiscoveryStor
 
 def _when(ms: int | None) -> str:
     return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _push(info: registry.PublisherInfo) -> str:
+    """The push state, with the last event's time and lag when there was one."""
+    push = info.push
+    if push.last_event_ms is None:
+        return push.state
+    return f"{push.state}, last event {_when(push.last_event_ms)}, lag {push.lag_ms} ms"
 
 
 @publishers_app.command("add")
@@ -103,6 +137,7 @@ def list_command(
         "bad lines",
         "warnings",
         "last success",
+        "push",
         "last error",
     )
     for i in infos:
@@ -118,6 +153,7 @@ def list_command(
             str(i.bad_lines),
             str(i.warnings),
             _when(i.last_success_ms),
+            _push(i),
             i.last_error or "",
         )
     Console().print(table)
@@ -151,9 +187,18 @@ def sync_command(
     once: Annotated[bool, typer.Option("--once", help="One pass over every publisher, then exit.")] = False,
     db: DbOption = None,
     allow_private_networks: AllowPrivateOption = False,
+    min_transfer_bytes: MinTransferBytesOption = None,
+    min_transfer_window: MinTransferWindowOption = None,
+    referral_retention_days: RetentionOption = None,
 ) -> None:
     """Poll publishers: once (every unpaused one, now), or forever on each one's own cadence."""
-    settings, store = _store(db, allow_private_networks=allow_private_networks or None)
+    settings, store = _store(
+        db,
+        allow_private_networks=allow_private_networks or None,
+        min_transfer_bytes=min_transfer_bytes,
+        min_transfer_window_seconds=min_transfer_window,
+        referral_retention_days=referral_retention_days,
+    )
     engine = SyncEngine(store, settings)
     console = Console()
     try:

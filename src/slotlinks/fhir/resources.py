@@ -50,9 +50,12 @@ __all__ = [
     "Practitioner",
     "PractitionerRole",
     "Qualification",
+    "Quantity",
+    "Range",
     "Reference",
     "Resource",
     "Schedule",
+    "ServiceEligibility",
     "Slot",
     "SlotStatus",
     "VirtualServiceDetail",
@@ -96,6 +99,18 @@ class CodeableConcept(_Element, kw_only=True):
 class Period(_Element, kw_only=True):
     start: DateTime | None = None
     end: DateTime | None = None
+
+
+class Quantity(_Element, kw_only=True):
+    value: float | None = None
+    unit: str | None = None
+    system: str | None = None
+    code: str | None = None
+
+
+class Range(_Element, kw_only=True):
+    low: Quantity | None = None
+    high: Quantity | None = None
 
 
 class Reference(_Element, kw_only=True):
@@ -171,6 +186,7 @@ class Extension(_Element, kw_only=True):
     valueCoding: Coding | None = None
     valueCodeableConcept: CodeableConcept | None = None
     valueReference: Reference | None = None
+    valueRange: Range | None = None
     extension: list[Extension] = []
 
     @property
@@ -238,6 +254,14 @@ class VirtualServiceDetail(_Element, kw_only=True):
     additionalInfo: list[str] = []
     maxParticipants: int | None = None
     sessionKey: str | None = None
+
+
+class ServiceEligibility(_Element, kw_only=True):
+    """HealthcareService.eligibility (R4): who the service is for, as a code and in words."""
+
+    extension: list[Extension] = []
+    code: CodeableConcept | None = None
+    comment: str | None = None
 
 
 class Qualification(_Element, kw_only=True):
@@ -340,6 +364,7 @@ class HealthcareService(Resource, kw_only=True, tag=True):
     comment: str | None = None
     telecom: list[ContactPoint] = []
     serviceProvisionCode: list[CodeableConcept] = []
+    eligibility: list[ServiceEligibility] = []
     appointmentRequired: bool | None = None
     availableTime: list[AvailableTime] = []
     notAvailable: list[NotAvailable] = []
@@ -356,6 +381,8 @@ class Practitioner(Resource, kw_only=True, tag=True):
     address: list[Address] = []
     gender: Literal["male", "female", "other", "unknown"] | None = None
     qualification: list[Qualification] = []
+    # R4's shape (a language per CodeableConcept, BCP-47 codes), which the 2026 IG's R4 base keeps.
+    communication: list[CodeableConcept] = []
 
 
 AnyResource: TypeAlias = Location | Schedule | Slot | PractitionerRole | HealthcareService | Practitioner

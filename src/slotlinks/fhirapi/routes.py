@@ -2,13 +2,17 @@
 `GET {base}/{type}/{id}`, and search `GET {base}/{type}` / `POST {base}/{type}/_search` (form body,
 search.html#Introduction). One route per resource type, so nothing else served at the same base
 (`$bulk-publish`, `*.ndjson`) is shadowed. Routes are thin: parse, run, render.
+
+Every URL in an answer (the Bundle's `self`/`next`/`previous` links, each entry's `fullUrl`, the
+CapabilityStatement's `implementation.url`) is under the configured base URL, never the request's Host
+header: a forged Host must not send clients that follow those links elsewhere (ARCHITECTURE.md, "HTTP").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 from fastapi import APIRouter, Request
@@ -41,25 +45,22 @@ def _strict(request: Request) -> bool:
     return any(part.strip().replace(" ", "") == "handling=strict" for part in prefer.split(","))
 
 
-def fhir_router(
-    settings_base_path: str, store: FhirStore, *, extra_resources: Sequence[Mapping[str, Any]] = ()
-) -> APIRouter:
-    """Read and search over `store`, served under `settings_base_path` (e.g. `/fhir`); `metadata` also
-    lists `extra_resources` (`rest.resource` entries of what other routers serve at the same base)."""
-    base = settings_base_path.rstrip("/")
+def fhir_router(base_url: str, store: FhirStore, *, extra_resources: Sequence[Mapping[str, Any]] = ()) -> APIRouter:
+    """Read and search over `store` at the public FHIR base `base_url` (e.g. `https://host/fhir`),
+    served under its path; `metadata` also lists `extra_resources` (`rest.resource` entries of what
+    other routers serve at the same base)."""
+    public = base_url.rstrip("/")
+    base = urlsplit(public).path
     router = APIRouter()
 
-    def base_url(request: Request) -> str:
-        return str(request.base_url).rstrip("/") + base
-
     @router.get(f"{base}/metadata", include_in_schema=False)
-    def metadata(request: Request) -> Response:
-        return _json(capability_statement(base_url(request), extra_resources=extra_resources))
+    def metadata() -> Response:
+        return _json(capability_statement(public, extra_resources=extra_resources))
 
     def search(rtype: str, request: Request, pairs: list[tuple[str, str]]) -> Response:
         req = parse_search(rtype, pairs, strict=_strict(request))
         result = run_search(store, req)
-        return _json(search_bundle(base_url(request), req, result))
+        return _json(search_bundle(public, req, result))
 
     def add_type(rtype: str) -> None:
         @router.get(f"{base}/{rtype}", include_in_schema=False, name=f"search-{rtype}")

@@ -30,6 +30,7 @@ from slotlinks.provider.staff.routes import BookingAttempts, rate_limited_page, 
 from slotlinks.provider.store.store import ProviderStore, open_store
 from slotlinks.subscriptions import Deliverer, DeliveryPolicy, capability_resource, subscription_router
 from slotlinks.web.errors import install_error_handlers
+from slotlinks.web.headers import install_security_headers
 
 __all__ = ["create_app"]
 
@@ -79,12 +80,15 @@ def create_app(
         lifespan=lifespan,
         title="slotlinks provider",
         summary="SMART Scheduling Links slot publisher and booking portal",
-        docs_url="/admin/docs",
+        # No interactive docs page: Swagger UI runs inline script and loads from a CDN, which the one
+        # page policy (`web.headers`) rightly forbids. The OpenAPI document is the reference.
+        docs_url=None,
         openapi_url="/admin/openapi.json",
         redoc_url=None,
     )
     # Errors answer as OperationOutcomes, except a booking attempt over its limit: a polite 429 page.
     install_error_handlers(app, pages={RateLimited: rate_limited_page})
+    install_security_headers(app)
     # Subscriptions to the availability topic (`{base}/Subscription`), advertised in `{base}/metadata`.
     app.include_router(
         subscription_router(
@@ -97,9 +101,7 @@ def create_app(
     )
     app.include_router(publication_router(settings, store, cache))
     # FHIR read and search at the same base as the publication (`{base}/Slot?...`, `{base}/metadata`).
-    app.include_router(fhir_router(settings.base_path, fhir_store, extra_resources=[capability_resource()]))
-    # Before `admin_router`: its `/admin/{Type}/{id}` would otherwise take `/admin/sources/{source}` and
-    # `/admin/staff/{username}`.
+    app.include_router(fhir_router(settings.base_url, fhir_store, extra_resources=[capability_resource()]))
     app.include_router(booking_admin_router(settings, store))
     app.include_router(staff_admin_router(settings, store))
     app.include_router(admin_router(settings, store))

@@ -7,29 +7,55 @@ ARCHITECTURE.md, "HTTP and pages": FHIR endpoints answer failures with an Operat
 
 - a `SlotlinksError` (the tree in `slotlinks.errors`): its `status`, its issues;
 - a request FastAPI could not validate: 400 `invalid`, one issue per field;
-- an unknown path: 404 `not-found`; any other refusal of the framework (405, ...): its status, code `exception`.
+- an unknown path: 404 `not-found`; any other refusal of the framework (405, ...): its status, code `exception`,
+  and its headers; a 405's `Allow` names every method the path takes (RFC 9110, section 15.5.6).
 
 An app may answer some of its errors with a page instead (`pages`): the provider's polite 429 page for the
-booking attempts its portal limits. Routes raise those errors only where a page is the right answer. The
-handler adds the headers an error calls for, on the outcome and on a page alike: `Retry-After` for
-`RateLimited` (RFC 9110, section 10.2.3) and `WWW-Authenticate: Bearer` for a 401 (RFC 6750, section 3).
+booking attempts its portal limits. Routes raise those errors only where a page is the right answer. A
+router of pages answers every error of its routes with a page instead (`page_route`): what a browser asked
+for (a date out of range, a malformed id in the path) is never answered with JSON. The handler adds the
+headers an error calls for, on the outcome and on a page alike: `Retry-After` for `RateLimited` (RFC 9110,
+section 10.2.3) and `WWW-Authenticate: Bearer` for a 401 (RFC 6750, section 3).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from slotlinks.errors import InvalidInput, Issue, NotFound, RateLimited, SlotlinksError
 from slotlinks.fhir.outcome import outcome_bytes
 
-__all__ = ["FHIR_JSON", "ErrorPage", "error_headers", "install_error_handlers", "outcome_response"]
+__all__ = [
+    "FHIR_JSON",
+    "ErrorPage",
+    "FhirResponse",
+    "error_headers",
+    "install_error_handlers",
+    "outcome_response",
+    "page_route",
+]
 
 FHIR_JSON = "application/fhir+json"
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+class FhirResponse(JSONResponse):
+    """A FHIR JSON body, given encoded or to encode. As a route's `response_class` it is what the OpenAPI
+    document names: a JSON document served as `application/fhir+json`."""
+
+    media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else super().render(content)
+
 
 #: Renders the page an app answers an error with (its status and body; the handler adds `error_headers`).
 ErrorPage = Callable[[Request, SlotlinksError], Awaitable[Response]]
@@ -73,6 +99,17 @@ def _framework_error(exc: Exception) -> tuple[SlotlinksError, int | None]:
     return SlotlinksError(str(exc.detail)), exc.status_code
 
 
+def _allowed(request: Request) -> str:
+    """The `Allow` of a 405: every method some route of the app takes at this path. The framework names
+    only the first route it found there, and a resource's methods are often several routes."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    )
+
+
 def install_error_handlers(app: FastAPI, *, pages: Mapping[type[SlotlinksError], ErrorPage] | None = None) -> None:
     """Installs `app`'s one error handler: our errors and the framework's become OperationOutcomes, except
     the errors `pages` names (and their subclasses), which answer with that page."""
@@ -88,7 +125,10 @@ def install_error_handlers(app: FastAPI, *, pages: Mapping[type[SlotlinksError],
     async def on_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, SlotlinksError):
             error, status = _framework_error(exc)
-            return outcome_response(error, status=status)
+            headers = dict(exc.headers or {}) if isinstance(exc, StarletteHTTPException) else {}
+            if status == 405:
+                headers["Allow"] = _allowed(request)
+            return outcome_response(error, status=status, headers=headers)
         render = page(exc)
         response = await render(request, exc) if render else outcome_response(exc)
         for name, value in error_headers(exc).items():
@@ -97,3 +137,32 @@ def install_error_handlers(app: FastAPI, *, pages: Mapping[type[SlotlinksError],
 
     for kind in (SlotlinksError, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(kind, on_error)
+
+
+async def _page_answer(render: ErrorPage, request: Request, error: SlotlinksError) -> Response:
+    response = await render(request, error)
+    for name, value in error_headers(error).items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def page_route(render: ErrorPage) -> type[APIRoute]:
+    """A route class for a router of pages: an error of ours or the framework's (a path or query value
+    it could not read) raised by one of its routes is answered with `render`'s page and the headers the
+    error calls for, never with an OperationOutcome."""
+
+    class PageRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def answer(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except SlotlinksError as exc:
+                    return await _page_answer(render, request, exc)
+                except RequestValidationError as exc:
+                    return await _page_answer(render, request, _framework_error(exc)[0])
+
+            return answer
+
+    return PageRoute

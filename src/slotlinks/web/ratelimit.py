@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Backoff", "RateLimiter", "client_key"]
+__all__ = ["Backoff", "RateLimiter", "client_key", "wait_in_words"]
 
 # Buckets kept at most; beyond it, full (idle) buckets are dropped first, then the oldest.
 MAX_KEYS = 10_000
@@ -163,3 +163,9 @@ def client_key(peer: str | None, forwarded_for: str | None, *, behind_proxy: boo
         if hops:
             return hops[-1]
     return peer or "unknown"
+
+
+def wait_in_words(seconds: int) -> str:
+    """A Retry-After wait as a page says it: "a minute", "5 minutes" (rounded up, at least a minute)."""
+    minutes = max(1, -(-seconds // 60))
+    return "a minute" if minutes == 1 else f"{minutes} minutes"

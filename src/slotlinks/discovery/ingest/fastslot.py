@@ -68,6 +68,21 @@ class _PlainMeta(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     lastUpdated: str | None = None
 
 
+class _PlainCoding(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    system: str | None = None
+    version: str | None = None
+    code: str | None = None
+    display: str | None = None
+    userSelected: bool | None = None
+
+
+class _PlainConcept(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    # Who a slot is for (the 2026 IG's must-support `appointmentType`): publishers now send it on
+    # every Slot, so without it here every Slot would take the full route.
+    coding: list[_PlainCoding] = []
+    text: str | None = None
+
+
 class _PlainExtension(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     url: str
     valueUrl: str | None = None
@@ -85,6 +100,7 @@ class _PlainSlot(msgspec.Struct, forbid_unknown_fields=True, gc=False, tag_field
     start: str
     end: str
     meta: _PlainMeta | None = None
+    appointmentType: _PlainConcept | None = None
     extension: list[_PlainExtension] = []
 
 

@@ -33,6 +33,7 @@ from slotlinks.fhir.resources import HealthcareService, Schedule
 __all__ = [
     "ChangeCounts",
     "carry_unchanged_stamps",
+    "dangling_references",
     "diff_generations",
     "discard_other_generations",
     "flip_generation",
@@ -205,6 +206,30 @@ def resolve_generation(conn: Connection, publisher_id: int, generation: int, *, 
             return
         where.append(sl.schedule_pk.is_(None))
     conn.execute(update(t.slot).where(*where).values(schedule_pk=target))
+
+
+def dangling_references(conn: Connection, publisher_id: int, generation: int) -> dict[str, int]:
+    """The references of a resolved generation that point at nothing in it, by kind (warning kinds of
+    the sync run): `dangling-schedule`, Slots whose Schedule is missing (kept, but no search finds
+    them), and `dangling-location`, Schedules naming a Location that is missing (found without a place)."""
+    sl, s = t.slot.c, t.schedule.c
+    slots = conn.execute(
+        select(func.count())
+        .select_from(t.slot)
+        .where(sl.publisher_id == publisher_id, sl.generation == generation, sl.schedule_pk.is_(None))
+    ).scalar_one()
+    schedules = conn.execute(
+        select(func.count())
+        .select_from(t.schedule)
+        .where(
+            s.publisher_id == publisher_id,
+            s.generation == generation,
+            s.location_source_id.is_not(None),
+            s.location_pk.is_(None),
+        )
+    ).scalar_one()
+    found = {"dangling-schedule": int(slots), "dangling-location": int(schedules)}
+    return {kind: n for kind, n in found.items() if n}
 
 
 def flip_generation(conn: Connection, publisher_id: int, generation: int, **state: Any) -> None:

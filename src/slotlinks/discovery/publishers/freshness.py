@@ -7,14 +7,15 @@ publisher's last sync, counts, bad lines, warnings and last error (from `publish
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Table, and_, func, select
 
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.instant import ms_to_instant
 
-__all__ = ["PublisherStatus", "describe_age", "publisher_statuses"]
+__all__ = ["PublisherStatus", "PushState", "describe_age", "publisher_statuses", "push_states"]
 
 
 def describe_age(now_ms: int, then_ms: int | None) -> str:
@@ -29,6 +30,24 @@ def describe_age(now_ms: int, then_ms: int | None) -> str:
             count = seconds // size
             return f"as of {count} {unit}{'' if count == 1 else 's'} ago"
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class PushState:
+    """A publisher's push subscription (discovery/push/): `none`, `requested`, `active` or `error`, when
+    the last event happened at the publisher and how long it took to arrive, and why it is not active."""
+
+    state: str
+    last_event_ms: int | None = None
+    lag_ms: int | None = None
+    detail: str | None = None
+
+    @property
+    def last_event(self) -> str | None:
+        return _instant(self.last_event_ms)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"state": self.state, "lastEvent": self.last_event, "lagMs": self.lag_ms, "detail": self.detail}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +74,14 @@ class PublisherStatus:
     removed: int
     bad_lines: int
     warnings: int
+    push: PushState = field(default_factory=lambda: PushState("none"))
+
+
+def push_states(conn: Connection) -> dict[int, PushState]:
+    """Every publisher's push state that is not `none` for want of a row."""
+    s = t.push_subscription.c
+    rows = conn.execute(select(s.publisher_id, s.status, s.last_event_ms, s.lag_ms, s.error))
+    return {int(r.publisher_id): PushState(r.status, r.last_event_ms, r.lag_ms, r.error) for r in rows}
 
 
 def _counts(conn: Connection, table: Table) -> dict[int, int]:
@@ -71,6 +98,7 @@ def publisher_statuses(conn: Connection, *, now_ms: int) -> list[PublisherStatus
     """Every publisher, by name, with its current data's counts and its latest sync run."""
     p, run = t.publisher, t.sync_run
     locations, schedules, slots = _counts(conn, t.location), _counts(conn, t.schedule), _counts(conn, t.slot)
+    pushes = push_states(conn)
     latest = select(run.c.publisher_id, func.max(run.c.id).label("run_id")).group_by(run.c.publisher_id).subquery()
     query = (
         select(p, run.c.outcome, run.c.started_ms, run.c.duration_ms, run.c.added, run.c.changed, run.c.removed)
@@ -104,6 +132,7 @@ def publisher_statuses(conn: Connection, *, now_ms: int) -> list[PublisherStatus
                 removed=int(row["removed"] or 0),
                 bad_lines=int(row["bad_lines"] or 0),
                 warnings=int(row["warnings"] or 0),
+                push=pushes.get(pid, PushState("none")),
             )
         )
     return out

@@ -10,7 +10,7 @@ either the manifest URL or its base, to which `/$bulk-publish` is appended). `na
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, select, update
 
 from slotlinks.discovery.ingest.generation import TABLES
+from slotlinks.discovery.publishers.freshness import PushState, push_states
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import Conflict, InvalidInput, NotFound
@@ -64,6 +65,7 @@ class PublisherInfo:
     last_error: str | None
     referral_secret_set: bool = False  # the secret itself is never shown
     referral_portal: str | None = None
+    push: PushState = field(default_factory=lambda: PushState("none"))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +86,7 @@ class PublisherInfo:
             "lastError": self.last_error,
             "referralSecretSet": self.referral_secret_set,
             "referralPortal": self.referral_portal,
+            "push": self.push.to_json(),
         }
 
 
@@ -120,7 +123,7 @@ def _count(conn: Connection, table: Any, publisher_id: int, generation: int) -> 
     return int(conn.execute(query).scalar_one())
 
 
-def _info(conn: Connection, row: Any) -> PublisherInfo:
+def _info(conn: Connection, row: Any, pushes: dict[int, PushState]) -> PublisherInfo:
     run = conn.execute(
         select(t.sync_run).where(t.sync_run.c.publisher_id == row.id).order_by(t.sync_run.c.id.desc()).limit(1)
     ).first()
@@ -145,6 +148,7 @@ def _info(conn: Connection, row: Any) -> PublisherInfo:
         last_error=row.last_error,
         referral_secret_set=bool(row.referral_secret),
         referral_portal=row.referral_portal,
+        push=pushes.get(row.id, PushState("none")),
     )
 
 
@@ -153,13 +157,14 @@ def get_publisher(store: DiscoveryStore, publisher_id: int) -> PublisherInfo:
         row = conn.execute(select(t.publisher).where(t.publisher.c.id == publisher_id)).first()
         if row is None:
             raise NotFound(f"no publisher with id {publisher_id}")
-        return _info(conn, row)
+        return _info(conn, row, push_states(conn))
 
 
 def list_publishers(store: DiscoveryStore) -> list[PublisherInfo]:
     """Every publisher, with the counts held in its current generation and its last run's figures."""
     with store.read() as conn:
-        return [_info(conn, row) for row in conn.execute(select(t.publisher).order_by(t.publisher.c.id))]
+        pushes = push_states(conn)
+        return [_info(conn, row, pushes) for row in conn.execute(select(t.publisher).order_by(t.publisher.c.id))]
 
 
 def add_publisher(

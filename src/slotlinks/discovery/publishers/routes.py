@@ -1,7 +1,9 @@
 """The discovery admin API for publishers, under `/admin/publishers` (token-authenticated).
 
 Every route needs `Authorization: Bearer <admin token>` (compared in constant time); with no token
-of useful strength configured the API answers 401 to everyone. Errors leave as OperationOutcome.
+of useful strength configured the API answers 401 to everyone. Errors leave as OperationOutcome. A
+publisher's id in a path is digits (`{publisher_id:int}`), so `$import` and `$sync` are never read as
+one, and a positive 64-bit integer (`web.paths.RowPk`).
 
     GET    /admin/publishers                  every publisher, with counts and last-sync figures
     POST   /admin/publishers                  {"url", "name", "states": [..] | "MA,RI", "allowHosts": [..]} (201)
@@ -29,6 +31,7 @@ from slotlinks.discovery.publishers import registry
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.discovery.sync import SyncEngine, SyncResult
 from slotlinks.errors import InvalidInput, TooLarge, Unauthorized
+from slotlinks.web.paths import RowPk
 
 __all__ = ["publishers_router"]
 
@@ -111,23 +114,23 @@ def publishers_router(settings: Settings, store: DiscoveryStore, *, sync_engine:
         results = await sync_engine.sync_once(force=True)
         return _json([_run_json(r) for r in results])
 
-    @router.get("/{publisher_id}")
-    async def read(publisher_id: int) -> Response:
+    @router.get("/{publisher_id:int}")
+    async def read(publisher_id: RowPk) -> Response:
         info = await run_in_threadpool(registry.get_publisher, store, publisher_id)
         return _json(info.to_json())
 
-    @router.post("/{publisher_id}/pause")
-    async def pause(publisher_id: int) -> Response:
+    @router.post("/{publisher_id:int}/pause")
+    async def pause(publisher_id: RowPk) -> Response:
         info = await run_in_threadpool(registry.set_paused, store, publisher_id, True)
         return _json(info.to_json())
 
-    @router.post("/{publisher_id}/resume")
-    async def resume(publisher_id: int) -> Response:
+    @router.post("/{publisher_id:int}/resume")
+    async def resume(publisher_id: RowPk) -> Response:
         info = await run_in_threadpool(registry.set_paused, store, publisher_id, False)
         return _json(info.to_json())
 
-    @router.put("/{publisher_id}/referral-secret")
-    async def referral_secret(publisher_id: int, request: Request) -> Response:
+    @router.put("/{publisher_id:int}/referral-secret")
+    async def referral_secret(publisher_id: RowPk, request: Request) -> Response:
         body = await _body(request)
         if not isinstance(body, dict) or not (body.get("secret") is None or isinstance(body.get("secret"), str)):
             raise InvalidInput("expected a JSON object with a `secret` string (or null)", expression=["secret"])
@@ -139,8 +142,8 @@ def publishers_router(settings: Settings, store: DiscoveryStore, *, sync_engine:
         )
         return _json(info.to_json())
 
-    @router.delete("/{publisher_id}")
-    async def remove(publisher_id: int) -> Response:
+    @router.delete("/{publisher_id:int}")
+    async def remove(publisher_id: RowPk) -> Response:
         await run_in_threadpool(registry.remove_publisher, store, publisher_id)
         return Response(status_code=204)
 

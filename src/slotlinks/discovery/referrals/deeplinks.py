@@ -64,6 +64,7 @@ __all__ = [
     "link_origin",
     "load_slot",
     "new_referral_id",
+    "prune_referrals",
     "read_referral_cookie",
     "record_referral",
     "sign_referrals",
@@ -292,6 +293,13 @@ def record_referral(conn: Connection, target: SlotTarget, *, referral: str, link
             location_source_id=target.location_source_id,
         )
     )
+
+
+def prune_referrals(conn: Connection, *, created_before_ms: int) -> int:
+    """Delete the referrals handed out before `created_before_ms` (the retention the settings give);
+    answers how many went. Every `/go` stores one, so only this keeps the table's size bounded."""
+    result = conn.execute(t.referral.delete().where(t.referral.c.created_ms < created_before_ms))
+    return int(result.rowcount or 0)
 
 
 def is_known_referral(conn: Connection, referral: str) -> bool:

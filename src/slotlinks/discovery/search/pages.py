@@ -11,11 +11,14 @@ registers with portals; it reads that referral's outcome, adds it to the browser
 cookie and sends the patient to `/my-referrals`, which lists this browser's referrals with their
 outcome (refreshing a few unfinished ones). Result and location pages show a "Booked" badge where this
 browser has a booked referral.
+
+Every error a page route raises, or a path or query value it cannot read (`/locations/abc`, a date
+out of range), is answered with a page in plain words and its status (`web.errors.page_route`),
+never with JSON.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -43,15 +46,19 @@ from slotlinks.discovery.referrals.outcomes import (
 )
 from slotlinks.discovery.search.calendar import location_week, spoken_time
 from slotlinks.discovery.search.execute import LocationResult, search
-from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_search
+from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_day, parse_search
 from slotlinks.discovery.store.store import DiscoveryStore
-from slotlinks.errors import InvalidInput
+from slotlinks.errors import InvalidInput, SlotlinksError
+from slotlinks.web.errors import page_route
+from slotlinks.web.headers import csp_nonce
+from slotlinks.web.paths import RowPk
 from slotlinks.web.templating import page_templates
 
 __all__ = ["html_page", "make_templates", "web_router"]
 
 MY_REFERRALS_REFRESH = 5  # unfinished referrals whose outcome "my referrals" reads per view
-_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+# The security headers (CSP with the request's nonce, no framing, no referrer) are the app's (`web.headers`).
+_HEADERS = {"Cache-Control": "no-store"}
 
 
 def make_templates() -> Environment:
@@ -64,7 +71,21 @@ def make_templates() -> Environment:
 
 
 def html_page(env: Environment, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(env.get_template(template).render(**context), status_code=status, headers=_HEADERS)
+    html = env.get_template(template).render(nonce=csp_nonce(), **context)
+    return HTMLResponse(html, status_code=status, headers=_HEADERS)
+
+
+_ERROR_HEADINGS = {400: "We could not read that address", 404: "Page not found", 429: "Please wait a moment"}
+
+
+def _plain(error: SlotlinksError) -> str:
+    """What went wrong, for a person: our errors say it; the framework's name the part of the address."""
+    names = [part.rpartition(".")[2] for issue in error.issues for part in issue.expression if part]
+    if isinstance(error, InvalidInput) and error.message == "invalid request" and names:
+        text = f"The address has a value we cannot use ({', '.join(names)})."
+    else:
+        text = error.message.rstrip(".") + "."
+    return text + " Please check the link or search again." if error.status == 400 else text
 
 
 def _form(request: Request) -> dict[str, str]:
@@ -74,8 +95,13 @@ def _form(request: Request) -> dict[str, str]:
 def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
     """`/`, `/search`, `/locations/{pk}`, `/status`, `/my-referrals` and `/back` (HTML, not in the
     OpenAPI document)."""
-    router = APIRouter(include_in_schema=False)
     env = make_templates()
+
+    async def error_page(_request: Request, error: SlotlinksError) -> Response:
+        heading = _ERROR_HEADINGS.get(error.status, "Something went wrong")
+        return html_page(env, "gone.html", error.status, heading=heading, message=_plain(error), **_empty())
+
+    router = APIRouter(include_in_schema=False, route_class=page_route(error_page))
     keys: list[bytes] = []
     secure_cookie = settings.discovery_url.startswith("https:")
 
@@ -118,16 +144,10 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         return html_page(env, "results.html", form=form, error=None, where=where, locations=locations, booked=booked)
 
     @router.get("/locations/{pk}", response_class=HTMLResponse)
-    async def location_page(pk: int, request: Request) -> HTMLResponse:
+    async def location_page(pk: RowPk, request: Request) -> HTMLResponse:
         start_text = request.query_params.get("from") or None
         service = (request.query_params.get("service") or "").strip()[:200] or None
-        start_day: date | None = None
-        if start_text:
-            try:
-                start_day = date.fromisoformat(start_text)
-            except ValueError:
-                message = "parameter 'from': not a date (YYYY-MM-DD)"
-                return html_page(env, "gone.html", 400, heading="Not a date", message=message, **_empty())
+        start_day = parse_day("from", start_text) if start_text else None
         context = await run_in_threadpool(
             lambda: location_week(
                 store=store, pk=pk, start_day=start_day, service=service, link_base=settings.discovery_url

@@ -15,7 +15,7 @@ across publishers and helps weigh distance against wait):
 | practitioner | part of a practitioner's name |
 | publisher | a publisher's id, or part of its name (the health system) |
 | organization | part of a publisher's name or of an organization named in its Locations, roles, services |
-| from, to | a date (`2026-11-24`, local to `tz`; `to` includes that day) or a date-time |
+| from, to | a date (`2026-11-24`, local to `tz`; `to` includes that day) or a date-time, in the years 1900 to 2999 |
 | tz | the patient's IANA time zone (default: the ZIP code's, else UTC) |
 | sort | `best` (default), `soonest` or `nearest` |
 | limit | how many locations (default 20, at most 200) |
@@ -43,6 +43,7 @@ __all__ = [
     "PARAMETERS",
     "SearchRequest",
     "Sort",
+    "parse_day",
     "parse_search",
 ]
 
@@ -78,6 +79,10 @@ PARAMETERS = (
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The years a date may name. Beyond them the arithmetic on a window (a day added, a week either side,
+# a time zone's offset, epoch milliseconds) would leave what `datetime` holds; no slot lies there.
+FIRST_YEAR = 1900
+LAST_YEAR = 2999
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +154,36 @@ def _int(params: Mapping[str, str | None], name: str, default: int, high: int) -
     return number
 
 
-def _moment(value: str, zone: ZoneInfo, *, end: bool) -> datetime:
+def _in_range(name: str, text: str, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise _fail(name, f"{text!r} is outside the dates we search (the years {FIRST_YEAR} to {LAST_YEAR})")
+
+
+def parse_day(name: str, text: str) -> date:
+    """The date `text` (YYYY-MM-DD) for parameter `name`; raises `InvalidInput` naming it when it is not
+    one or lies outside the years searched."""
+    try:
+        day = date.fromisoformat(text) if _DATE_RE.fullmatch(text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise _fail(name, f"{text!r} is not a date (YYYY-MM-DD)")
+    _in_range(name, text, day.year)
+    return day
+
+
+def _moment(name: str, text: str, zone: ZoneInfo, *, end: bool) -> datetime:
     """A date (local midnight; an end date includes the whole day) or an ISO date-time."""
-    if _DATE_RE.fullmatch(value):
-        day = date.fromisoformat(value)
+    if _DATE_RE.fullmatch(text):
+        day = parse_day(name, text)
         if end:
             day += timedelta(days=1)
         return datetime.combine(day, time(0), tzinfo=zone)
-    moment = datetime.fromisoformat(value.replace("z", "Z"))
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise _fail(name, f"{text!r} is not a date (YYYY-MM-DD) or date-time") from None
+    _in_range(name, text, moment.year)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
@@ -191,16 +218,10 @@ def parse_search(params: Mapping[str, str | None], *, now: datetime) -> SearchRe
 
     start = now
     if (from_text := _text(params, "from")) is not None:
-        try:
-            start = _moment(from_text, zone, end=False)
-        except ValueError:
-            raise _fail("from", f"{from_text!r} is not a date (YYYY-MM-DD) or date-time") from None
+        start = _moment("from", from_text, zone, end=False)
     end = start + timedelta(days=DEFAULT_DAYS)
     if (to_text := _text(params, "to")) is not None:
-        try:
-            end = _moment(to_text, zone, end=True)
-        except ValueError:
-            raise _fail("to", f"{to_text!r} is not a date (YYYY-MM-DD) or date-time") from None
+        end = _moment("to", to_text, zone, end=True)
     if end <= start:
         raise _fail("to", "the window must end after it starts")
     if end - start > timedelta(days=366):

@@ -2,7 +2,10 @@
 
 Routes stay thin (STYLE.md): parse with `parse_search` (malformed parameters become a 400
 OperationOutcome naming the parameter, through the app's error handlers), call `search`, encode.
-`/go/{pk}` implements the spec's "Deep links" with the stale-slot check of deeplinks.py.
+`/go/{pk}` implements the spec's "Deep links" with the stale-slot check of deeplinks.py. Each follow
+stores a referral row and may re-read the slot from its publisher, so it is rate-limited per client
+(`deeplink_attempts` per `deeplink_window_seconds`): over the limit a browser gets a plain-words 429
+page, any other client an OperationOutcome, both with Retry-After.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -32,8 +35,11 @@ from slotlinks.discovery.search.execute import LocationResult, search
 from slotlinks.discovery.search.pages import html_page, make_templates
 from slotlinks.discovery.search.query import parse_search
 from slotlinks.discovery.store.store import DiscoveryStore
+from slotlinks.errors import RateLimited
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.web.errors import FHIR_JSON
+from slotlinks.web.paths import RowPk
+from slotlinks.web.ratelimit import RateLimiter, client_key, wait_in_words
 
 __all__ = ["SearchResponse", "search_response_schema", "search_router"]
 
@@ -97,6 +103,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
     router = APIRouter()
     env = make_templates()
     schema = search_response_schema()
+    deeplinks = RateLimiter(settings.deeplink_attempts, settings.deeplink_window_seconds)
 
     def run(params: dict[str, str | None]) -> SearchResponse:
         req = parse_search(params, now=store.clock())
@@ -197,8 +204,40 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
             show_alternatives=True,
         )
 
-    @router.get("/go/{slot_pk}", summary="Follow a slot's booking deep link", tags=["search"], status_code=303)
-    async def go(request: Request, slot_pk: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+    def _slow_down(request: Request, wait: int) -> Response:
+        if "text/html" not in request.headers.get("accept", ""):
+            raise RateLimited(wait)  # an OperationOutcome, through the app's error handler
+        message = (
+            "We've had a lot of requests to open booking links from your connection in a short time. "
+            f"Please wait about {wait_in_words(wait)}, then choose the time again."
+        )
+        page = html_page(
+            env,
+            "gone.html",
+            429,
+            heading="Please wait a moment",
+            message=message,
+            phone=None,
+            same=[],
+            nearby=[],
+            location_name=None,
+            show_alternatives=False,
+        )
+        page.headers["Retry-After"] = str(wait)
+        return page
+
+    @router.get(
+        "/go/{slot_pk}",
+        summary="Follow a slot's booking deep link",
+        tags=["search"],
+        status_code=303,
+        responses={429: {"description": "Too many deep links followed from this client; see Retry-After"}},
+    )
+    async def go(request: Request, slot_pk: RowPk) -> Response:
+        peer = request.client.host if request.client else None
+        client = client_key(peer, request.headers.get("x-forwarded-for"), behind_proxy=settings.behind_proxy)
+        if wait := deeplinks.take(client):
+            return _slow_down(request, wait)
         target = await run_in_threadpool(_load, slot_pk)
         if target is None:
             return html_page(
@@ -225,9 +264,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         referral = new_referral_id()
         final = build_deep_link(link, source=settings.source_id, referral=referral)
         await run_in_threadpool(_record, target, referral, final)
-        response = RedirectResponse(
-            final, status_code=303, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-        )
+        response = RedirectResponse(final, status_code=303, headers={"Cache-Control": "no-store"})
         # The browser keeps its referrals (no account): "my referrals" and the booked badges read them.
         add_referral_cookie(
             response,

@@ -36,6 +36,7 @@ __all__ = [
     "practitioner",
     "practitioner_role",
     "publisher",
+    "push_subscription",
     "referral",
     "schedule",
     "slot",
@@ -69,6 +70,30 @@ publisher = Table(
     # registered us with, and its origin when that is not the booking links' own.
     Column("referral_secret", Text, nullable=True),
     Column("referral_portal", Text, nullable=True),
+)
+
+# Push (discovery/push/): our subscription to a publisher's availability topic, at most one per publisher.
+# `secret_hash` is the SHA-256 of the bearer secret the publisher sends with every notification (the
+# secret itself is only sent, never kept); `events_seen` is the last event number applied, so a jump
+# is a gap and a repeat is a no-op.
+push_subscription = Table(
+    "push_subscription",
+    metadata,
+    Column("publisher_id", Integer, ForeignKey("publisher.id", ondelete="CASCADE"), primary_key=True),
+    Column("status", String(16), nullable=False),  # none | requested | active | error
+    Column("fhir_base", Text, nullable=False),
+    Column("remote_id", String(64), nullable=True),  # the Subscription's id at the publisher
+    Column("secret_hash", String(64), nullable=True),
+    Column("payload", String(16), nullable=False),  # full-resource | id-only
+    Column("heartbeat_seconds", Integer, nullable=False),
+    Column("events_seen", BigInteger, nullable=False, default=0),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_notification_ms", BigInteger, nullable=True),  # any notification, heartbeats included
+    Column("last_event_ms", BigInteger, nullable=True),  # when the last event happened at the publisher
+    Column("lag_ms", BigInteger, nullable=True),  # from that event to its arrival here
+    Column("next_attempt_ms", BigInteger, nullable=False, default=0),  # when to (re)subscribe or look again
+    Column("failures", Integer, nullable=False, default=0),  # consecutive failed attempts, drives backoff
+    Column("error", Text, nullable=True),  # why it is not active
 )
 
 # One row per sync of one publisher: what happened, for `publishers list` and the status page.

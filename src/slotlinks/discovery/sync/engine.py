@@ -8,6 +8,9 @@ and the `LoadWriter` its full loads share (their turn at the store, their connec
 checkpoint thread). It changes nothing of the process it runs in (no collector or thread-switch
 settings), so a web server can run it beside its requests.
 
+Beside polling, the engine keeps the referral table to its retention (`referral_retention_days`):
+after a pass and on the background loop's ticks, at most once every `PRUNE_EVERY_SECONDS`.
+
 Each poll of one publisher is sync/poll.py's; the sync/__init__.py docstring maps the rest.
 """
 
@@ -25,6 +28,7 @@ from sqlalchemy import Row, select
 
 from slotlinks.config import Settings
 from slotlinks.discovery.ingest.loadwriter import LoadWriter
+from slotlinks.discovery.referrals.deeplinks import prune_referrals
 from slotlinks.discovery.referrals.outcomes import refresh_pending
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
@@ -36,6 +40,8 @@ __all__ = ["DEFAULT_DEADLINE_SECONDS", "SyncEngine"]
 
 log = logging.getLogger(__name__)
 
+PRUNE_EVERY_SECONDS = 3600
+
 
 class SyncEngine:
     """Polls the publishers of `store`; see the module docstring for what it owns."""
@@ -46,6 +52,7 @@ class SyncEngine:
         self._loads = LoadWriter(store)
         self._polling: set[int] = set()  # publisher ids
         self._polling_guard = threading.Lock()
+        self._pruned_ms: int | None = None
 
     async def sync_once(
         self,
@@ -66,6 +73,7 @@ class SyncEngine:
         finally:
             if own:
                 await http.aclose()
+        await asyncio.to_thread(self._prune_referrals)
         return [r for r in results if r is not None]
 
     async def run_forever(
@@ -90,6 +98,7 @@ class SyncEngine:
                             task.add_done_callback(_forget(running, int(pub.id)))
                     # Ask portals what became of recent referrals, so results and badges stay true.
                     await self._refresh_outcomes()
+                    await asyncio.to_thread(self._prune_referrals)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), tick_seconds)
             finally:
@@ -129,6 +138,20 @@ class SyncEngine:
         finally:
             with self._polling_guard:
                 self._polling.discard(publisher_id)
+
+    def _prune_referrals(self) -> None:
+        now = self.store.now_ms()
+        if self._pruned_ms is not None and now - self._pruned_ms < 1000 * PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_ms = now
+        try:
+            with self.store.write() as conn:
+                gone = prune_referrals(conn, created_before_ms=now - self.settings.referral_retention_days * 86_400_000)
+        except Exception:  # the store's trouble must never stop polling; tried again an hour on
+            log.exception("could not prune old referrals")
+            return
+        if gone:
+            log.info("pruned %d referrals older than %d days", gone, self.settings.referral_retention_days)
 
     async def _refresh_outcomes(self) -> None:
         try:

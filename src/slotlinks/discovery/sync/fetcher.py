@@ -8,10 +8,17 @@ end is cut off at `max_file_bytes` instead of filling memory) into the kernel's 
 Every URL, including each redirect hop, passes the publisher's `UrlPolicy`, and the transport
 (`netguard.GuardedTransport`) checks the address before connecting. Failures raise `FetchError`
 subclasses; one over-long line is not a failure (the splitter reports it as a `LineError`).
+
+Time is bounded at every step, so a hostile or broken publisher costs seconds, not the poll's overall
+deadline: connecting by `connect_timeout`, the response head by `connect_timeout + read_timeout` (a head
+trickled a byte at a time would pass every read timeout), and the body by a minimum transfer rate: every
+`min_transfer_window_seconds` of it must bring at least `min_transfer_bytes` (counted on the wire,
+before decompression), else the download is cut off.
 """
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -103,6 +110,42 @@ class _Inflater:
         return [self._count(self._z.flush())]
 
 
+class _RateFloor:
+    """The minimum transfer rate of one body: each consecutive window of `window` seconds spent waiting
+    for the publisher must bring `min_bytes` (0: no floor). Only time spent waiting counts: while we
+    write a batch, TCP holds the publisher back, and our own slowness must not be blamed on it."""
+
+    def __init__(self, url: str, min_bytes: int, window: float) -> None:
+        self.url, self.min_bytes, self.window = url, min_bytes, window
+        self.waited = 0.0
+        self.window_end = window
+        self.count = 0
+
+    def patience(self) -> float | None:
+        """How long the next read may wait before the download can only fail (None: as long as the
+        read timeout allows, since this window has its bytes already)."""
+        return None if self.count >= self.min_bytes else max(0.0, self.window_end - self.waited)
+
+    def too_slow(self, count: int) -> FetchError:
+        return FetchError(
+            f"{self.url}: too slow: {count} bytes in {self.window:g} s, below the minimum of "
+            f"{self.min_bytes} bytes per {self.window:g} s; download cut off"
+        )
+
+    def add(self, size: int, waited: float) -> None:
+        """Count `size` bytes that took `waited` seconds to arrive."""
+        self.waited += waited
+        if self.waited >= self.window_end and self.min_bytes:
+            # A window passed: it must have had its bytes, and no whole window since may have been empty.
+            if self.count < self.min_bytes:
+                raise self.too_slow(self.count)
+            if self.waited >= self.window_end + self.window:
+                raise self.too_slow(0)
+            self.window_end += self.window
+            self.count = 0
+        self.count += size
+
+
 @dataclass(slots=True)
 class Fetcher:
     """Fetches one publisher's manifest and files under its `UrlPolicy`; records each URL's status."""
@@ -118,10 +161,14 @@ class Fetcher:
         current = self.policy.check(url)
         for _ in range(MAX_REDIRECTS + 1):
             request = self.client.build_request("GET", current, headers=dict(headers))
+            head_seconds = self.settings.connect_timeout + self.settings.read_timeout
             try:
-                response = await self.client.send(request, stream=True)
+                async with asyncio.timeout(head_seconds):
+                    response = await self.client.send(request, stream=True)
             except SlotlinksError:
                 raise
+            except TimeoutError as exc:
+                raise FetchError(f"{current}: no complete response head within {head_seconds:g} s") from exc
             except httpx.TimeoutException as exc:
                 raise FetchError(f"{current}: timed out ({type(exc).__name__})") from exc
             except httpx.HTTPError as exc:
@@ -141,20 +188,39 @@ class Fetcher:
 
     async def _chunks(self, response: httpx.Response, url: str, limit: int) -> AsyncIterator[bytes]:
         inflater = _Inflater(response.headers.get("content-encoding", ""), limit, url)
+        floor = _RateFloor(url, self.settings.min_transfer_bytes, self.settings.min_transfer_window_seconds)
+        clock = asyncio.get_running_loop().time
+        # Network reads are timed one by one, then gathered into _READ_CHUNK pieces: fewer, larger steps
+        # downstream (what `aiter_raw(_READ_CHUNK)` did, which hides how slowly the bytes come).
+        pending = bytearray()
         raw_total = 0
         try:
-            async for chunk in response.aiter_raw(_READ_CHUNK):
+            raw = response.aiter_raw()
+            while True:
+                began = clock()
+                try:
+                    # Cancelling a read leaves the stream unusable: only a read that can only fail is timed.
+                    async with asyncio.timeout(floor.patience()):
+                        chunk = await anext(raw)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError as exc:
+                    raise floor.too_slow(floor.count) from exc
+                floor.add(len(chunk), clock() - began)
                 raw_total += len(chunk)
                 if raw_total > limit:
                     raise TooLarge(f"{url}: more than {limit} bytes; download cut off")
-                for piece in inflater.feed(chunk):
-                    if piece:
-                        yield piece
+                pending += chunk
+                if len(pending) >= _READ_CHUNK:
+                    for piece in inflater.feed(bytes(pending)):
+                        if piece:
+                            yield piece
+                    pending.clear()
         except httpx.TimeoutException as exc:
             raise FetchError(f"{url}: timed out while reading ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise FetchError(f"{url}: download failed: {type(exc).__name__}: {exc}") from exc
-        for piece in inflater.finish():
+        for piece in [*inflater.feed(bytes(pending)), *inflater.finish()]:
             if piece:
                 yield piece
 

@@ -39,6 +39,7 @@ from slotlinks.discovery.ingest.quirks import Warnings, read_manifest, read_reso
 from slotlinks.discovery.ingest.resolve import (
     ChangeCounts,
     carry_unchanged_stamps,
+    dangling_references,
     diff_generations,
     discard_other_generations,
     flip_generation,
@@ -207,6 +208,7 @@ class _Poll:
         def finish() -> ChangeCounts:
             with loads.transaction() as conn:
                 resolve_generation(conn, pub.id, new, only_unresolved=writer.slots_resolved)
+                self.result.warnings.update(dangling_references(conn, pub.id, new))
                 counts = diff_generations(conn, pub.id, old, new)
                 carry_unchanged_stamps(conn, pub.id, old, new)
             with loads.transaction() as conn:

@@ -17,28 +17,36 @@ from slotlinks.clock import now_ms as clock_ms
 from slotlinks.config import Settings
 from slotlinks.errors import Conflict, InvalidInput, NotFound
 from slotlinks.fhir import extensions as ext
-from slotlinks.fhir.resources import Resource
+from slotlinks.fhir.resources import Practitioner, Resource
 from slotlinks.provider.admin.wire import (
     Page,
+    audience_json,
     closure_json,
+    decode_audience,
     decode_closure,
     decode_new_slot,
+    decode_profile,
     decode_resource,
     decode_rule,
     decode_settings,
     decode_status,
+    profile_json,
     regen_json,
     rule_json,
 )
 from slotlinks.provider.portal.questionnaires import delete_questionnaire, put_questionnaire, read_questionnaire
 from slotlinks.provider.records import importer
 from slotlinks.provider.records import resources as records
+from slotlinks.provider.records.audience import owner_audience
+from slotlinks.provider.records.audience_store import set_audience
+from slotlinks.provider.records.practitioner_profile import profile_of, set_profile
 from slotlinks.provider.schedule import rules as ruleset
 from slotlinks.provider.schedule import slots
 from slotlinks.provider.store.settings import provider_settings, set_portal_url, set_provider_name
 from slotlinks.provider.store.store import ProviderStore
 
 __all__ = [
+    "audience",
     "create_resource",
     "create_slot",
     "deactivate_resource",
@@ -48,13 +56,16 @@ __all__ = [
     "list_closures",
     "list_rules",
     "patch_slot",
+    "practitioner_profile",
     "put_resource",
     "questionnaire",
     "read_resource",
     "read_settings",
     "regenerate_all",
     "remove_questionnaire",
+    "save_audience",
     "save_closure",
+    "save_practitioner_profile",
     "save_questionnaire",
     "save_rule",
     "searchset",
@@ -262,10 +273,43 @@ def questionnaire(*, store: ProviderStore, owner_type: str, owner_id: str) -> di
 def save_questionnaire(*, store: ProviderStore, owner_type: str, owner_id: str, body: bytes) -> dict[str, Any]:
     """Creates or replaces the owner's Questionnaire, checked with its eligibility rules; returns it as kept."""
     with store.change() as change:
-        return put_questionnaire(change, owner_type, owner_id, body)
+        kept = put_questionnaire(change, owner_type, owner_id, body)
+        records.refresh_audience(change, owner_type, owner_id)
+        return kept
 
 
 def remove_questionnaire(*, store: ProviderStore, owner_type: str, owner_id: str) -> None:
     """Forgets the owner's Questionnaire: its slots are booked without questions."""
     with store.change() as change:
         delete_questionnaire(change, owner_type, owner_id)
+        records.refresh_audience(change, owner_type, owner_id)
+
+
+# --- who may book, and what clinicians publish about themselves ------------------------------------
+
+
+def audience(*, store: ProviderStore, owner_type: str, owner_id: str) -> dict[str, Any]:
+    """Who may book the owner's slots, as its questionnaire decides (`records.audience`)."""
+    with store.read() as conn:
+        records.get_resource(conn, owner_type, owner_id)  # NotFound for an unknown owner
+        return audience_json(owner_audience(conn, owner_type, owner_id))
+
+
+def save_audience(*, store: ProviderStore, owner_type: str, owner_id: str, body: bytes) -> dict[str, Any]:
+    """Sets who may book: rewrites the deciding questions of the questionnaire and republishes."""
+    wanted = decode_audience(body)
+    with store.change() as change:
+        return audience_json(set_audience(change, owner_type, owner_id, wanted))
+
+
+def practitioner_profile(*, store: ProviderStore, practitioner_id: str) -> dict[str, Any]:
+    with store.read() as conn:
+        found = records.get_resource(conn, "Practitioner", practitioner_id)
+    assert isinstance(found, Practitioner)
+    return profile_json(profile_of(found))
+
+
+def save_practitioner_profile(*, store: ProviderStore, practitioner_id: str, body: bytes) -> dict[str, Any]:
+    languages, gender = decode_profile(body)
+    with store.change() as change:
+        return profile_json(set_profile(change, practitioner_id, languages, gender))

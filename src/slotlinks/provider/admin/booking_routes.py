@@ -2,6 +2,8 @@
 
     GET|PUT|DELETE /admin/Schedule/{id}/questionnaire            FHIR Questionnaire (admin token)
     GET|PUT|DELETE /admin/HealthcareService/{id}/questionnaire
+    GET|PUT     /admin/{Schedule|HealthcareService}/{id}/audience   who may book (JSON, see README)
+    GET|PUT     /admin/Practitioner/{id}/profile                  languages spoken, published gender
     GET|PUT        /admin/sources/{source}                       {"secret", "returnUrl"} (admin token)
     GET            /referrals/{booking-referral}                 outcome JSON (the source's secret)
 
@@ -60,6 +62,37 @@ def booking_admin_router(settings: Settings, store: ProviderStore) -> APIRouter:
                 return Response(status_code=204)
 
         routes()
+
+        def audience_routes(owner_type: str = owner_type) -> None:
+            path = f"/{owner_type}/{{owner_id}}/audience"
+
+            @router.get(path, name=f"read_{owner_type}_audience")
+            def read(owner_id: str) -> Response:
+                body = admin.audience(store=store, owner_type=owner_type, owner_id=owner_id)
+                return Response(json_bytes(body), media_type=JSON)
+
+            @router.put(path, name=f"put_{owner_type}_audience")
+            async def put(owner_id: str, request: Request) -> Response:
+                body = await read_body(request, MAX_BODY_BYTES)
+                kept = await run_in_threadpool(
+                    admin.save_audience, store=store, owner_type=owner_type, owner_id=owner_id, body=body
+                )
+                return Response(json_bytes(kept), media_type=JSON)
+
+        audience_routes()
+
+    @router.get("/Practitioner/{practitioner_id}/profile")
+    def read_profile(practitioner_id: str) -> Response:
+        body = admin.practitioner_profile(store=store, practitioner_id=practitioner_id)
+        return Response(json_bytes(body), media_type=JSON)
+
+    @router.put("/Practitioner/{practitioner_id}/profile")
+    async def put_profile(practitioner_id: str, request: Request) -> Response:
+        body = await read_body(request, MAX_BODY_BYTES)
+        kept = await run_in_threadpool(
+            admin.save_practitioner_profile, store=store, practitioner_id=practitioner_id, body=body
+        )
+        return Response(json_bytes(kept), media_type=JSON)
 
     @router.get("/sources/{source}")
     def get_source(source: str) -> Response:

@@ -22,6 +22,8 @@ from slotlinks.errors import InvalidInput, Unauthorized
 from slotlinks.fhir.ndjson import split_error_path
 from slotlinks.fhir.resources import Resource, Slot
 from slotlinks.fhir.validate import decode_and_validate
+from slotlinks.provider.records.audience import Audience, Patients
+from slotlinks.provider.records.practitioner_profile import Gender, PractitionerProfile
 from slotlinks.provider.schedule.regenerate import RegenStats
 from slotlinks.provider.schedule.rules import ClosureRecord, ClosureSpec, RuleRecord, RuleSpec
 
@@ -29,15 +31,19 @@ __all__ = [
     "DEFAULT_COUNT",
     "MAX_COUNT",
     "Page",
+    "audience_json",
     "closure_json",
+    "decode_audience",
     "decode_closure",
     "decode_new_slot",
+    "decode_profile",
     "decode_resource",
     "decode_rule",
     "decode_settings",
     "decode_status",
     "json_bytes",
     "parse_page",
+    "profile_json",
     "regen_json",
     "require_token",
     "rule_json",
@@ -126,6 +132,43 @@ def decode_status(body: bytes) -> str:
 def decode_settings(body: bytes) -> tuple[str | None, str | None]:
     b = _decode_json(body, _SettingsBody)
     return b.portalUrl, b.name
+
+
+class _AudienceBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    patients: Patients = "all"
+    referralRequired: bool = False  # noqa: N815
+    minAge: int | None = None  # noqa: N815
+    maxAge: int | None = None  # noqa: N815
+
+
+class _ProfileBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    languages: list[str] = []
+    gender: Gender | None = None
+
+
+def decode_audience(body: bytes) -> Audience:
+    """`{"patients", "referralRequired", "minAge", "maxAge"}`; an absent field is the open default."""
+    b = _decode_json(body, _AudienceBody)
+    return Audience(b.patients, b.referralRequired, b.minAge, b.maxAge)
+
+
+def audience_json(audience: Audience) -> dict[str, Any]:
+    return {
+        "patients": audience.patients,
+        "referralRequired": audience.referral,
+        "minAge": audience.min_age,
+        "maxAge": audience.max_age,
+    }
+
+
+def decode_profile(body: bytes) -> tuple[list[str], Gender | None]:
+    """`{"languages": [BCP-47 codes], "gender": ...}`; no gender: none is published."""
+    b = _decode_json(body, _ProfileBody)
+    return b.languages, b.gender
+
+
+def profile_json(profile: PractitionerProfile) -> dict[str, Any]:
+    return {"languages": list(profile.languages), "gender": profile.gender}
 
 
 def decode_resource(body: bytes, rtype: str, rid: str | None = None) -> Resource:

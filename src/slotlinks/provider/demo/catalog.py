@@ -26,13 +26,16 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from types import MappingProxyType
 
+from slotlinks.provider.records.practitioner_profile import LANGUAGES
 from slotlinks.provider.schedule.opening_hours import Closure, Rule, parse_weekdays
 
 __all__ = [
     "CREDENTIALS",
     "CVX",
     "FAMILY_NAMES",
+    "FEMININE_NAMES",
     "GIVEN_NAMES",
+    "LANGUAGES",
     "ORGANIZATION_PATTERNS",
     "SERVICES",
     "SERVICES_BY_KEY",
@@ -44,6 +47,7 @@ __all__ = [
     "Coding",
     "ServiceKind",
     "WeeklyHours",
+    "clinician_languages",
     "holiday_closures",
     "organization_name",
     "person_name",
@@ -97,6 +101,17 @@ class ServiceKind:
     description: str
     credentials: tuple[str, ...]
     vaccine_products: tuple[Coding, ...] = ()
+    # Who the service is for (`records.audience`): "all", "new", "existing", "existing-and-family".
+    patients: str = "all"
+    referral: bool = False
+    min_age: int | None = None
+    max_age: int | None = None
+    # Whether each clinician keeps a panel: some are full (existing patients only), some only take on
+    # new patients in intake visits.
+    panel: bool = False
+    # HealthcareService.serviceProvisionCode (service-provision-conditions) and appointmentRequired.
+    fees: str = "cost"
+    appointment_required: bool = True
 
     def rules(self, prefix: str) -> list[Rule]:
         """This service's typical weekly hours as rules with ids ``{prefix}-1``, ``{prefix}-2`` ..."""
@@ -141,6 +156,7 @@ SERVICES: tuple[ServiceKind, ...] = (
         virtual=False,
         description="Check-ups, new concerns, prescriptions and referrals with your own clinician.",
         credentials=("MD", "DO", "NP", "PA"),
+        panel=True,
     ),
     ServiceKind(
         key="urgent-care",
@@ -155,6 +171,7 @@ SERVICES: tuple[ServiceKind, ...] = (
         virtual=False,
         description="Same-day care for minor injuries and illnesses. Call 911 for emergencies.",
         credentials=("MD", "DO", "NP", "PA"),
+        appointment_required=False,
     ),
     ServiceKind(
         key="flu-vaccine",
@@ -173,6 +190,8 @@ SERVICES: tuple[ServiceKind, ...] = (
             Coding(CVX, "150", "Influenza, injectable, quadrivalent, preservative free"),
             Coding(CVX, "197", "Influenza, high-dose, quadrivalent"),
         ),
+        fees="free",
+        min_age=3,
     ),
     ServiceKind(
         key="covid-vaccine",
@@ -195,6 +214,8 @@ SERVICES: tuple[ServiceKind, ...] = (
             Coding(CVX, "312", "COVID-19, mRNA, LNP-S, PF, 50 mcg/0.5 mL"),
             Coding(CVX, "313", "COVID-19, subunit, rS-nanoparticle, adjuvanted, PF, 5 mcg/0.5 mL"),
         ),
+        fees="free",
+        min_age=5,
     ),
     ServiceKind(
         key="dermatology",
@@ -223,6 +244,7 @@ SERVICES: tuple[ServiceKind, ...] = (
         virtual=False,
         description="Headache, seizures, nerve and muscle disorders. Some visits need a referral.",
         credentials=("MD", "DO"),
+        referral=True,
     ),
     ServiceKind(
         key="cardiology",
@@ -265,6 +287,9 @@ SERVICES: tuple[ServiceKind, ...] = (
         virtual=False,
         description="Well-child visits, sports physicals, childhood vaccines and sick visits.",
         credentials=("MD", "DO", "NP"),
+        min_age=0,
+        max_age=17,
+        panel=True,
     ),
     ServiceKind(
         key="womens-health",
@@ -279,6 +304,7 @@ SERVICES: tuple[ServiceKind, ...] = (
         virtual=False,
         description="Annual exams, prenatal care, contraception and menopause care.",
         credentials=("MD", "DO", "NP", "CNM"),
+        panel=True,
     ),
     ServiceKind(
         key="behavioral-health",
@@ -293,6 +319,7 @@ SERVICES: tuple[ServiceKind, ...] = (
         virtual=False,
         description="Counseling and therapy for anxiety, depression, stress and life changes.",
         credentials=("PhD", "PsyD", "LCSW"),
+        panel=True,
     ),
     ServiceKind(
         key="telehealth",
@@ -307,6 +334,7 @@ SERVICES: tuple[ServiceKind, ...] = (
         virtual=True,
         description="See a clinician by video from home for common illnesses and prescription refills.",
         credentials=("MD", "DO", "NP", "PA"),
+        patients="existing-and-family",
     ),
     ServiceKind(
         key="teletherapy",
@@ -335,6 +363,7 @@ SERVICES: tuple[ServiceKind, ...] = (
         virtual=False,
         description="Blood draws and specimen drop-off for tests your clinician ordered.",
         credentials=("RN",),
+        patients="existing",
     ),
     ServiceKind(
         key="endocrinology",
@@ -377,6 +406,7 @@ SERVICES: tuple[ServiceKind, ...] = (
         virtual=False,
         description="Routine cleanings, exams and X-rays; new patients welcome.",
         credentials=("DDS", "DMD"),
+        panel=True,
     ),
 )
 
@@ -416,6 +446,44 @@ FAMILY_NAMES: tuple[str, ...] = (
     "Singh", "Smith", "Suzuki", "Tanaka", "Taylor", "Thompson", "Torres", "Tran", "Washington",
     "Williams", "Wilson", "Wong", "Yazzie", "Yilmaz", "Zhang",
 )  # fmt: skip
+
+# Given names above that are usually women's; the others are usually men's or either (Anh, Chen,
+# Jin, Minh and Wei are left out of both: a generated clinician with such a name publishes no gender).
+FEMININE_NAMES: frozenset[str] = frozenset({
+    "Aaliyah", "Abigail", "Aiko", "Aisha", "Amara", "Ana", "Camila", "Chloe", "Deepa", "Elena",
+    "Emily", "Fatima", "Grace", "Hana", "Imani", "Isabella", "Kavya", "Layla", "Leilani", "Lucia",
+    "Maria", "Mei", "Nadia", "Naomi", "Nia", "Olga", "Priya", "Rosa", "Sarah", "Seo-yeon", "Sofia",
+    "Thandiwe", "Valentina", "Yasmin", "Zainab", "Zoe",
+})  # fmt: skip
+EITHER_NAMES: frozenset[str] = frozenset({"Anh", "Chen", "Jin", "Minh", "Wei"})
+
+
+# The share of clinicians who also speak each language besides English: roughly how common the
+# language is at home in the state (US Census ACS), so Spanish everywhere, Portuguese and Haitian
+# Creole in New England and Florida, Vietnamese on the coasts and in Texas. Invented proportions.
+_LANGUAGE_SHARE: Mapping[str, float] = MappingProxyType(
+    {"es": 0.12, "zh": 0.02, "vi": 0.015, "tl": 0.01, "ko": 0.01, "ar": 0.01, "ru": 0.01, "fr": 0.01, "hi": 0.015}
+)
+_STATE_LANGUAGE_SHARE: Mapping[str, Mapping[str, float]] = MappingProxyType({
+    "CA": {"es": 0.3, "zh": 0.06, "vi": 0.04, "tl": 0.04, "ko": 0.03},
+    "TX": {"es": 0.33, "vi": 0.03},
+    "FL": {"es": 0.28, "ht": 0.05, "pt": 0.02},
+    "NY": {"es": 0.2, "zh": 0.06, "ru": 0.04, "ht": 0.03},
+    "MA": {"es": 0.12, "pt": 0.08, "ht": 0.04, "vi": 0.03, "zh": 0.04},
+    "RI": {"es": 0.15, "pt": 0.08},
+    "NJ": {"es": 0.2, "pt": 0.03, "ko": 0.03},
+    "WA": {"es": 0.1, "vi": 0.04, "zh": 0.04, "ko": 0.03, "ru": 0.03},
+    "AZ": {"es": 0.28}, "NM": {"es": 0.3},
+    "IL": {"es": 0.18, "pl": 0.03},
+    "MN": {"es": 0.05, "so": 0.03, "hmn": 0.03},
+})  # fmt: skip
+
+
+def clinician_languages(rng: random.Random, state: str) -> list[str]:
+    """The BCP-47 codes of the languages a clinician in `state` speaks: English, and others by share."""
+    shares = {**_LANGUAGE_SHARE, **_STATE_LANGUAGE_SHARE.get(state, {})}
+    return ["en", *(code for code, share in shares.items() if rng.random() < share)]
+
 
 CREDENTIALS: tuple[str, ...] = (
     "MD", "DO", "NP", "PA", "PT", "DPT", "PharmD", "RN", "CNM", "PhD", "PsyD", "LCSW", "DDS", "DMD",

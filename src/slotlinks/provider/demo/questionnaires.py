@@ -1,6 +1,7 @@
 """Realistic pre-booking questionnaires for generated providers (`slotlinks generate provider`).
 
-* Neurology (on each neurology Schedule): a referral is required (else not eligible) and the reason
+* Neurology (on each neurology HealthcareService): a referral is required (else not eligible: the
+  audience's deciding question, `records.audience`, so the publication says so too) and the reason
   for the visit must be one of the clinic's listed diagnoses (else the scheduling team calls).
 * Immunizations (on each vaccine HealthcareService): age from the date of birth (children under the
   pharmacy's minimum age need a call) and which dose this is (beyond the series: not eligible).
@@ -19,6 +20,8 @@ from sqlalchemy import select
 from slotlinks.provider.demo.catalog import SNOMED, ServiceKind
 from slotlinks.provider.portal.eligibility import ELIGIBILITY_RULE
 from slotlinks.provider.portal.questionnaires import BIRTH_DATE, LOINC, put_questionnaire
+from slotlinks.provider.records.audience import Audience, with_audience
+from slotlinks.provider.records.resources import refresh_audience
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import Change
 
@@ -48,17 +51,20 @@ def _rule(item: str, unmet: str, message: str, *requirements: dict[str, Any]) ->
 def neurology_questionnaire() -> dict[str, Any]:
     options = [{"valueCoding": {"system": SNOMED, "code": c, "display": d}} for c, d in _DIAGNOSES]
     options.append({"valueCoding": {"system": "urn:slotlinks:answer", "code": "other", "display": "Something else"}})
+    made = with_audience(_neurology_questions(options), Audience(referral=True))
+    for rule in made["extension"]:  # the clinic's own words for the referral it requires
+        for part in rule["extension"]:
+            if part["url"] == "message" and "referral" in part["valueString"]:
+                part["valueString"] = "Neurology visits need a referral. Your primary care clinician can send one."
+    return made
+
+
+def _neurology_questions(options: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "resourceType": "Questionnaire",
         "status": "active",
         "title": "Before your neurology visit",
         "item": [
-            {
-                "linkId": "referral",
-                "type": "boolean",
-                "required": True,
-                "text": "Do you have a referral to neurology from your primary care clinician?",
-            },
             {
                 "linkId": "diagnosis",
                 "type": "choice",
@@ -71,12 +77,6 @@ def neurology_questionnaire() -> dict[str, Any]:
         ],
         "extension": [
             _rule(
-                "referral",
-                "not-eligible",
-                "Neurology visits need a referral. Your primary care clinician can send one.",
-                {"url": "equals", "valueBoolean": True},
-            ),
-            _rule(
                 "diagnosis",
                 "needs-call",
                 "For other conditions, our scheduling team will find the right specialist for you.",
@@ -87,7 +87,8 @@ def neurology_questionnaire() -> dict[str, Any]:
 
 
 def immunization_questionnaire(kind: ServiceKind) -> dict[str, Any]:
-    min_age, max_dose = (3, 2) if kind.key == "flu-vaccine" else (5, 3)
+    # The youngest age booked online is the service's audience (`kind.min_age`): younger children call.
+    min_age, max_dose = kind.min_age or 0, 2 if kind.key == "flu-vaccine" else 3
     return {
         "resourceType": "Questionnaire",
         "status": "active",
@@ -142,16 +143,15 @@ def seed_questionnaires(change: Change, schedules: list[tuple[str, ServiceKind]]
     stored = 0
     services: set[str] = set()
     for schedule_id, kind in schedules:
-        if kind.key == "neurology":
-            put_questionnaire(change, "Schedule", schedule_id, orjson.dumps(neurology_questionnaire()))
-            stored += 1
-        elif kind.vaccine_products:
-            text = change.conn.execute(select(t.schedule.c.resource).where(t.schedule.c.id == schedule_id)).scalar()
-            for actor in orjson.loads(text or "{}").get("actor", []):
-                reference = str(actor.get("reference") or "")
-                if reference.startswith("HealthcareService/") and reference not in services:
-                    services.add(reference)
-                    body = orjson.dumps(immunization_questionnaire(kind))
-                    put_questionnaire(change, "HealthcareService", reference.split("/", 1)[1], body)
-                    stored += 1
+        if kind.key != "neurology" and not kind.vaccine_products:
+            continue
+        text = change.conn.execute(select(t.schedule.c.resource).where(t.schedule.c.id == schedule_id)).scalar()
+        for actor in orjson.loads(text or "{}").get("actor", []):
+            reference = str(actor.get("reference") or "")
+            if reference.startswith("HealthcareService/") and reference not in services:
+                services.add(reference)
+                made = neurology_questionnaire() if kind.key == "neurology" else immunization_questionnaire(kind)
+                put_questionnaire(change, "HealthcareService", reference.split("/", 1)[1], orjson.dumps(made))
+                refresh_audience(change, "HealthcareService", reference.split("/", 1)[1])
+                stored += 1
     return stored

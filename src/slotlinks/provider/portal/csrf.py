@@ -11,8 +11,8 @@
   the flow of the hold it places is derived (`flows.FlowCookies.for_attempt`).
 * Appointment links (confirmation, `.ics`, cancellation) carry `HMAC(secret, appointment:<id>)`:
   unguessable, checkable without storing it, and shown only to the patient who booked.
-* Headers: a CSP without inline script or style except by the response's nonce, no framing
-  (`frame-ancestors 'none'`, X-Frame-Options DENY), no referrer (links carry tokens), no caching.
+* Headers: the app's security headers (`web.headers`: a CSP without inline script or style except by
+  the request's nonce, no framing, no referrer since links carry tokens), and no caching.
 """
 
 from __future__ import annotations
@@ -97,16 +97,6 @@ def check_attempt(secret: bytes, flow: str | None, purpose: str, token: str | No
     return attempt if check_csrf(secret, flow, f"{purpose}|{attempt}", mac) else None
 
 
-def page_headers(nonce: str) -> dict[str, str]:
-    csp = (
-        "default-src 'none'; "
-        f"style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
-        "img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    )
-    return {
-        "Content-Security-Policy": csp,
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "no-store",
-    }
+def page_headers() -> dict[str, str]:
+    """What a portal or staff response adds to the app's security headers: it is never cached."""
+    return {"Cache-Control": "no-store"}

@@ -1,17 +1,16 @@
 """How the portal answers: its templates, the frame every page is sent in, and the pages that more
 than one route sends (the slot is no longer available; the booking was called off).
 
-Every page is rendered with a fresh CSP nonce and sent with the portal's headers (`csrf.page_headers`:
-no framing, no referrer, no caching). The browser's flow cookie (`flows`) is set on the first page, and
-on any page whose request carried no flow the portal minted; every form carries a CSRF token bound to
-it and to what the form acts on (`csrf`). A slot that cannot be had is
+Every page is rendered with the request's CSP nonce (`web.headers`, which also forbids framing and
+referrers) and is never cached (`csrf.page_headers`). The browser's flow cookie (`flows`) is set on
+the first page, and on any page whose request carried no flow the portal minted; every form carries
+a CSRF token bound to it and to what the form acts on (`csrf`). A slot that cannot be had is
 always the "no longer available" page with the nearest other free times of the same schedule (UX
 problem 2), never an error.
 """
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -30,6 +29,7 @@ from slotlinks.provider.portal.referrals import return_link
 from slotlinks.provider.portal.slotinfo import alternatives, slot_view
 from slotlinks.provider.store.settings import BOOKING_PATH
 from slotlinks.provider.store.store import ProviderStore
+from slotlinks.web.headers import csp_nonce
 from slotlinks.web.templating import page_templates
 
 __all__ = ["PortalPages", "link_query", "make_templates"]
@@ -81,7 +81,7 @@ class PortalPages:
     ) -> Response:
         """`template` rendered with a fresh nonce, CSRF tokens for the browser's flow, and the portal's
         headers; sets the flow cookie when the browser has no flow the portal minted."""
-        nonce = secrets.token_urlsafe(16)
+        nonce = csp_nonce()
         cookie = self.flows.current(request)
         flow = flow or cookie or self.flows.mint()
         context.setdefault("csrf_for", lambda purpose: csrf.csrf_token(self.secret(), flow, purpose))
@@ -89,7 +89,7 @@ class PortalPages:
         context.setdefault("back", None)
         html = self.env.get_template(template).render(nonce=nonce, **context)
         response = Response(html, status_code=status, media_type="text/html; charset=utf-8")
-        response.headers.update(csrf.page_headers(nonce))
+        response.headers.update(csrf.page_headers())
         if cookie != flow:
             self.flows.set(response, flow)
         return response

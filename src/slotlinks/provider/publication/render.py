@@ -32,6 +32,8 @@ from slotlinks.db.engine import stream_tuples
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider.portal.holds import hold_counts
+from slotlinks.provider.records.audience import Audience, schedule_audience
+from slotlinks.provider.records.audience_fhir import appointment_type
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.settings import BOOKING_PATH
 from slotlinks.publishing.outputs import DESCRIPTIVE_FILES, Line, file_name
@@ -42,7 +44,7 @@ __all__ = ["iter_lines", "render_slot"]
 @dataclass(frozen=True, slots=True)
 class _ScheduleInfo:
     state: str | None
-    reference: str  # `"schedule":{"reference":"Schedule/<id>"}`
+    reference: str  # `"schedule":{"reference":"Schedule/<id>"},"appointmentType":{...}`
     extensions: str  # the booking-phone extension, with its leading comma, or ""
 
 
@@ -87,13 +89,18 @@ class _Renderer:
         if schedule_id is not None:
             query = query.where(t.schedule.c.id == schedule_id)
         infos = {}
-        for row in conn.execute(query):
+        # Who may book is the schedule's questionnaire's to say; one fragment per distinct answer.
+        types: dict[Audience, str] = {}
+        for row in conn.execute(query).all():
+            audience = schedule_audience(conn, row.id)
+            if audience not in types:
+                types[audience] = ',"appointmentType":' + orjson.dumps(appointment_type(audience)).decode()
             phone = ""
             if row.phone:
                 phone = ',{"url":"' + BOOKING_PHONE + '","valueString":' + orjson.dumps(row.phone).decode() + "}"
             infos[row.id] = _ScheduleInfo(
                 state=row.state,
-                reference='"schedule":{"reference":"Schedule/' + row.id + '"}',
+                reference='"schedule":{"reference":"Schedule/' + row.id + '"}' + types[audience],
                 extensions=phone,
             )
         return infos

@@ -34,6 +34,8 @@ from slotlinks.fhir.resources import (
     encode_resource,
 )
 from slotlinks.fhir.validate import validate_resource
+from slotlinks.provider.records.audience import owner_audience
+from slotlinks.provider.records.audience_fhir import with_service_audience
 from slotlinks.provider.records.columns import derived_columns, location_state, schedule_location
 from slotlinks.provider.records.references import missing_reference_issues, reference_target
 from slotlinks.provider.schedule.regenerate import DEFAULT_HORIZON_DAYS, regenerate_schedules
@@ -49,6 +51,7 @@ __all__ = [
     "get_resource",
     "list_resources",
     "put_resource",
+    "refresh_audience",
     "write_resource",
 ]
 
@@ -158,6 +161,9 @@ def write_resource(change: Change, resource: Resource) -> tuple[Resource, set[st
     rtype = type(resource).__name__
     table = _table(rtype)
     conn = change.conn
+    if isinstance(resource, HealthcareService):
+        # Who the service is for is its questionnaire's to say (`audience`), never the body's.
+        resource = with_service_audience(resource, owner_audience(conn, rtype, resource.id))
     stamped = _with_meta(resource, change.stamp_ms)
     columns = derived_columns(conn, stamped)
     values = {**columns, "resource": encode_resource(stamped).decode(), "last_updated": change.stamp_ms}
@@ -174,6 +180,21 @@ def write_resource(change: Change, resource: Resource) -> tuple[Resource, set[st
     elif before is not None and isinstance(stamped, PractitionerRole | HealthcareService):
         regen |= _resync_schedules(change, _schedules_with_actor(conn, rtype, stamped.id))
     return stamped, regen
+
+
+def refresh_audience(change: Change, owner_type: str, owner_id: str) -> None:
+    """After the questionnaire of a Schedule or HealthcareService changed: republishes who its slots
+    are for (the service's eligibility; the appointmentType of every slot that asks it)."""
+    conn = change.conn
+    schedule_ids = [owner_id]
+    if owner_type == "HealthcareService":
+        text = conn.execute(
+            select(t.healthcare_service.c.resource).where(t.healthcare_service.c.id == owner_id)
+        ).scalar()
+        if text is not None:
+            write_resource(change, _decode_row(owner_type, text))
+        schedule_ids = _schedules_with_actor(conn, owner_type, owner_id)
+    _stamp_slots(change, schedule_ids)
 
 
 def put_resource(change: Change, resource: R, *, horizon_days: int = DEFAULT_HORIZON_DAYS) -> R:

@@ -11,7 +11,8 @@ Every staff page needs a session: without one, a page redirects to the sign-in f
 The session cookie holds a random token (the database keeps its hash), is HttpOnly, SameSite=Strict,
 Secure when the base URL is https, and lasts `staff_auth.SESSION_HOURS`. Every form carries a CSRF
 token (`csrf`): bound to a sign-in cookie on the sign-in form, to the session afterwards, and to what
-the form acts on. Every response is sent with a nonce CSP, no framing and no caching.
+the form acts on. Every page is rendered with the request's CSP nonce (`web.headers`, which also forbids
+framing), and no response is cached.
 
 Failed sign-ins are limited per client (a 429 with Retry-After once its bucket is empty) and slowed
 per username (`ratelimit.Backoff`: every sign-in to an account with many recent failures waits a
@@ -26,7 +27,6 @@ the real user out by trickling wrong passwords from many addresses.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from datetime import date
 from functools import cache
 from typing import Any
@@ -56,7 +56,8 @@ from slotlinks.provider.staff.auth import (
 from slotlinks.provider.staff.bookings import cancel_for_patient, locations, staff_bookings
 from slotlinks.provider.store.store import ProviderStore
 from slotlinks.web.bodies import MAX_BODY_BYTES, read_body, read_form
-from slotlinks.web.ratelimit import Backoff, RateLimiter, client_key
+from slotlinks.web.headers import csp_nonce
+from slotlinks.web.ratelimit import Backoff, RateLimiter, client_key, wait_in_words
 
 __all__ = ["BookingAttempts", "rate_limited_page", "staff_admin_router", "staff_router"]
 
@@ -72,28 +73,22 @@ def _templates() -> Environment:
 
 
 def _render(template: str, status: int = 200, *, headers: dict[str, str] | None = None, **context: Any) -> Response:
-    nonce = secrets.token_urlsafe(16)
     context.setdefault("back", None)
-    html = _templates().get_template(template).render(nonce=nonce, **context)
+    html = _templates().get_template(template).render(nonce=csp_nonce(), **context)
     response = Response(html, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
-    response.headers.update(csrf.page_headers(nonce))
+    response.headers.update(csrf.page_headers())
     return response
 
 
 def _redirect(location: str) -> Response:
     response = RedirectResponse(location, status_code=303)
-    response.headers.update(csrf.page_headers(secrets.token_urlsafe(16)))
+    response.headers.update(csrf.page_headers())
     return response
 
 
 def _client(request: Request, behind_proxy: bool) -> str:
     peer = request.client.host if request.client else None
     return client_key(peer, request.headers.get("x-forwarded-for"), behind_proxy=behind_proxy)
-
-
-def _minutes(seconds: int) -> str:
-    minutes = max(1, -(-seconds // 60))
-    return "a minute" if minutes == 1 else f"{minutes} minutes"
 
 
 # --- the patients' booking attempts ----------------------------------------------------------------
@@ -124,7 +119,7 @@ async def rate_limited_page(_request: Request, exc: Exception) -> Response:
         heading="Please wait a moment",
         message=(
             "We've had a lot of booking attempts from your connection in a short time. "
-            f"Please wait about {_minutes(exc.retry_after)}, then try again. Nothing has been booked."
+            f"Please wait about {wait_in_words(exc.retry_after)}, then try again. Nothing has been booked."
         ),
         link=None,
     )
@@ -190,7 +185,8 @@ def staff_router(settings: Settings, store: ProviderStore, *, login_limiter: Rat
         wait = limiter.take(client)
         if wait:
             error = (
-                f"Too many failed sign-ins from your connection. Please wait about {_minutes(wait)}, then try again."
+                "Too many failed sign-ins from your connection. "
+                f"Please wait about {wait_in_words(wait)}, then try again."
             )
             return login_page(request, 429, error=error, username=username, retry_after=wait)
         account = username.lower()
