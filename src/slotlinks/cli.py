@@ -152,8 +152,16 @@ def serve_provider(
         typer.Option("--admin-token", envvar="SLOTLINKS_ADMIN_TOKEN", help="Bearer token of the admin API."),
     ] = None,
     max_age: Annotated[int | None, typer.Option("--max-age", help="Cache-Control max-age in seconds.")] = None,
+    allow_private_networks: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-networks",
+            envvar="SLOTLINKS_ALLOW_PRIVATE_NETWORKS",
+            help="Allow subscription endpoints on loopback and private-network addresses (demo, tests, intranets).",
+        ),
+    ] = False,
 ) -> None:
-    """Serve a provider's publication ($bulk-publish), admin API and booking portal."""
+    """Serve a provider's publication ($bulk-publish), subscriptions, admin API and booking portal."""
     import uvicorn
 
     from slotlinks.provider.app import create_app
@@ -164,6 +172,7 @@ def serve_provider(
         base_url=base_url or f"http://{host}:{port}/fhir",
         admin_token=admin_token,
         max_age=max_age,
+        allow_private_networks=allow_private_networks or None,
     )
     console.print(f"manifest: {settings.base_url.rstrip('/')}/$bulk-publish")
     # X-Forwarded-For is trusted only behind a proxy the operator declared (rate limits key on clients).

@@ -4,6 +4,7 @@ same parameter tables the parser uses, so it lists exactly what is supported.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slotlinks.fhirapi.params import PARAMS
@@ -14,8 +15,15 @@ __all__ = ["capability_statement"]
 _SEARCH_PARAM_BASE = "http://hl7.org/fhir/SearchParameter/"
 
 
-def capability_statement(base: str, *, software: str = "slotlinks", date: str = "2026-01-01") -> dict[str, Any]:
-    """A `capabilities` statement for a read + search-type server at `base`."""
+def capability_statement(
+    base: str,
+    *,
+    software: str = "slotlinks",
+    date: str = "2026-01-01",
+    extra_resources: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """A `capabilities` statement for a read + search-type server at `base`; `extra_resources` are
+    further `rest.resource` entries the server's other routers serve (e.g. Subscription)."""
     resources = []
     for rtype, params in PARAMS.items():
         resources.append(
@@ -53,7 +61,7 @@ def capability_statement(base: str, *, software: str = "slotlinks", date: str = 
         "rest": [
             {
                 "mode": "server",
-                "resource": resources,
+                "resource": resources + [dict(extra) for extra in extra_resources],
                 "searchParam": [
                     {"name": "_count", "type": "number"},
                     {"name": "_sort", "type": "string"},

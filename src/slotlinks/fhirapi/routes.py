@@ -10,6 +10,8 @@ header: a forged Host must not send clients that follow those links elsewhere (A
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -43,16 +45,17 @@ def _strict(request: Request) -> bool:
     return any(part.strip().replace(" ", "") == "handling=strict" for part in prefer.split(","))
 
 
-def fhir_router(base_url: str, store: FhirStore) -> APIRouter:
+def fhir_router(base_url: str, store: FhirStore, *, extra_resources: Sequence[Mapping[str, Any]] = ()) -> APIRouter:
     """Read and search over `store` at the public FHIR base `base_url` (e.g. `https://host/fhir`),
-    served under its path."""
+    served under its path; `metadata` also lists `extra_resources` (`rest.resource` entries of what
+    other routers serve at the same base)."""
     public = base_url.rstrip("/")
     base = urlsplit(public).path
     router = APIRouter()
 
     @router.get(f"{base}/metadata", include_in_schema=False)
     def metadata() -> Response:
-        return _json(capability_statement(public))
+        return _json(capability_statement(public, extra_resources=extra_resources))
 
     def search(rtype: str, request: Request, pairs: list[tuple[str, str]]) -> Response:
         req = parse_search(rtype, pairs, strict=_strict(request))

@@ -8,12 +8,13 @@ services unless the deployment allows private networks. Besides that, the client
   hop itself and asks again, through this same transport);
 - takes no proxy from the environment: every request goes through our own transport (and
   `trust_env=False` keeps httpx from reading other environment settings);
-- always has timeouts, and `get` a deadline for the whole exchange;
+- always has timeouts, and `get` and `post` a deadline for the whole exchange;
 - reads at most `max_bytes` of a body and gives up past it, so a huge answer cannot fill memory.
 
 `get` answers with a `Reply` (status, headers, and the body of a 2xx answer) or a `NoReply` saying
 why there is none: `refused` (the URL or address policy said no; nothing was sent), `too-large` or
-`failed` (timeout, connection or protocol error). `stream` hands over the response unread, for
+`failed` (timeout, connection or protocol error); `post` (notifications to subscribers) likewise,
+without reading the body. `stream` hands over the response unread, for
 callers that parse while downloading.
 """
 
@@ -134,6 +135,25 @@ class GuardedClient:
             return NoReply("refused", str(exc))
         except TimeoutError:
             return NoReply("failed", f"{url}: no complete answer within {deadline} s")
+        except (httpx.HTTPError, OSError, ValueError) as exc:  # ValueError: e.g. a header httpx cannot encode
+            return NoReply("failed", f"{url}: {type(exc).__name__}: {exc}")
+
+    async def post(
+        self, url: str, *, content: bytes, headers: Mapping[str, str] | None = None, deadline: float | None = None
+    ) -> Reply | NoReply:
+        """POST `content` to `url`: the answer's status and headers (its body is not read, whatever
+        its size). `deadline`, in seconds, bounds the whole exchange; like `get`, never raises for
+        what the server or the network does."""
+        try:
+            async with asyncio.timeout(deadline):
+                request = self._client.build_request("POST", url, content=content, headers=dict(headers or {}))
+                response = await self._client.send(request, stream=True)
+                await response.aclose()
+                return Reply(response.status_code, response.headers)
+        except (UrlRefused, AddressRefused, httpx.InvalidURL) as exc:
+            return NoReply("refused", str(exc))
+        except TimeoutError:
+            return NoReply("failed", f"{url}: no answer within {deadline} s")
         except (httpx.HTTPError, OSError, ValueError) as exc:  # ValueError: e.g. a header httpx cannot encode
             return NoReply("failed", f"{url}: {type(exc).__name__}: {exc}")
 

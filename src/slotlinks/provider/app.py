@@ -1,11 +1,13 @@
-"""The provider server: publication, FHIR read/search, admin API, booking portal, staff pages and
-referral outcomes.
+"""The provider server: publication, FHIR read/search, subscriptions (push), admin API, booking portal,
+staff pages and referral outcomes.
 
 `create_app(settings)` builds everything from the settings it is given; nothing happens at import.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -23,8 +25,10 @@ from slotlinks.provider.portal.routes import portal_router
 from slotlinks.provider.publication.fhirstore import ProviderFhirStore
 from slotlinks.provider.publication.routes import publication_router
 from slotlinks.provider.publication.snapshots import PublicationCache
+from slotlinks.provider.push.store import ProviderPushStore
 from slotlinks.provider.staff.routes import BookingAttempts, rate_limited_page, staff_admin_router, staff_router
 from slotlinks.provider.store.store import ProviderStore, open_store
+from slotlinks.subscriptions import Deliverer, DeliveryPolicy, capability_resource, subscription_router
 from slotlinks.web.errors import install_error_handlers
 from slotlinks.web.headers import install_security_headers
 
@@ -41,18 +45,34 @@ def _warm(cache: PublicationCache) -> None:
         log.exception("could not encode the publication ahead of the first request")
 
 
-def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAPI:
-    """The provider's ASGI app over `store` (default: the configured provider database, migrated)."""
+def create_app(
+    settings: Settings, store: ProviderStore | None = None, *, delivery: DeliveryPolicy | None = None
+) -> FastAPI:
+    """The provider's ASGI app over `store` (default: the configured provider database, migrated);
+    `delivery` tunes how subscription notifications are sent (default `DeliveryPolicy()`)."""
     settings.validate()
     store = store or open_store(settings.provider_db_url)
     cache = PublicationCache(store, settings.base_url, Path(settings.data_dir) / "publication-cache")
+    fhir_store = ProviderFhirStore(store)
+    push = ProviderPushStore(store, fhir_store)
+    deliverer = Deliverer(
+        push,
+        base_url=settings.base_url,
+        clock=store.clock,
+        allow_private_networks=settings.allow_private_networks,
+        policy=delivery,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Encode the publication ahead of the first client so its first byte is not a full encode.
         warmup = threading.Thread(target=_warm, args=(cache,), name="publication-warmup", daemon=True)
         warmup.start()
+        delivering = asyncio.create_task(deliverer.run(), name="subscription-delivery")
         yield
+        delivering.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivering
         warmup.join(timeout=60)
         store.dispose()
 
@@ -69,9 +89,19 @@ def create_app(settings: Settings, store: ProviderStore | None = None) -> FastAP
     # Errors answer as OperationOutcomes, except a booking attempt over its limit: a polite 429 page.
     install_error_handlers(app, pages={RateLimited: rate_limited_page})
     install_security_headers(app)
+    # Subscriptions to the availability topic (`{base}/Subscription`), advertised in `{base}/metadata`.
+    app.include_router(
+        subscription_router(
+            base_url=settings.base_url,
+            store=push,
+            clock=store.clock,
+            allow_private_networks=settings.allow_private_networks,
+            on_created=deliverer.wake,
+        )
+    )
     app.include_router(publication_router(settings, store, cache))
     # FHIR read and search at the same base as the publication (`{base}/Slot?...`, `{base}/metadata`).
-    app.include_router(fhir_router(settings.base_url, ProviderFhirStore(store)))
+    app.include_router(fhir_router(settings.base_url, fhir_store, extra_resources=[capability_resource()]))
     app.include_router(booking_admin_router(settings, store))
     app.include_router(staff_admin_router(settings, store))
     app.include_router(admin_router(settings, store))

@@ -48,6 +48,7 @@ __all__ = [
     "record_outcome",
     "referral_status",
     "return_link",
+    "source_for_secret",
 ]
 
 OUTCOMES = ("landed", "held", "booked", "cancelled", "called-off")
@@ -190,16 +191,23 @@ def return_link(conn: Connection, source: str | None, referral: str | None) -> s
     return f"{url}{'&' if '?' in url else '?'}{urlencode({'booking-referral': referral})}"
 
 
+def source_for_secret(conn: Connection, authorization: str | None) -> str | None:
+    """The registered source whose secret is the `Authorization: Bearer` token, else None. Looked up
+    by the secret's SHA-256, so no comparison of secrets leaks their characters through its timing."""
+    scheme, _, secret = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    source = conn.execute(
+        select(t.referral_source.c.source).where(t.referral_source.c.secret_hash == _secret_hash(secret.strip()))
+    ).scalar_one_or_none()
+    return None if source is None else str(source)
+
+
 def referral_status(*, store: ProviderStore, at_ms: int, authorization: str | None, referral: str) -> dict[str, Any]:
     """The outcome JSON of one referral, for the source whose secret is the bearer token."""
-    scheme, _, secret = (authorization or "").strip().partition(" ")
     missing = NotFound(f"no referral {referral!r} for this source")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise missing
     with store.read() as conn:
-        source = conn.execute(
-            select(t.referral_source.c.source).where(t.referral_source.c.secret_hash == _secret_hash(secret.strip()))
-        ).scalar_one_or_none()
+        source = source_for_secret(conn, authorization)
         if source is None:
             raise missing
         r = t.referral.c

@@ -38,6 +38,9 @@ __all__ = [
     "practitioner",
     "practitioner_role",
     "provider_setting",
+    "push_cursor",
+    "push_event",
+    "push_subscription",
     "questionnaire",
     "referral",
     "referral_source",
@@ -302,4 +305,46 @@ staff_session = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("expires_ms", BigInteger, nullable=False),
     Index("ix_staff_session_expires", "expires_ms"),
+)
+
+
+# --- push subscriptions (migration 0004) -----------------------------------------------------------
+# FHIR Subscriptions (`provider.push`). The change log the events come from is the data set itself
+# (every change stamps `dataset` and its rows in its own transaction); `push_cursor` (one row, id = 1)
+# records how far it has been turned into events: data-set stamps up to `changed_ms`, holds expiring
+# up to `expired_ms`. Each subscription's events wait in `push_event`, numbered from 1, until delivered
+# or given up on; `events` counts every event ever made for it (events-since-subscription-start).
+# `spec` is the subscription as requested (endpoint, headers, payload, filters...) as JSON.
+push_subscription = Table(
+    "push_subscription",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("source", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("activated_ms", BigInteger, nullable=True),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+push_event = Table(
+    "push_event",
+    metadata,
+    Column("subscription_id", ID, primary_key=True),
+    Column("number", BigInteger, primary_key=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_id", ID, nullable=False),
+    Column("removed", Boolean, nullable=False),
+)
+
+push_cursor = Table(
+    "push_cursor",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("changed_ms", BigInteger, nullable=False),
+    Column("expired_ms", BigInteger, nullable=False),
 )
