@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from slotlinks.fhir.instant import ms_to_instant
-from slotlinks.subscriptions.resource import BACKPORT, Subscription
-from slotlinks.subscriptions.topic import AVAILABILITY_TOPIC
+from slotlinks.subscriptions.resource import Subscription
+from slotlinks.subscriptions.topic import AVAILABILITY_TOPIC, BACKPORT
 
 __all__ = ["NOTIFICATION_PROFILE", "STATUS_PROFILE", "Event", "notification_bundle", "status_bundle"]
 

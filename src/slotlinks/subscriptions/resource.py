@@ -23,28 +23,24 @@ from slotlinks.errors import InvalidInput
 from slotlinks.fhir.instant import InvalidInstant, instant_to_ms, ms_to_instant
 from slotlinks.fhir.ndjson import nests_too_deeply, split_error_path
 from slotlinks.fhir.urls import is_http_url
-from slotlinks.subscriptions.topic import AVAILABILITY_TOPIC, parse_filters
+from slotlinks.subscriptions.topic import (
+    AVAILABILITY_TOPIC,
+    FILTER_CRITERIA,
+    HEARTBEAT_PERIOD,
+    PAYLOAD_CONTENT,
+    SUBSCRIPTION_PROFILE,
+    TIMEOUT,
+    parse_filters,
+)
 
 __all__ = [
-    "BACKPORT",
     "CONTENTS",
-    "FILTER_CRITERIA",
-    "HEARTBEAT_PERIOD",
-    "PAYLOAD_CONTENT",
-    "SUBSCRIPTION_PROFILE",
-    "TIMEOUT",
     "NewSubscription",
     "Subscription",
     "parse_subscription",
     "subscription_json",
 ]
 
-BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
-SUBSCRIPTION_PROFILE = BACKPORT + "backport-subscription"
-FILTER_CRITERIA = BACKPORT + "backport-filter-criteria"
-PAYLOAD_CONTENT = BACKPORT + "backport-payload-content"
-HEARTBEAT_PERIOD = BACKPORT + "backport-heartbeat-period"
-TIMEOUT = BACKPORT + "backport-timeout"
 FHIR_JSON = "application/fhir+json"
 CONTENTS = ("id-only", "full-resource")
 

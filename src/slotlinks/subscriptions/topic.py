@@ -28,7 +28,14 @@ from slotlinks.errors import InvalidInput
 
 __all__ = [
     "AVAILABILITY_TOPIC",
+    "BACKPORT",
+    "FILTER_CRITERIA",
     "FOCUS_TYPES",
+    "HEARTBEAT_PERIOD",
+    "PAYLOAD_CONTENT",
+    "SUBSCRIPTION_PROFILE",
+    "TIMEOUT",
+    "TOPIC_CANONICAL",
     "EventFacts",
     "Filter",
     "capability_resource",
@@ -38,6 +45,15 @@ __all__ = [
 ]
 
 AVAILABILITY_TOPIC = "urn:slotlinks:fhir:SubscriptionTopic:availability-changed"
+
+# The Backport IG's names, shared by our server and our subscriber.
+BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+SUBSCRIPTION_PROFILE = BACKPORT + "backport-subscription"
+FILTER_CRITERIA = BACKPORT + "backport-filter-criteria"
+PAYLOAD_CONTENT = BACKPORT + "backport-payload-content"
+HEARTBEAT_PERIOD = BACKPORT + "backport-heartbeat-period"
+TIMEOUT = BACKPORT + "backport-timeout"
+TOPIC_CANONICAL = BACKPORT + "capabilitystatement-subscriptiontopic-canonical"
 #: The resource types whose changes are events of the topic.
 FOCUS_TYPES = ("Slot", "Schedule", "Location")
 #: How many filter strings one Subscription may carry.
@@ -115,13 +131,10 @@ def matches(filters: Iterable[Filter], facts: EventFacts) -> bool:
 def capability_resource() -> dict[str, object]:
     """The `CapabilityStatement.rest.resource` entry an R4 server advertises its topics with (Backport
     IG, "Conformance": the `capabilitystatement-subscriptiontopic-canonical` extension)."""
-    backport = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
     return {
         "type": "Subscription",
-        "extension": [
-            {"url": backport + "capabilitystatement-subscriptiontopic-canonical", "valueCanonical": AVAILABILITY_TOPIC}
-        ],
-        "supportedProfile": [backport + "backport-subscription"],
+        "extension": [{"url": TOPIC_CANONICAL, "valueCanonical": AVAILABILITY_TOPIC}],
+        "supportedProfile": [SUBSCRIPTION_PROFILE],
         "interaction": [{"code": "create"}, {"code": "read"}, {"code": "delete"}],
         "operation": [
             {

@@ -1,4 +1,5 @@
-"""The names the push contract shares with publishers: our topic and the Backport IG's extensions.
+"""The names the push contract shares with publishers (the kernel's `subscriptions.topic`): our topic and
+the Backport IG's extensions.
 
 Subscriptions R5 Backport IG (http://hl7.org/fhir/uv/subscriptions-backport), rest-hook channel, on
 FHIR R4: a Subscription's `criteria` is the topic's canonical URL, its filters are
@@ -19,13 +20,11 @@ __all__ = [
     "TOPIC_CANONICAL",
 ]
 
-# Must equal the kernel's `slotlinks.subscriptions.topic.AVAILABILITY_TOPIC` (the provider's side of the
-# contract); defined here until that package is merged, then to be imported from it.
-AVAILABILITY_TOPIC = "urn:slotlinks:fhir:SubscriptionTopic:availability-changed"
-
-_IG = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
-SUBSCRIPTION_PROFILE = _IG + "backport-subscription"
-FILTER_CRITERIA = _IG + "backport-filter-criteria"
-PAYLOAD_CONTENT = _IG + "backport-payload-content"
-HEARTBEAT_PERIOD = _IG + "backport-heartbeat-period"
-TOPIC_CANONICAL = _IG + "capabilitystatement-subscriptiontopic-canonical"
+from slotlinks.subscriptions.topic import (
+    AVAILABILITY_TOPIC,
+    FILTER_CRITERIA,
+    HEARTBEAT_PERIOD,
+    PAYLOAD_CONTENT,
+    SUBSCRIPTION_PROFILE,
+    TOPIC_CANONICAL,
+)
