@@ -39,7 +39,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 def push_row(store: DiscoveryStore, pid: int) -> Any:
     with store.read() as conn:
-        return conn.execute(select(t.push_subscription).where(t.push_subscription.c.publisher_id == pid)).first()
+        return conn.execute(select(t.publisher_push).where(t.publisher_push.c.publisher_id == pid)).first()
 
 
 def runs(store: DiscoveryStore, pid: int) -> int:

@@ -79,7 +79,7 @@ class PublisherStatus:
 
 def push_states(conn: Connection) -> dict[int, PushState]:
     """Every publisher's push state that is not `none` for want of a row."""
-    s = t.push_subscription.c
+    s = t.publisher_push.c
     rows = conn.execute(select(s.publisher_id, s.status, s.last_event_ms, s.lag_ms, s.error))
     return {int(r.publisher_id): PushState(r.status, r.last_event_ms, r.lag_ms, r.error) for r in rows}
 

@@ -1,4 +1,4 @@
-"""The push state of each publisher in the discovery store (`push_subscription`, one row per publisher).
+"""The push state of each publisher in the discovery store (`publisher_push`, one row per publisher).
 
 No row means the publisher was never considered for push (no source secret, paused, or not yet
 synced): its state shows as `none`. A row in state `none` says why (`error`) and when to look at the
@@ -49,7 +49,7 @@ def candidates(conn: Connection) -> list[Row[Any]]:
     """Publishers push could serve (unpaused, synced at least once, a source secret stored), with their
     push row's columns (None when there is none yet). Rows of other publishers are returned too when
     their subscription is live, so the caller can take it down."""
-    p, s = t.publisher, t.push_subscription
+    p, s = t.publisher, t.publisher_push
     query = (
         select(
             p.c.id,
@@ -78,7 +78,7 @@ def candidates(conn: Connection) -> list[Row[Any]]:
 
 
 def load(conn: Connection, publisher_id: int, *, for_update: bool = False) -> Row[Any] | None:
-    query = select(t.push_subscription).where(t.push_subscription.c.publisher_id == publisher_id)
+    query = select(t.publisher_push).where(t.publisher_push.c.publisher_id == publisher_id)
     if for_update:
         query = query.with_for_update()
     return conn.execute(query).first()
@@ -86,12 +86,12 @@ def load(conn: Connection, publisher_id: int, *, for_update: bool = False) -> Ro
 
 def start(conn: Connection, publisher_id: int, **values: Any) -> None:
     """Replace the publisher's row with a fresh one (`values` fill its columns; counters start at 0)."""
-    s = t.push_subscription
+    s = t.publisher_push
     conn.execute(delete(s).where(s.c.publisher_id == publisher_id))
     defaults = {"events_seen": 0, "failures": 0, "next_attempt_ms": 0, "heartbeat_seconds": 0, "payload": ""}
     conn.execute(insert(s).values(publisher_id=publisher_id, **{**defaults, **values}))
 
 
 def update_row(conn: Connection, publisher_id: int, **values: Any) -> int:
-    s = t.push_subscription
+    s = t.publisher_push
     return int(conn.execute(update(s).where(s.c.publisher_id == publisher_id).values(**values)).rowcount or 0)

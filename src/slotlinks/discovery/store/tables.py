@@ -36,7 +36,7 @@ __all__ = [
     "practitioner",
     "practitioner_role",
     "publisher",
-    "push_subscription",
+    "publisher_push",
     "referral",
     "schedule",
     "slot",
@@ -76,8 +76,8 @@ publisher = Table(
 # `secret_hash` is the SHA-256 of the bearer secret the publisher sends with every notification (the
 # secret itself is only sent, never kept); `events_seen` is the last event number applied, so a jump
 # is a gap and a repeat is a no-op.
-push_subscription = Table(
-    "push_subscription",
+publisher_push = Table(
+    "publisher_push",
     metadata,
     Column("publisher_id", Integer, ForeignKey("publisher.id", ondelete="CASCADE"), primary_key=True),
     Column("status", String(16), nullable=False),  # none | requested | active | error

@@ -17,7 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "push_subscription",
+        "publisher_push",
         sa.Column("publisher_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("fhir_base", sa.Text(), nullable=False),
@@ -39,4 +39,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("push_subscription")
+    op.drop_table("publisher_push")
