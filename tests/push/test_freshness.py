@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy import func, select
 
 from slotlinks.config import Settings
+from slotlinks.discovery.aggregate import aggregate_id
 from slotlinks.discovery.app import create_app
 from slotlinks.discovery.publishers import registry
 from slotlinks.discovery.store import tables as t
@@ -34,6 +35,8 @@ from slotlinks.discovery.store.store import DiscoveryStore, open_store
 from slotlinks.provider.demo.generate import GenerateOptions, generate_provider
 from slotlinks.provider.portal.holds import place_hold
 from slotlinks.provider.store.store import open_store as open_provider_store
+from slotlinks.subscriptions import AVAILABILITY_TOPIC
+from tests.push.conftest import ENDPOINT_SECRET, Received, Receiver, receiving, subscription_body
 from tests.servers import free_port, serve_with_origin
 
 pytestmark = pytest.mark.slow
@@ -41,6 +44,7 @@ pytestmark = pytest.mark.slow
 ADMIN_TOKEN = "freshness-admin-token-0123456789"
 SOURCE_ID = "fresh-finder"
 SOURCE_SECRET = "fresh-finder-secret-0123456789"
+DOWNSTREAM_SECRET = "downstream-app-secret-0123456789"
 ZONE = ZoneInfo("America/New_York")
 SEARCH = {"near": "02903", "radius": "50mi", "limit": "200", "per_location": "50"}
 HOLDS = 20
@@ -196,6 +200,48 @@ def test_a_hold_leaves_discovery_search_within_2_s_with_no_poll(pair: Pair) -> N
     print(f"\nhold -> gone from /api/search, {HOLDS} holds: p50 {p50:.3f} s, p95 {p95:.3f} s, max {worst:.3f} s")
     assert p95 < 2.0, seconds
     assert pair.polls() == polls_before, "discovery polled the provider: push did not do the work"
+
+
+def test_the_aggregates_subscribers_receive_the_change_two_hops_on(pair: Pair) -> None:
+    metadata = httpx.get(f"{pair.discovery}/fhir/metadata", timeout=10).json()
+    offered = [r for rest in metadata["rest"] for r in rest["resource"] if r["type"] == "Subscription"]
+    assert offered[0]["extension"][0]["valueCanonical"] == AVAILABILITY_TOPIC
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    url = f"{pair.discovery}/admin/subscribers/downstream-app"
+    assert httpx.put(url, json={"secret": DOWNSTREAM_SECRET}, headers=admin, timeout=10).status_code == 201
+    auth = {"Authorization": f"Bearer {DOWNSTREAM_SECRET}"}
+    with receiving() as downstream:
+        body = subscription_body(downstream.url, content="full-resource", filters=("Slot?state=RI",))
+        made = httpx.post(f"{pair.discovery}/fhir/Subscription", json=body, headers=auth, timeout=10)
+        assert made.status_code == 201, made.text
+        sub_url = f"{pair.discovery}/fhir/Subscription/{made.json()['id']}"
+        _wait(
+            "the downstream handshake",
+            lambda: httpx.get(sub_url, headers=auth, timeout=10).json()["status"] == "active",
+        )
+        slot = next(s for s in pair.free().values() if s["capacity"] == 1)
+        focus = f"{pair.discovery}/fhir/Slot/{_aggregate_slot_id(pair, slot['pk'])}"
+        held_at = time.monotonic()
+        _hold_through_discovery(pair, slot)
+        note = _wait("the held slot's notification downstream", lambda: _notified(downstream, focus))
+        print(f"\nprovider -> discovery -> downstream: {note.at - held_at:.3f} s")
+        entry = next(e for e in note.body["entry"][1:] if e["fullUrl"] == focus)
+        assert entry["request"]["method"] == "PUT"
+        assert entry["resource"]["status"] == "busy-tentative"
+        assert note.headers["authorization"] == f"Bearer {ENDPOINT_SECRET}"
+        assert note.status["subscription"]["valueReference"]["reference"] == sub_url
+    other = {"Authorization": "Bearer not-a-registered-subscriber-secret"}
+    assert httpx.get(sub_url, headers=other, timeout=10).status_code == 401
+
+
+def _aggregate_slot_id(pair: Pair, pk: int) -> str:
+    with pair.store.read() as conn:
+        source_id, start_ms = conn.execute(select(t.slot.c.source_id, t.slot.c.start_ms).where(t.slot.c.pk == pk)).one()
+    return aggregate_id(pair.pid, source_id, start_ms)
+
+
+def _notified(receiver: Receiver, focus: str) -> Received | None:
+    return next((r for r in receiver.of("event-notification") if focus in r.focus), None)
 
 
 def test_killing_and_restarting_the_provider_loses_no_event(pair: Pair) -> None:
