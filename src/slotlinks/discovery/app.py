@@ -17,6 +17,8 @@ from fastapi import FastAPI
 
 from slotlinks.config import Settings
 from slotlinks.discovery.aggregate.fhirstore import DiscoveryFhirStore
+from slotlinks.discovery.aggregate.push_routes import aggregate_push_router
+from slotlinks.discovery.aggregate.pushstore import AggregatePushStore
 from slotlinks.discovery.aggregate.routes import aggregate_router
 from slotlinks.discovery.publishers.routes import publishers_router
 from slotlinks.discovery.push.manager import PushManager
@@ -26,10 +28,15 @@ from slotlinks.discovery.search.routes_api import search_router
 from slotlinks.discovery.store.store import DiscoveryStore, open_store
 from slotlinks.discovery.sync.engine import SyncEngine
 from slotlinks.fhirapi import fhir_router
+from slotlinks.subscriptions import Deliverer, DeliveryPolicy, capability_resource
 from slotlinks.web.errors import install_error_handlers
 from slotlinks.web.headers import install_security_headers
 
 __all__ = ["create_app"]
+
+#: The aggregate's deliverer looks for changes this often unless woken by an applied notification
+#: (changes that polling brings are minutes old anyway).
+AGGREGATE_DELIVERY = DeliveryPolicy(poll_seconds=2.0)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +47,18 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
     store = store or open_store(settings.discovery_db_url)
     # One sync engine for the background loop and "sync now", so a publisher is never polled twice at once.
     sync_engine = SyncEngine(store, settings)
-    push = PushManager(store, settings, sync_engine)
+    fhir_base = settings.discovery_url.rstrip("/") + "/fhir"
+    fhir_store = DiscoveryFhirStore(store, min_poll_seconds=settings.min_poll_seconds)
+    # Chained push: downstream subscribers to the aggregate's FHIR base hear what publishers push here.
+    aggregate_push = AggregatePushStore(store, fhir_store)
+    deliverer = Deliverer(
+        aggregate_push,
+        base_url=fhir_base,
+        clock=store.clock,
+        allow_private_networks=settings.allow_private_networks,
+        policy=AGGREGATE_DELIVERY,
+    )
+    push = PushManager(store, settings, sync_engine, on_applied=deliverer.wake)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +68,7 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
             if background_sync
             else []
         )
+        tasks.append(asyncio.create_task(deliverer.run(), name="aggregate-subscription-delivery"))
         try:
             yield
         finally:
@@ -77,8 +96,8 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
     app.include_router(publishers_router(settings, store, sync_engine=sync_engine))
     app.include_router(aggregate_router(settings, store))
     app.include_router(push_router(push))
-    fhir_base = settings.discovery_url.rstrip("/") + "/fhir"
-    app.include_router(fhir_router(fhir_base, DiscoveryFhirStore(store, min_poll_seconds=settings.min_poll_seconds)))
+    app.include_router(aggregate_push_router(settings, store, aggregate_push, deliverer, fhir_base=fhir_base))
+    app.include_router(fhir_router(fhir_base, fhir_store, extra_resources=[capability_resource()]))
     app.include_router(web_router(settings, store))
     app.state.store = store
     return app

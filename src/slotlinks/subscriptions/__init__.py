@@ -1,12 +1,13 @@
 """FHIR Subscriptions on R4 (Subscriptions R5 Backport IG, rest-hook channel): the "availability
 changed" topic, Subscription resources, notification Bundles, and their delivery. Used by the provider
-(`slotlinks.provider.push` implements the store protocols over its database) and, later, the discovery
-aggregate.
+(`slotlinks.provider.push` implements the store protocols over its database) and the discovery
+aggregate (`slotlinks.discovery.aggregate.pushstore`, over `sqlstore`).
 
 - `topic`: The one SubscriptionTopic slotlinks serves, "availability changed", and its filters.
 - `resource`: The R4 Subscription resource with the Backport IG's profile: what a client sends, and what we answer.
 - `notifications`: Notification Bundles and the R4 SubscriptionStatus.
 - `store`: What the subscription routes and the deliverer need of a store, as protocols each side implements.
+- `sqlstore`: Subscriptions and their undelivered events in SQL tables a side gives.
 - `delivery`: Delivering notifications over the rest-hook channel.
 - `routes`: The Subscription REST endpoints (create, read, delete, `$status`).
 """

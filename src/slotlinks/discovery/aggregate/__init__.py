@@ -8,6 +8,10 @@
 - `fhirstore`: The discovery store served through the FHIR REST layer (`slotlinks.fhirapi`), as the aggregate
   publication publishes it (spec "Slot Aggregators"): the same ids, references, identifiers, `meta` and
   `has-availability`, so a client can go from the aggregate's NDJSON to reads and searches here.
+- `pushchanges`: The aggregate's changes as events of the "availability changed" topic (chained push).
+- `pushstore`: Chained push: the aggregate's subscriptions and their outbox over the discovery store, and
+  the downstream subscribers the admin registers.
+- `push_routes`: The Subscription endpoints at the aggregate's FHIR base and `PUT /admin/subscribers/{name}`.
 - `render`: Rendering the discovery store as the lines of one SMART Scheduling Links publication.
 - `rewrite`: One publisher's resource rewritten as the aggregate publishes it: new ids, references,
   provenance (`identifier`, `meta.source`, `lastSourceSync`) and `has-availability`.

@@ -19,6 +19,7 @@ one, and a positive 64-bit integer (`web.paths.RowPk`).
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -33,7 +34,7 @@ from slotlinks.discovery.sync import SyncEngine, SyncResult
 from slotlinks.errors import InvalidInput, TooLarge, Unauthorized
 from slotlinks.web.paths import RowPk
 
-__all__ = ["publishers_router"]
+__all__ = ["admin_only", "publishers_router"]
 
 JSON = "application/json"
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -69,8 +70,8 @@ def _run_json(result: SyncResult) -> dict[str, Any]:
     }
 
 
-def publishers_router(settings: Settings, store: DiscoveryStore, *, sync_engine: SyncEngine) -> APIRouter:
-    """The `/admin/publishers` routes over `store`; "sync now" runs a pass on `sync_engine`."""
+def admin_only(settings: Settings) -> Callable[[Request], None]:
+    """The dependency every discovery admin route has: the admin token, compared in constant time."""
 
     def authorize(request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -80,7 +81,12 @@ def publishers_router(settings: Settings, store: DiscoveryStore, *, sync_engine:
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.admin_token.encode()):
             raise Unauthorized("a valid admin token is required (Authorization: Bearer <token>)")
 
-    router = APIRouter(prefix="/admin/publishers", dependencies=[Depends(authorize)], tags=["publishers"])
+    return authorize
+
+
+def publishers_router(settings: Settings, store: DiscoveryStore, *, sync_engine: SyncEngine) -> APIRouter:
+    """The `/admin/publishers` routes over `store`; "sync now" runs a pass on `sync_engine`."""
+    router = APIRouter(prefix="/admin/publishers", dependencies=[Depends(admin_only(settings))], tags=["publishers"])
 
     @router.get("")
     async def list_all() -> Response:

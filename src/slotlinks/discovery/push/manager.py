@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,8 +78,16 @@ class _Outcome:
 
 
 class PushManager:
-    def __init__(self, store: DiscoveryStore, settings: Settings, engine: SyncEngine) -> None:
+    def __init__(
+        self,
+        store: DiscoveryStore,
+        settings: Settings,
+        engine: SyncEngine,
+        *,
+        on_applied: Callable[[], None] = lambda: None,
+    ) -> None:
         self.store, self.settings = store, settings
+        self.on_applied = on_applied  # wakes the aggregate's own deliverer (chained push)
         extra = settings.extra
         self.heartbeat_seconds = int(extra.get("push_heartbeat_seconds", 60))
         self.tick_seconds = float(extra.get("push_tick_seconds", 1.0))
@@ -298,6 +306,8 @@ class PushManager:
         lock = self._locks.setdefault(publisher_id, asyncio.Lock())
         async with lock:
             outcome = await asyncio.to_thread(self._record, publisher_id, token, note)
+        if note.events:
+            self.on_applied()
         if outcome.poll or outcome.gap:
             self.polls.request(publisher_id)
 

@@ -28,6 +28,12 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "aggregate_event",
+    "aggregate_known",
+    "aggregate_push_cursor",
+    "aggregate_push_publisher",
+    "aggregate_subscriber",
+    "aggregate_subscription",
     "bad_line",
     "discovery_setting",
     "healthcare_service",
@@ -249,4 +255,72 @@ discovery_setting = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+
+# Push for the aggregate (discovery/aggregate/push.py): downstream subscribers registered by the admin
+# (`PUT /admin/subscribers/{name}`, the secret kept as its SHA-256), their Subscriptions to the
+# availability topic and undelivered events (the provider's `push_*` tables, same shapes), and what the
+# outbox last announced: each Slot, Schedule and Location (`start_ms` -1 for the last two) with the
+# `updated_ms` it was announced at (and the facts filters need), and per publisher the state its last collection saw.
+aggregate_subscriber = Table(
+    "aggregate_subscriber",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+aggregate_subscription = Table(
+    "aggregate_subscription",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("source", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("activated_ms", BigInteger, nullable=True),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+aggregate_event = Table(
+    "aggregate_event",
+    metadata,
+    Column("subscription_id", String(64), primary_key=True),
+    Column("number", BigInteger, primary_key=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_id", String(64), nullable=False),
+    Column("removed", Boolean, nullable=False),
+)
+
+aggregate_push_cursor = Table(
+    "aggregate_push_cursor",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("changed_ms", BigInteger, nullable=False),
+)
+
+aggregate_push_publisher = Table(
+    "aggregate_push_publisher",
+    metadata,
+    Column("publisher_id", Integer, primary_key=True),
+    Column("sync_state", Text, nullable=False),  # generation and last sync attempt
+    Column("row_state", Text, nullable=False),  # count and highest pk of its current rows, per type
+)
+
+aggregate_known = Table(
+    "aggregate_known",
+    metadata,
+    Column("resource_type", String(32), primary_key=True),
+    Column("publisher_id", Integer, primary_key=True),
+    Column("source_id", String(200), primary_key=True),
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("updated_ms", BigInteger, nullable=False),
+    # What the topic's filters look at, kept for the event of its removal: state and `system|code`s.
+    Column("state", String(8), nullable=True),
+    Column("codes", Text, nullable=False),
 )
