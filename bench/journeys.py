@@ -176,7 +176,7 @@ def ready(discovery: Discovery, push: bool, deadline: float = 120) -> None:
         while time.monotonic() < end:
             with store.read() as conn:
                 synced = conn.execute(select(dt.publisher.c.generation)).scalars().all()
-                active = conn.execute(select(dt.push_subscription.c.status)).scalars().all()
+                active = conn.execute(select(dt.publisher_push.c.status)).scalars().all()
             if all(g > 0 for g in synced) and (not push or (len(active) == len(synced) and set(active) == {"active"})):
                 return
             time.sleep(0.2)

@@ -78,7 +78,7 @@ class Pair:
 
     def push_status(self) -> str | None:
         with self.store.read() as conn:
-            s = t.push_subscription.c
+            s = t.publisher_push.c
             return conn.execute(select(s.status).where(s.publisher_id == self.pid)).scalar_one_or_none()
 
 
