@@ -7,6 +7,7 @@ a coding fails both profiles.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from slotlinks.conformance import run_validation
 from slotlinks.conformance.results import CheckResult
+from slotlinks.conformance.screen import clean
 from tests.conformance.conftest import full_resources, write_full_feed
 
 WASHINGTON = Path(__file__).parent / "data" / "washington"
@@ -202,3 +204,16 @@ def test_the_washington_feed_with_null_codes_fails_both_profiles_naming_file_lin
             ("schedules.ndjson:2", "$.extension[0].valueCoding.code is null"),
         ]
         assert report.exit_code(strict=False) == 1
+
+
+def test_the_screen_passes_the_conforming_lines_and_declines_every_broken_one() -> None:
+    # The fast path's contract (`screen.py`): never accept a line the walk would report.
+    for rtype, resources in full_resources().items():
+        assert clean(rtype, json.dumps(resources[0]).encode()), rtype
+    for rtype, path, value, _, message in CASES:
+        resource = full_resources()[rtype][0]
+        _set(resource, path, value)
+        assert not clean(rtype, json.dumps(resource).encode()), message
+    for line in (WASHINGTON / "schedules.ndjson").read_bytes().splitlines():
+        assert not clean("Schedule", line)
+    assert not clean("Slot", b'{"resourceType":"Slot","id":"s","meta":{ }}')

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from slotlinks.fhir.ids import ID_PATTERN
 from slotlinks.fhir.instant import DATETIME_PATTERN, INSTANT_PATTERN
 
-__all__ = ["CHECKED_TYPES", "ELEMENTS", "PRIMITIVES", "Element", "primitive_problem"]
+__all__ = ["CHECKED_TYPES", "ELEMENTS", "FORMATS", "PRIMITIVES", "Element", "primitive_problem"]
 
 
 class Element(NamedTuple):
@@ -138,7 +138,7 @@ _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?"
 _NO_SPACE = r"\S+"
 
 #: Each string primitive's format (FHIR R4 "Data Types"), whole-string regular expressions.
-_FORMATS: dict[str, re.Pattern[str]] = {
+FORMATS: dict[str, re.Pattern[str]] = {
     "id": re.compile(ID_PATTERN),
     "instant": re.compile(INSTANT_PATTERN),
     "dateTime": re.compile(DATETIME_PATTERN),
@@ -152,7 +152,7 @@ _FORMATS: dict[str, re.Pattern[str]] = {
     "uuid": re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
     "base64Binary": re.compile(r"(?:\s*[0-9a-zA-Z+/=]{4}\s*)+"),
 }
-_STRINGS = frozenset({"string", "markdown", "xhtml"}) | _FORMATS.keys()
+_STRINGS = frozenset({"string", "markdown", "xhtml"}) | FORMATS.keys()
 _INTEGERS = {"integer": None, "positiveInt": 1, "unsignedInt": 0}
 
 #: The primitive types: their JSON value is a string, number or boolean, never an object.
@@ -164,7 +164,7 @@ def primitive_problem(ftype: str, value: object) -> str | None:
     if ftype in _STRINGS:
         if not isinstance(value, str):
             return f"is not a JSON string ({ftype})"
-        pattern = _FORMATS.get(ftype)
+        pattern = FORMATS.get(ftype)
         if pattern is not None and value and pattern.fullmatch(value) is None:
             return f"{value!r} is not a valid {ftype}"
         return None

@@ -2,8 +2,9 @@
 
 Specification, "Manifest File" and the Location/Schedule/Slot (and 2026 PractitionerRole,
 HealthcareService, Practitioner) File sections. Each line takes the fast path when it can: the
-type's msgspec decoder, then the checks of the JSON as published (`json_rules`, `profiles_2026`:
-the decoder forgives nulls and drops unknown elements), then `Facts` worked out once, then every
+type's msgspec decoder, then the checks of the JSON as published (`json_rules`, spared when the
+strict decoder of `screen.py` accepts the line, and `profiles_2026`: the typed decoder forgives
+nulls and drops unknown elements), then `Facts` worked out once, then every
 `@resource_check` of the profile for its type, then `Published.record`. A line the typed decoder
 refuses takes the slow path, which says precisely why (`lines.json_object`, `lines.resource_type`,
 wrongly typed extensions, the JSON path of a bad value) and still checks what it can. With
@@ -28,6 +29,7 @@ from slotlinks.conformance.facts import Facts, Published
 from slotlinks.conformance.profiles import Profile
 from slotlinks.conformance.registry import Fail, resource_checks
 from slotlinks.conformance.results import Results
+from slotlinks.conformance.screen import clean
 from slotlinks.conformance.source import DirectorySource, LiveSource
 from slotlinks.errors import SourceError
 from slotlinks.fhir.ndjson import LineError, LineSplitter, split_error_path
@@ -146,7 +148,7 @@ class FilePass:
                 return
             decoded, bad = lenient
         else:
-            self.json_checks(rtype, where, msgspec.json.decode(data))
+            self.json_checks(rtype, where, msgspec.json.decode(data), screened=clean(rtype, data))
         self.counts[rtype] += 1
         self.resource(rtype, decoded, where, bad)
 
@@ -169,9 +171,11 @@ class FilePass:
             return None
         return resource, bad
 
-    def json_checks(self, rtype: str, where: str, raw: dict[str, Any]) -> None:
-        """The checks of the line's JSON as published: FHIR JSON's rules, then the profile's rules."""
-        self._json_rules.check(where, raw, rtype)
+    def json_checks(self, rtype: str, where: str, raw: dict[str, Any], *, screened: bool = False) -> None:
+        """The checks of the line's JSON as published: FHIR JSON's rules (unless the screen found the
+        line clean, which spares the walk), then the profile's rules."""
+        if not screened:
+            self._json_rules.check(where, raw, rtype)
         self._profile_rules.check(where, raw, rtype)
 
     # --- one decoded resource --------------------------------------------------------------------
