@@ -41,6 +41,7 @@ CASES: list[tuple[str, str, Any, str, str]] = [
     ("Location", "name", None, "json.no-null", "$.name is null"),
     ("Location", "address.line[0]", None, "json.no-null", "$.address.line[0] is null"),
     ("Slot", "appointmentType.coding[0].code", None, "json.no-null", "$.appointmentType.coding[0].code is null"),
+    ("Slot", "appointmentType.coding", None, "json.no-null", "$.appointmentType.coding is null"),
     ("Location", "description", "", "json.no-empty", "$.description is an empty string"),
     ("Practitioner", "name[0].given", [], "json.no-empty", "$.name[0].given is an empty array"),
     ("Practitioner", "meta", {}, "json.no-empty", "$.meta is an empty object"),
@@ -139,6 +140,7 @@ ALSO_FAILS: dict[str, set[str]] = {
     # The kernel's Extension does not model valueTiming, so it sees an extension without a value.
     "$.extension[0].valueTiming.code.text is an empty string": {"extension.value-type"},
     "$.appointmentType.coding[0].code is null": {"slot.appointment-type-binding"},
+    "$.appointmentType.coding is null": {"slot.appointment-type-binding", "resource.fhir-valid"},
     "$.gender is an array, but does not repeat": {"resource.fhir-valid"},
     "$.category repeats, so it is an array": {"resource.fhir-valid"},
     "$.planningHorizon is not a JSON object (Period)": {"resource.fhir-valid"},
@@ -217,3 +219,23 @@ def test_the_screen_passes_the_conforming_lines_and_declines_every_broken_one() 
     for line in (WASHINGTON / "schedules.ndjson").read_bytes().splitlines():
         assert not clean("Schedule", line)
     assert not clean("Slot", b'{"resourceType":"Slot","id":"s","meta":{ }}')
+
+
+def test_lines_nested_too_deeply_are_reported_not_a_crash(tmp_path: Path) -> None:
+    resources = full_resources()
+    feed = write_full_feed(tmp_path / "f", resources)
+    slot = json.dumps(resources["Slot"][0])
+    too_deep = slot[:-1] + ',"x":' + "[" * 5000 + "]" * 5000 + "}"
+    # Extensions within extensions, 400 deep (readable), around an empty value (so the walk must look).
+    inner = '{"url":"https://example.org/x","valueString":""}'
+    nested = '{"url":"https://example.org/x","extension":[' * 400 + inner + "]}" * 400
+    deep_extensions = json.dumps(dict(resources["Slot"][0], id="s2", extension=[]))
+    deep_extensions = deep_extensions.replace('"extension": []', f'"extension": [{nested}]')
+    (feed / "slot.ndjson").write_text(f"{too_deep}\n{deep_extensions}\n")
+    failed = _failed(run_validation(str(feed), profile="general"))
+    assert [(e.where, e.message) for e in failed["ndjson.json-object"].examples] == [
+        ("slot.ndjson:1", "line nests arrays or objects too deeply to be read")
+    ]
+    assert [(e.where, e.message) for e in failed["json.element-shape"].examples] == [
+        ("slot.ndjson:2", "$ nests too deeply to be checked element by element")
+    ]

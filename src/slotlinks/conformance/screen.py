@@ -77,6 +77,6 @@ def clean(rtype: str, data: bytes) -> bool:
         return False
     try:
         _DECODERS[rtype].decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return False
     return True

@@ -142,7 +142,7 @@ class FilePass:
         bad: frozenset[str] = frozenset()
         try:
             decoded = RESOURCE_DECODERS[rtype].decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             lenient = self.lenient(rtype, where, data)  # which says why, more precisely than the decoder
             if lenient is None:
                 return

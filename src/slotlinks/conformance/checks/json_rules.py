@@ -61,7 +61,10 @@ class JsonRules:
     def check(self, where: str, raw: dict[str, Any], rtype: str) -> None:
         """Every rule on a resource of type `rtype` (its `resourceType` already checked)."""
         self._where = where
-        self._object(raw, rtype, "$")
+        try:
+            self._object(raw, rtype, "$")
+        except RecursionError:  # nesting deeper than a resource's elements go; never a crash
+            self._shape(where, "$ nests too deeply to be checked element by element")
 
     def _object(self, obj: dict[str, Any], ftype: str, path: str) -> None:
         if not obj:

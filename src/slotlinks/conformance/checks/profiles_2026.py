@@ -44,33 +44,32 @@ class Binding(NamedTuple):
     strength: str
 
 
-_ONE = 1
 CARDINALITIES: tuple[Cardinality, ...] = (
     Cardinality("Location", "identifier", 1, None),
-    Cardinality("Location", "name", 1, _ONE),
+    Cardinality("Location", "name", 1, 1),
     Cardinality("Location", "telecom", 1, None),
-    Cardinality("Location", "telecom.system", 1, _ONE),
-    Cardinality("Location", "telecom.value", 1, _ONE),
-    Cardinality("Location", "address", 1, _ONE),
+    Cardinality("Location", "telecom.system", 1, 1),
+    Cardinality("Location", "telecom.value", 1, 1),
+    Cardinality("Location", "address", 1, 1),
     Cardinality("Location", "address.line", 1, None),
-    Cardinality("Location", "address.city", 1, _ONE),
-    Cardinality("Location", "address.state", 1, _ONE),
-    Cardinality("Location", "address.postalCode", 1, _ONE),
+    Cardinality("Location", "address.city", 1, 1),
+    Cardinality("Location", "address.state", 1, 1),
+    Cardinality("Location", "address.postalCode", 1, 1),
     Cardinality("Schedule", "actor", 1, None),
-    Cardinality("Schedule", "actor.reference", 1, _ONE),
+    Cardinality("Schedule", "actor.reference", 1, 1),
     Cardinality("Schedule", "serviceType", 1, None),
-    Cardinality("PractitionerRole", "id", 1, _ONE),
-    Cardinality("HealthcareService", "id", 1, _ONE),
-    Cardinality("HealthcareService", "active", 1, _ONE),
-    Cardinality("HealthcareService", "category", 0, _ONE),
-    Cardinality("HealthcareService", "type", 1, _ONE),
-    Cardinality("HealthcareService", "specialty", 1, _ONE),
-    Cardinality("HealthcareService", "location", 1, _ONE),
-    Cardinality("HealthcareService", "name", 1, _ONE),
-    Cardinality("HealthcareService", "serviceProvisionCode", 0, _ONE),
-    Cardinality("HealthcareService", "notAvailable.description", 1, _ONE),
-    Cardinality("Practitioner", "id", 1, _ONE),
-    Cardinality("Practitioner", "identifier", 1, _ONE),
+    Cardinality("PractitionerRole", "id", 1, 1),
+    Cardinality("HealthcareService", "id", 1, 1),
+    Cardinality("HealthcareService", "active", 1, 1),
+    Cardinality("HealthcareService", "category", 0, 1),
+    Cardinality("HealthcareService", "type", 1, 1),
+    Cardinality("HealthcareService", "specialty", 1, 1),
+    Cardinality("HealthcareService", "location", 1, 1),
+    Cardinality("HealthcareService", "name", 1, 1),
+    Cardinality("HealthcareService", "serviceProvisionCode", 0, 1),
+    Cardinality("HealthcareService", "notAvailable.description", 1, 1),
+    Cardinality("Practitioner", "id", 1, 1),
+    Cardinality("Practitioner", "identifier", 1, 1),
 )
 
 SLICES: tuple[Slice, ...] = (
@@ -189,7 +188,8 @@ def _binding_logic(rule: Binding) -> Any:
                 if isinstance(value, str) and value and value not in rule.codes:
                     fail(where, f"{at} {value!r} is not one of {', '.join(sorted(rule.codes))}")
                 continue
-            codings = [c for c in value.get("coding", []) if isinstance(c, dict)] if isinstance(value, dict) else []
+            coding = value.get("coding") if isinstance(value, dict) else None
+            codings = [c for c in coding if isinstance(c, dict)] if isinstance(coding, list) else []
             if not any(c.get("code") in rule.codes.get(c.get("system") or "", ()) for c in codings):
                 shown = [f"{c.get('system')}|{c.get('code')}" for c in codings] or ["no coding"]
                 fail(where, f"{at} ({', '.join(shown)}) has no code from {', '.join(rule.codes)}")
