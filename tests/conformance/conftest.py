@@ -185,3 +185,117 @@ def cli_app() -> typer.Typer:
         """Keep `validate` a subcommand, as in `slotlinks validate`."""
 
     return app
+
+
+# --- a feed of all six 2026 resource types, each carrying every element the profiles constrain ---
+
+NPI = "http://hl7.org/fhir/sid/us-npi"
+ACCEPTING_PATIENTS = "http://terminology.hl7.org/CodeSystem/accepting-patients"
+
+
+def _concept(code: str, display: str) -> dict[str, Any]:
+    return {"coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}]}
+
+
+def full_resources() -> dict[str, list[dict[str, Any]]]:
+    """One resource of each type, conforming to the 2026 draft's profiles and to `--strict`, with
+    every element a cardinality or binding rule reads (so each can be broken in place)."""
+    phone = {"system": "phone", "value": "703-555-0100", "use": "work"}
+    hours = {"daysOfWeek": ["mon", "tue"], "availableStartTime": "09:00:00", "availableEndTime": "17:00:00"}
+    address = {
+        "use": "work",
+        "type": "physical",
+        "line": ["1 Main St"],
+        "city": "Alexandria",
+        "state": "VA",
+        "postalCode": "22306",
+    }
+    npi = {"use": "official", "system": NPI, "value": "1234567893"}
+    resources = {
+        "Location": [
+            location(
+                status="active",
+                mode="instance",
+                identifier=[{"use": "official", "system": "https://clinic.example.org/sites", "value": "1"}],
+                telecom=[phone, {"system": "url", "value": "https://clinic.example.org", "use": "work"}],
+                address=address,
+                hoursOfOperation=[{"daysOfWeek": ["mon"], "openingTime": "09:00:00", "closingTime": "17:00:00"}],
+            )
+        ],
+        "HealthcareService": [
+            {
+                "resourceType": "HealthcareService",
+                "id": "hs-1",
+                "identifier": [{"use": "usual", "system": "https://clinic.example.org/services", "value": "pc"}],
+                "active": True,
+                "category": [_concept("394814009", "General practice")],
+                "type": [_concept("308335008", "Patient encounter procedure")],
+                "specialty": [_concept("394814009", "General practice")],
+                "location": [{"reference": "Location/loc-1"}],
+                "name": "Primary care",
+                "telecom": [phone],
+                "serviceProvisionCode": [_concept("cost", "Fees apply")],
+                "appointmentRequired": True,
+                "availableTime": [hours],
+                "notAvailable": [{"description": "Closed on holidays", "during": {"start": "2026-12-25"}}],
+            }
+        ],
+        "PractitionerRole": [
+            {
+                "resourceType": "PractitionerRole",
+                "id": "role-1",
+                "identifier": [npi],
+                "practitioner": {"reference": "Practitioner/prac-1", "display": "Dr Ana Ng"},
+                "location": [{"reference": "Location/loc-1"}],
+                "healthcareService": [{"reference": "HealthcareService/hs-1"}],
+                "telecom": [phone],
+                "availableTime": [hours],
+            }
+        ],
+        "Practitioner": [
+            {
+                "resourceType": "Practitioner",
+                "id": "prac-1",
+                "identifier": [npi],
+                "name": [{"use": "official", "family": "Ng", "given": ["Ana"]}],
+                "telecom": [phone],
+                "address": [address],
+                "gender": "female",
+            }
+        ],
+        "Schedule": [
+            schedule(
+                identifier=[{"use": "usual", "system": "https://clinic.example.org/schedules", "value": "1"}],
+                actor=[
+                    {"reference": "Location/loc-1", "display": "Clinic"},
+                    {"reference": "PractitionerRole/role-1", "display": "Dr Ana Ng"},
+                ],
+            )
+        ],
+        "Slot": [
+            slot(
+                identifier=[{"use": "usual", "system": "https://clinic.example.org/slots", "value": "1"}],
+                appointmentType={"coding": [{"system": ACCEPTING_PATIENTS, "code": "newpt"}]},
+            )
+        ],
+    }
+    copied: dict[str, list[dict[str, Any]]] = json.loads(json.dumps(resources))  # nothing shared: tests edit
+    return copied
+
+
+def write_full_feed(directory: Path, resources: dict[str, list[dict[str, Any]]]) -> Path:
+    """A directory export of `resources` (type -> resources), one file per type."""
+    directory.mkdir(parents=True, exist_ok=True)
+    outputs = []
+    for rtype, items in resources.items():
+        name = f"{rtype.lower()}.ndjson"
+        (directory / name).write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in items))
+        outputs.append({"type": rtype, "url": f"{FEED_BASE}/{name}", "extension": {"state": ["VA"]}})
+    manifest = {
+        "transactionTime": "2026-05-30T12:00:00Z",
+        "request": f"{FEED_BASE}/$bulk-publish",
+        "output": outputs,
+        "error": [],
+    }
+    (directory / "$bulk-publish").write_text(json.dumps(manifest, indent=2))
+    return directory

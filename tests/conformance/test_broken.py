@@ -116,7 +116,13 @@ def test_status_by_profile(tmp_path: Path) -> None:
 def test_vaccine_location_profile(tmp_path: Path) -> None:
     feed = write_feed(tmp_path / "f", locations=[location(identifier=[], address={"state": "VA"}, telecom=[])])
     report = run_validation(str(feed), profile="vaccine")
-    assert failed_ids(report) == {"location.vaccine-profile", "location.phone-and-url", "location.vtrcks"}
+    # The empty `identifier` and `telecom` arrays are themselves invalid FHIR JSON, under either profile.
+    assert failed_ids(report) == {
+        "location.vaccine-profile",
+        "location.phone-and-url",
+        "location.vtrcks",
+        "json.no-empty",
+    }
     assert result(report, "location.vtrcks").examples[0].message == "No Locations included a VTrckS PIN."
 
 

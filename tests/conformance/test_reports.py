@@ -27,17 +27,17 @@ def test_text_report_last_line_and_exit_codes(cli_app: typer.Typer, tmp_path: Pa
     clean = write_feed(tmp_path / "clean")
     result = runner.invoke(cli_app, ["validate", str(clean), "--strict"])
     assert result.exit_code == 0, result.output
-    assert result.output.rstrip("\n").splitlines()[-1] == "25 passed, 0 failed"
+    assert result.output.rstrip("\n").splitlines()[-1] == "81 passed, 0 failed"
 
     broken = _broken(tmp_path)
     result = runner.invoke(cli_app, ["validate", str(broken)])
     assert result.exit_code == 1
     lines = result.output.rstrip("\n").splitlines()
-    assert lines[-1] == "20 passed, 1 failed"
+    assert lines[-1] == "76 passed, 1 failed"
     assert "slot.booking-link-url" in result.output
     assert "slots.ndjson:1" in result.output
     strict = runner.invoke(cli_app, ["validate", str(broken), "--strict"])
-    assert strict.output.rstrip("\n").splitlines()[-1] == "23 passed, 2 failed"
+    assert strict.output.rstrip("\n").splitlines()[-1] == "79 passed, 2 failed"
 
 
 def test_recommended_failure_exits_zero_unless_strict(cli_app: typer.Typer, tmp_path: Path) -> None:

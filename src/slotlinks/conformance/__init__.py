@@ -2,7 +2,8 @@
 
 Checks a live SMART Scheduling Links publisher or a static export against the Inferno test kit's
 checks and what the kit cannot test (Accept headers, references, ids, offsets, caching), under the
-2021 vaccine profiles or the 2026 draft (`general`). Each check is declared with `@check` (or
+2021 vaccine profiles or the 2026 draft (`general`: its six profiles element by element), and FHIR
+JSON's own rules (no null or empty values under both). Each check is declared with `@check` (or
 `@resource_check`) on the function that performs it; `CHECKS` lists them all in report order.
 
 | module | holds |
@@ -10,6 +11,7 @@ checks and what the kit cannot test (Accept headers, references, ids, offsets, c
 | `registry.py` | `Check` (id, severity, section, title, profiles, live-only); `@check`, `@resource_check` |
 | `checks/` | every check, one module per thing checked (see its docstring); `CHECKS`, `checks_for` |
 | `profiles.py` | the `general` (2026 draft) and `vaccine` (2021) profiles: Slot statuses, output types |
+| `elements.py` | FHIR R4's elements of the six resources and their datatypes; primitive formats |
 | `zones.py` | US state → IANA time zones, and whether an offset is plausible for them |
 | `source.py` | where a publication is read from: a live publisher (HTTP) or an export directory |
 | `facts.py` | what a resource check is given: the resource's facts, and what earlier files published |

@@ -17,7 +17,7 @@ from slotlinks.conformance.checks import checks_for, lines, manifest, vaccine_20
 from slotlinks.conformance.checks.http import check_manifest_http
 from slotlinks.conformance.profiles import PROFILES, Profile
 from slotlinks.conformance.results import CheckResult, Results
-from slotlinks.conformance.source import DirectorySource, LiveSource, open_source
+from slotlinks.conformance.source import DirectorySource, LiveSource, is_live, open_source
 from slotlinks.conformance.stream import FilePass, Progress
 
 __all__ = ["Progress", "Report", "run_validation"]
@@ -89,15 +89,16 @@ def run_validation(
     Network access is only what `target` and the manifest's URLs name; pass `client` to control it.
     """
     chosen = PROFILES[profile]
-    own = client is None
-    http = client or httpx.Client(timeout=httpx.Timeout(30.0), follow_redirects=True)
+    # Building a client reads the CA bundle (tens of ms): a directory, which needs none, skips it.
+    own = client is None and is_live(target)
+    http = httpx.Client(timeout=httpx.Timeout(30.0), follow_redirects=True) if own else client
     try:
         source = open_source(target, http)
         results = Results(checks_for(chosen.name))
         files = FilePass(source, chosen, results, max_lines, progress)
         _run(source, results, files, chosen)
     finally:
-        if own:
+        if own and http is not None:
             http.close()
     return Report(
         target=source.label,

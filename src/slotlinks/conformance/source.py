@@ -28,6 +28,7 @@ __all__ = [
     "FileStream",
     "LiveSource",
     "Source",
+    "is_live",
     "open_source",
 ]
 
@@ -181,10 +182,17 @@ def _lower(headers: httpx.Headers) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
-def open_source(target: str, client: httpx.Client) -> LiveSource | DirectorySource:
-    """A URL (`http://`, `https://`) is a live publisher; anything else is a directory
-    (or the `$bulk-publish` file inside one)."""
-    if target.startswith(("http://", "https://")):
+def is_live(target: str) -> bool:
+    """A URL (`http://`, `https://`) is a live publisher; anything else is a directory."""
+    return target.startswith(("http://", "https://"))
+
+
+def open_source(target: str, client: httpx.Client | None) -> LiveSource | DirectorySource:
+    """A URL (`http://`, `https://`) is a live publisher, read with `client`; anything else is a
+    directory (or the `$bulk-publish` file inside one), which needs no client."""
+    if is_live(target):
+        if client is None:
+            raise ValueError("a live publisher is read with an HTTP client")
         return LiveSource(target, client)
     path = Path(target)
     if path.name == MANIFEST_NAME and path.is_file():

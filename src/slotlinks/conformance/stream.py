@@ -2,10 +2,13 @@
 
 Specification, "Manifest File" and the Location/Schedule/Slot (and 2026 PractitionerRole,
 HealthcareService, Practitioner) File sections. Each line takes the fast path when it can: the
-type's msgspec decoder, then `Facts` worked out once, then every `@resource_check` of the profile
-for its type, then `Published.record`. A line the typed decoder refuses takes the slow path, which
-says precisely why (`lines.json_object`, `lines.resource_type`, wrongly typed extensions, the JSON
-path of a bad value) and still checks what it can. With `max_lines`, each file is sampled.
+type's msgspec decoder, then the checks of the JSON as published (`json_rules`, spared when the
+strict decoder of `screen.py` accepts the line, and `profiles_2026`: the typed decoder forgives
+nulls and drops unknown elements), then `Facts` worked out once, then every
+`@resource_check` of the profile for its type, then `Published.record`. A line the typed decoder
+refuses takes the slow path, which says precisely why (`lines.json_object`, `lines.resource_type`,
+wrongly typed extensions, the JSON path of a bad value) and still checks what it can. With
+`max_lines`, each file is sampled.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from urllib.parse import urljoin
 import msgspec
 
 from slotlinks.conformance.checks import http, lines, resources, slots
+from slotlinks.conformance.checks.json_rules import JsonRules
 from slotlinks.conformance.checks.manifest import Output
+from slotlinks.conformance.checks.profiles_2026 import ProfileRules
 from slotlinks.conformance.facts import Facts, Published
 from slotlinks.conformance.profiles import Profile
 from slotlinks.conformance.registry import Fail, resource_checks
 from slotlinks.conformance.results import Results
+from slotlinks.conformance.screen import clean
 from slotlinks.conformance.source import DirectorySource, LiveSource
 from slotlinks.errors import SourceError
 from slotlinks.fhir.ndjson import LineError, LineSplitter, split_error_path
@@ -70,6 +76,8 @@ class FilePass:
             rtype: [(c.logic, results.failer(c.check)) for c in resource_checks(cls, profile.name)]
             for rtype, cls in RESOURCE_TYPES.items()
         }
+        self._json_rules = JsonRules(results)
+        self._profile_rules = ProfileRules(results, profile.name)
         self._too_long = results.failer(lines.json_object.check)
         self._wrong_extension = results.failer(resources.extension_value_type.check)
 
@@ -134,11 +142,13 @@ class FilePass:
         bad: frozenset[str] = frozenset()
         try:
             decoded = RESOURCE_DECODERS[rtype].decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             lenient = self.lenient(rtype, where, data)  # which says why, more precisely than the decoder
             if lenient is None:
                 return
             decoded, bad = lenient
+        else:
+            self.json_checks(rtype, where, msgspec.json.decode(data), screened=clean(rtype, data))
         self.counts[rtype] += 1
         self.resource(rtype, decoded, where, bad)
 
@@ -148,6 +158,7 @@ class FilePass:
         raw = lines.json_object(self.results, where, data)
         if raw is None or not lines.resource_type(self.results, where, raw, rtype):
             return None
+        self.json_checks(rtype, where, raw)
         bad = resources.wrongly_typed_extensions(self._wrong_extension, where, raw)
         try:
             resource = msgspec.convert(raw, RESOURCE_TYPES[rtype])
@@ -159,6 +170,13 @@ class FilePass:
                 self.published.ids[rtype].add(raw["id"])  # so Slots pointing at it are not also dangling
             return None
         return resource, bad
+
+    def json_checks(self, rtype: str, where: str, raw: dict[str, Any], *, screened: bool = False) -> None:
+        """The checks of the line's JSON as published: FHIR JSON's rules (unless the screen found the
+        line clean, which spares the walk), then the profile's rules."""
+        if not screened:
+            self._json_rules.check(where, raw, rtype)
+        self._profile_rules.check(where, raw, rtype)
 
     # --- one decoded resource --------------------------------------------------------------------
 

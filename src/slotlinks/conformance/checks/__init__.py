@@ -11,7 +11,9 @@ Grouped by what they check:
 | `references.py` | references across files: Slot → Schedule, Schedule → actors |
 | `slots.py` | every Slot, both profiles: status, start before end, booking link URL, length, offsets |
 | `vaccine_2021.py` | the 2021 vaccine profiles (`--profile vaccine`): Location, Schedule and Slot rules |
-| `general_2026.py` | the 2026 IG draft (`--profile general`): addresses, virtual services, NPIs |
+| `general_2026.py` | the 2026 IG draft (`--profile general`): virtual services, NPIs |
+| `profiles_2026.py` | the 2026 IG draft's six profiles as tables: each cardinality and binding one check |
+| `json_rules.py` | FHIR JSON: no null or empty values (both profiles); known elements, shapes, primitive formats |
 
 `REPORT_ORDER` is the order reports list them in; importing this package registers them all.
 """
@@ -21,8 +23,10 @@ from __future__ import annotations
 from slotlinks.conformance.checks import (
     general_2026,
     http,
+    json_rules,
     lines,
     manifest,
+    profiles_2026,
     references,
     resources,
     slots,
@@ -58,6 +62,11 @@ REPORT_ORDER: tuple[Check, ...] = tuple(
         resources.fhir_valid,
         resources.id_unique,
         resources.extension_value_type,
+        json_rules.no_null,
+        json_rules.no_empty,
+        json_rules.known_elements,
+        json_rules.element_shape,
+        json_rules.primitive_format,
         slots.status,
         slots.start_before_end,
         references.slot_schedule_resolves,
@@ -77,12 +86,10 @@ REPORT_ORDER: tuple[Check, ...] = tuple(
         vaccine_2021.long_without_capacity,
         vaccine_2021.booking_link,
         vaccine_2021.booking_phone,
-        general_2026.address,
-        general_2026.address_complete,
         general_2026.virtual_service,
         general_2026.npi,
     )
-)
+) + tuple(rule.check for rules in profiles_2026.RULES.values() for rule in rules)
 
 if sorted(c.id for c in REPORT_ORDER) != sorted(registered()):
     # A check declared but not placed in the report order (or placed twice) would never be reported.

@@ -1,8 +1,8 @@
 """Checks of the 2026 HL7 IG draft (`--profile general`, the default) that the 2021 profiles lack.
 
-Specification (2026 draft), "Location File": every Location has an address; a physical one SHOULD
-give line, city, state and postalCode; a telehealth one (virtualService, or physicalType `vi`) gives
-each virtualService an address[x], and an `addressUrl` is an absolute http(s) URL.
+Specification (2026 draft), "Location File": a telehealth Location (virtualService, or physicalType
+`vi`) gives each virtualService an address[x], and an `addressUrl` is an absolute http(s) URL. (Its
+address, which the Location profile requires of every Location, is `profiles_2026`'s.)
 "PractitionerRole File": an NPI identifier, when given, is a valid NPI.
 """
 
@@ -16,7 +16,7 @@ from slotlinks.fhir import extensions as ext
 from slotlinks.fhir.resources import Location, PractitionerRole
 from slotlinks.fhir.urls import is_http_url
 
-__all__ = ["address", "address_complete", "is_virtual", "npi", "virtual_service"]
+__all__ = ["is_virtual", "npi", "virtual_service"]
 
 _NPI = re.compile(r"[12][0-9]{9}")
 
@@ -27,32 +27,6 @@ def is_virtual(location: Location) -> bool:
         return True
     physical = location.physicalType
     return physical is not None and any(c.code == "vi" for c in physical.coding)
-
-
-@resource_check(
-    Location, "location.address", "required", "Location File (2026)", "Location has an address", profiles=ONLY_GENERAL
-)
-def address(fail: Fail, location: Location, facts: Facts) -> None:
-    """Every Location, physical or virtual, has an address."""
-    if location.address is None:
-        fail(facts.where, f"Location/{location.id} has no address")
-
-
-@resource_check(
-    Location,
-    "location.address-complete",
-    "recommended",
-    "Location File (2026)",
-    "Physical Locations give line, city, state and postalCode",
-    profiles=ONLY_GENERAL,
-)
-def address_complete(fail: Fail, location: Location, facts: Facts) -> None:
-    """A physical Location's address gives line, city, state and postalCode."""
-    if location.address is None or is_virtual(location):
-        return
-    partial = [f for f in ("line", "city", "state", "postalCode") if not getattr(location.address, f)]
-    if partial:
-        fail(facts.where, f"Location/{location.id} address lacks {', '.join(partial)}")
 
 
 @resource_check(

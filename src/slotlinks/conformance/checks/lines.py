@@ -35,6 +35,9 @@ def json_object(fail: Fail, where: str, data: bytes) -> dict[str, Any] | None:
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         fail(where, f"line is not valid JSON: {exc}")
         return None
+    except RecursionError:
+        fail(where, "line nests arrays or objects too deeply to be read")
+        return None
     if not isinstance(raw, dict):
         fail(where, "line is not a JSON object")
         return None
