@@ -39,11 +39,6 @@ def _problems(report: object) -> list[tuple[str, str, int]]:
     return [(r.check.id, r.status, r.count) for r in report.results if r.status != "passed"]  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 part 1: our publication does not meet Location.address line/city/postalCode 1..1 "
-    "(virtual Locations) and Practitioner.identifier 1..1 yet",
-)
 def test_exported_directory_passes_general_strict(store: ProviderStore, tmp_path: Path) -> None:
     export(store, tmp_path / "site", "https://publisher.example.org/fhir")
     report = run_validation(str(tmp_path / "site"), profile="general")
@@ -60,11 +55,6 @@ def test_exported_directory_passes_general_strict(store: ProviderStore, tmp_path
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 part 1: our publication does not meet Location.address line/city/postalCode 1..1 "
-    "(virtual Locations) and Practitioner.identifier 1..1 yet",
-)
 def test_live_publisher_passes_general_strict_with_every_http_check(store: ProviderStore, tmp_path: Path) -> None:
     def make_app(origin: str) -> object:
         settings = Settings(

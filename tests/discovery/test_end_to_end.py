@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 
 from slotlinks.config import Settings
 from slotlinks.conformance import run_validation
@@ -21,11 +20,6 @@ from tests.discovery.conftest import run_provider, sync
 from tests.servers import serve_with_origin
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 part 1: our publication does not meet Location.address line/city/postalCode 1..1 "
-    "(virtual Locations) yet",
-)
 def test_search_deep_link_and_aggregate_over_real_servers(
     store: DiscoveryStore, settings: Settings, tmp_path: Path, corpus: dict[str, str]
 ) -> None:
@@ -82,11 +76,6 @@ def test_search_deep_link_and_aggregate_over_real_servers(
             assert failed <= {"slot.narrow-window", "slot.longer-than-day"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 part 1: our publication does not meet Location.address line/city/postalCode 1..1 "
-    "(virtual Locations) yet",
-)
 def test_aggregate_of_conformant_publishers_passes_strict(
     store: DiscoveryStore, settings: Settings, tmp_path: Path
 ) -> None:

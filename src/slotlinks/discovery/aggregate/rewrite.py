@@ -7,7 +7,8 @@ What the spec recommends of aggregators:
 - every reference rewritten to the new ids; a reference to something the aggregate does not publish
   (an Organization, a missing actor) becomes a logical reference (`identifier` + `type`), so every
   literal reference resolves within the aggregate;
-- the source's id kept in `identifier` (system: the publisher's manifest URL), `meta.source` pointing at
+- the source's id kept in `identifier` (system: the publisher's manifest URL; not on a Practitioner
+  that has an identifier already, which the 2026 profile allows one of), `meta.source` pointing at
   the source resource (manifest base + `Type/id`), `meta.lastUpdated` when we last stored a change;
 - the `lastSourceSync` meta extension: when the publisher's data was last known accurate;
 - on Schedules, `has-availability`: `some` (free future slots), `none`, or `unknown` while the publisher
@@ -28,6 +29,9 @@ from slotlinks.fhir.ids import InvalidReference, is_valid_id, parse_reference
 from slotlinks.fhir.instant import InvalidInstant, instant_to_ms, ms_to_instant
 
 __all__ = ["Rewriter", "aggregate_id"]
+
+# Types whose profile allows one identifier (the 2026 Practitioner profile: its NPI).
+_ONE_IDENTIFIER = frozenset({"Practitioner"})
 
 
 def aggregate_id(publisher_id: int, source_id: str, start_ms: int | None = None) -> str:
@@ -93,7 +97,9 @@ class Rewriter:
         self.walk(res)
         ours = {"system": self.src.url, "value": source_id}
         identifiers = [i for i in res.get("identifier") or [] if i != ours]
-        res["identifier"] = [*identifiers, ours]
+        if not (identifiers and type_name in _ONE_IDENTIFIER):
+            identifiers.append(ours)
+        res["identifier"] = identifiers
         meta = res.get("meta")
         meta = dict(meta) if isinstance(meta, dict) else {}
         meta.pop("versionId", None)  # the source server's version, not ours
