@@ -84,7 +84,7 @@ def _chromium() -> str | None:
     return path if os.access(path, os.X_OK) else None
 
 
-def _skip_or_fail(reason: str) -> NoReturn:
+def skip_or_fail(reason: str) -> NoReturn:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI requires a browser: {reason}")
     pytest.skip(reason)
@@ -190,11 +190,11 @@ def chromium(world: World) -> Iterator[Any]:
     servers are up and synced."""
     executable = _chromium()
     if executable is None:
-        _skip_or_fail("no Chromium binary: install Debian's `chromium` package (apt-get install chromium)")
+        skip_or_fail("no Chromium binary: install Debian's `chromium` package (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:  # pragma: no cover - the dev extra installs it
-        _skip_or_fail(f"the playwright package is not installed: {exc}")
+        skip_or_fail(f"the playwright package is not installed: {exc}")
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
@@ -207,12 +207,13 @@ def chromium(world: World) -> Iterator[Any]:
 
 
 @pytest.fixture
-def new_context(world: World, chromium: Any) -> Iterator[Callable[[], Any]]:
-    """Makes fresh browser contexts (own cookies: one patient each); all closed after the test."""
+def new_context(world: World, chromium: Any) -> Iterator[Callable[..., Any]]:
+    """Makes fresh browser contexts (own cookies: one patient each; Playwright's context options, such
+    as `java_script_enabled=False`); all closed after the test."""
     made: list[Any] = []
 
-    def make() -> Any:
-        context = chromium.new_context(viewport={"width": 1000, "height": 800}, locale="en-US")
+    def make(**options: Any) -> Any:
+        context = chromium.new_context(viewport={"width": 1000, "height": 800}, locale="en-US", **options)
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
         made.append(context)

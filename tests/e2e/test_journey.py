@@ -16,6 +16,7 @@ import orjson
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import LOCAL_ZONE, NEAR_ZIP, RADIUS, SOURCE_ID, Shots, World
 
 pytestmark = pytest.mark.browser
@@ -112,8 +113,10 @@ def check_landing(page: Page, world: World, choice: Choice, service: str) -> str
 
 
 def hold(page: Page) -> None:
+    """Continues from the landing: the deciding questions first where the visit has any, else the details."""
     page.get_by_role("button", name="Continue with this time").click()
-    expect(page.get_by_role("heading", name="Almost done", level=1)).to_be_visible()
+    heading = re.compile(r"^(A few questions first|Almost done)$")
+    expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
     expect(page.get_by_role("status").first).to_contain_text("holding this time for you until")
 
 
@@ -161,6 +164,8 @@ def test_search_book_and_come_back(page: Page, world: World, shot: Shots) -> Non
     hold(page)
     if answer_questions(page, has_referral=True):
         shot(page, "questions")
+        page.get_by_role("button", name="Continue", exact=True).click()
+        expect(page.get_by_role("heading", name="Almost done", level=1)).to_be_visible()
     fill_patient(page)
     shot(page, "details")
     page.get_by_role("button", name="Book this appointment").click()
@@ -209,12 +214,15 @@ def test_no_referral_is_not_eligible_and_frees_the_time(page: Page, world: World
     shot(page, "portal-landing")
 
     hold(page)
-    assert answer_questions(page, has_referral=False), "neurology asks about a referral"
-    fill_patient(page)
+    expect(page.get_by_role("heading", name="A few questions first", level=1)).to_be_visible()
+    assert answer_questions(page, has_referral=False), "neurology asks about a referral first"
+    # Asked before anything about the patient (issue 13).
+    expect(page.get_by_role("group", name="About you")).to_have_count(0)
     shot(page, "questions-answered")
-    page.get_by_role("button", name="Book this appointment").click()
+    page.get_by_role("button", name="Continue", exact=True).click()
 
     expect(page.get_by_role("heading", name="We can't book this appointment online", level=1)).to_be_visible()
+    assert_accessible(page)
     expect(page.get_by_text("Neurology visits need a referral")).to_be_visible()
     phone = page.locator("main p").filter(has_text="we will help you").locator('a[href^="tel:"]')
     expect(phone).to_be_visible()

@@ -3,6 +3,7 @@ the provider server, and a browser-like client that keeps cookies and reads form
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ def portal(store: ProviderStore, clock: FixedClock, tmp_path: Path) -> Iterator[
 
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 _FORM = re.compile(r'<form method="post" action="([^"]+)"')
 
 
@@ -115,8 +117,14 @@ class Browser:
         assert found, self.page.text
         return found.group(1)
 
+    @property
+    def hidden(self) -> dict[str, str]:
+        """The form's hidden fields, which a browser sends with it (the CSRF token among them)."""
+        assert self.page is not None
+        return {name: html.unescape(value) for name, value in _HIDDEN.findall(self.page.text)}
+
     def submit(self, **fields: str) -> httpx.Response:
-        data = {"csrf": self.csrf, **fields}
+        data = {**self.hidden, "csrf": self.csrf, **fields}
         self.page = self.client.post(self.action, data=data)
         return self.page
 

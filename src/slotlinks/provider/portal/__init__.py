@@ -24,6 +24,8 @@ Book").
   "no longer available" and "called off" pages.
 - `routes`: The booking portal's pages: deep link → hold → questions → book, or call off (2026 IG "Find, Hold,
   Book"; SPEC-NOTES "Deep links" and the three UX problems).
+- `screening`: The deciding questions first (issue 13): the questions an eligibility rule reads are asked and
+  decided before the patient's name, date of birth and contact details; nothing is pre-answered from the deep link.
 - `slotinfo`: What the portal shows about a slot: service, practitioner, place, local time, contact, and the nearest
   other free times of the same schedule (UX problem 2: the slot may be gone on arrival).
 - `submission`: Submitting a booking, the use case: patient details and answers on a hold → booked, invalid,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-__all__ = ["Patient", "PatientForm", "validate_patient"]
+__all__ = ["Patient", "PatientForm", "check_birth_date", "validate_patient"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_CHARS = re.compile(r"^[0-9+()\-. ]+$")
@@ -37,6 +37,18 @@ class PatientForm:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+def check_birth_date(raw: str | None, *, today: date) -> tuple[date | None, str | None]:
+    """The form's date of birth, or the message to show beside it (also asked alone, first, when an
+    eligibility rule reads the patient's age: `screening`)."""
+    try:
+        birth = date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None, "Please enter your date of birth as YYYY-MM-DD."
+    if not date(today.year - 130, 1, 1) <= birth <= today:
+        return None, "Please check your date of birth: it cannot be in the future."
+    return birth, None
+
+
 def validate_patient(form: Mapping[str, str], *, today: date) -> PatientForm:
     """The booking form's patient fields, with a message per field that is wrong."""
     errors: dict[str, str] = {}
@@ -45,15 +57,9 @@ def validate_patient(form: Mapping[str, str], *, today: date) -> PatientForm:
         errors["name"] = "Please enter your full name."
     elif len(name) > 200:
         errors["name"] = "Please shorten your name to 200 characters."
-    birth: date | None = None
-    raw_birth = (form.get("birthDate") or "").strip()
-    try:
-        birth = date.fromisoformat(raw_birth)
-    except ValueError:
-        errors["birthDate"] = "Please enter your date of birth as YYYY-MM-DD."
-    if birth is not None and not (date(today.year - 130, 1, 1) <= birth <= today):
-        errors["birthDate"] = "Please check your date of birth: it cannot be in the future."
-        birth = None
+    birth, birth_error = check_birth_date(form.get("birthDate"), today=today)
+    if birth_error is not None:
+        errors["birthDate"] = birth_error
     phone = (form.get("phone") or "").strip() or None
     email = (form.get("email") or "").strip() or None
     if phone is not None:

@@ -38,6 +38,7 @@ from slotlinks.provider.portal.holds import Hold, get_hold, held_by, place_hold,
 from slotlinks.provider.portal.questionnaires import questionnaire_for_schedule
 from slotlinks.provider.portal.referrals import clean_handle, record_landing
 from slotlinks.provider.portal.responses import PortalPages, link_query
+from slotlinks.provider.portal.screening import BIRTH_FIELD, Screened, deciding_items, first_fields, screen, summary
 from slotlinks.provider.portal.slotinfo import is_bookable, slot_view
 from slotlinks.provider.portal.submission import Booked, CalledOff, Invalid, submit_booking
 from slotlinks.provider.store.settings import BOOKING_PATH
@@ -129,27 +130,45 @@ def portal_router(
         request: Request,
         hold: Hold,
         status: int = 200,
+        *,
         values: Mapping[str, str] | None = None,
         errors: Mapping[str, str] | None = None,
+        screened: bool = False,
     ) -> Response:
+        """The hold's form: the deciding questions alone (`screening`), or, once they are answered
+        (`screened`) or when there are none, the patient's details and the other questions."""
+        values, errors = values or {}, errors or {}
         with store.read() as conn:
             view = slot_view(conn, hold.slot_id)
             questionnaire = questionnaire_for_schedule(conn, view.schedule_id) if view else None
         if view is None:
             return pages.unavailable(request, hold.slot_id, 409, hold.source, hold.referral, "gone")
+        first = deciding_items(questionnaire)
+        fields = first_fields(questionnaire)
+        details = not first or (screened and not errors.keys() & fields)
+        asked = {i.linkId for i in first}
+        carried = {k: values[k] for k in sorted(fields) if values.get(k)} if details else {}
+        if details:
+            questions = [i for i in questionnaire.item if i.linkId not in asked] if questionnaire else []
+        else:
+            questions, errors = first, {k: v for k, v in errors.items() if k in fields}
         expires = datetime.fromtimestamp(hold.expires_ms / 1000, view.start.tzinfo)
         return pages.page(
             request,
-            "hold.html",
+            "hold.html" if details else "screen.html",
             status,
             slot=view,
             hold=hold,
             expires=expires,
             expires_iso=datetime.fromtimestamp(hold.expires_ms / 1000, UTC).isoformat(),
-            questions=[i for i in questionnaire.item if not i.is_birth_date] if questionnaire else [],
+            questions=[i for i in questions if not i.is_birth_date],
             questionnaire=questionnaire,
-            values=values or {},
-            errors=errors or {},
+            # Asked once: in the first step when an age rule reads it, else with the patient's details.
+            ask_birth=BIRTH_FIELD not in carried if details else BIRTH_FIELD in fields,
+            carried=carried,
+            answered=summary(questionnaire, carried),
+            values=values,
+            errors=errors,
             purpose=f"hold:{hold.id}",
             action=f"{BOOKING_PATH}hold/{hold.id}",
         )
@@ -185,12 +204,32 @@ def portal_router(
             return pages.expired_form(request, 403)
         if hold.state == "booked":
             return await run_in_threadpool(lapsed, request, hold)
-        if form.get("action") == "release":
+        action = form.get("action")
+        if action == "release":
             await run_in_threadpool(
                 release_hold, store=store, clock=clock, hold_id=hold_id, token=hold.token, reason="released"
             )
             return await run_in_threadpool(pages.called_off, request, hold, "released", ())
+        if action == "screen":
+            return await run_in_threadpool(check_first, request, hold, form)
+        if action == "change":  # back to the deciding questions, as answered
+            return await run_in_threadpool(hold_page, request, hold, values=form)
         return await run_in_threadpool(finish, request, hold, form)
+
+    def check_first(request: Request, hold: Hold, form: Mapping[str, str]) -> Response:
+        result = screen(store=bookings, clock=clock, hold_id=hold.id, token=hold.token, form=form)
+        match result:
+            case Screened(carried):
+                # A hold released meanwhile (say, from another tab) cannot go on to the details.
+                if hold.state != "active":
+                    return lapsed(request, hold)
+                return hold_page(request, hold, values=carried, screened=True)
+            case Invalid(errors):
+                return hold_page(request, hold, 422, values=form, errors=errors)
+            case CalledOff(outcome, messages):
+                return pages.called_off(request, hold, outcome, messages)
+            case _:
+                return pages.unavailable(request, hold.slot_id, 409, hold.source, hold.referral, result.reason)
 
     def finish(request: Request, hold: Hold, form: Mapping[str, str]) -> Response:
         result = submit_booking(store=bookings, clock=clock, hold_id=hold.id, token=hold.token, form=form)
@@ -198,7 +237,7 @@ def portal_router(
             case Booked(record):
                 return RedirectResponse(pages.appointment_url(record.id), status_code=303)
             case Invalid(errors):
-                return hold_page(request, hold, 422, values=form, errors=errors)
+                return hold_page(request, hold, 422, values=form, errors=errors, screened=True)
             case CalledOff(outcome, messages):
                 return pages.called_off(request, hold, outcome, messages)
             case _:
