@@ -40,6 +40,17 @@ def test_relative_output_url(tmp_path: Path) -> None:
     assert report.exit_code(strict=False) == 1
 
 
+def test_a_manifest_that_is_not_an_object_fails(tmp_path: Path) -> None:
+    for body, found in (("null", "null"), ("[]", "Array"), ('"x"', "String")):
+        site = tmp_path / found
+        site.mkdir()
+        (site / "$bulk-publish").write_text(body)
+        report = run_validation(str(site))
+        assert "manifest.download" in failed_ids(report), body
+        assert found in result(report, "manifest.download").examples[0].message
+        assert report.exit_code(strict=False) == 1
+
+
 def test_dangling_schedule_reference(tmp_path: Path) -> None:
     report = run_validation(str(write_feed(tmp_path / "f", slots=[slot(schedule={"reference": "Schedule/nope"})])))
     assert failed_ids(report) == {"slot.schedule-resolves"}

@@ -92,7 +92,7 @@ def download(fail: Fail, label: str, fetched: Fetched) -> Any:
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         fail(label, f"the manifest is not valid JSON: {exc}")
         return None
-    if doc is not None and not isinstance(doc, dict):
+    if not isinstance(doc, dict):  # JSON null included: it decodes to None
         fail(_WHERE, f"Expected manifest to be a JSON object, but found `{_type_name(doc)}`")
     return doc
 
