@@ -163,6 +163,7 @@ def subscription_body(
     content: str = "id-only",
     filters: tuple[str, ...] = (),
     heartbeat: int | None = None,
+    timeout: int | None = None,
     headers: tuple[str, ...] = (f"Authorization: Bearer {ENDPOINT_SECRET}",),
 ) -> dict[str, Any]:
     channel: dict[str, Any] = {
@@ -174,6 +175,8 @@ def subscription_body(
     }
     if heartbeat is not None:
         channel["extension"] = [{"url": BACKPORT + "backport-heartbeat-period", "valueUnsignedInt": heartbeat}]
+    if timeout is not None:
+        channel.setdefault("extension", []).append({"url": BACKPORT + "backport-timeout", "valueUnsignedInt": timeout})
     body: dict[str, Any] = {
         "resourceType": "Subscription",
         "meta": {"profile": [BACKPORT + "backport-subscription"]},

@@ -5,8 +5,8 @@ A side gives the two tables (columns as the provider's `push_subscription` and `
 subscription's `id`, `source`, `status`, `spec` (the `NewSubscription` as JSON), `events` (the count
 so far), `end_ms`, `error`, `created_ms`, `activated_ms`, `updated_ms`; an event's `subscription_id`,
 `number`, `at_ms`, `resource_type`, `resource_id`, `removed`) and its own `collect`, which calls
-`enqueue` in its transaction. Used by the discovery aggregate; the provider keeps its own copy of the
-same statements (`provider.push.store`).
+`enqueue` in its transaction. Used by the provider (`provider.push.store`) and the discovery aggregate
+(`discovery.aggregate.pushstore`).
 """
 
 from __future__ import annotations
