@@ -51,6 +51,8 @@ def test_sort_and_limits(client: httpx.Client) -> None:
         ("from", "soon"),
         ("sort", "random"),
         ("limit", "many"),
+        ("limit", "\u00b2"),
+        ("per_location", "\u0663"),
         ("tz", "X/Y"),
         ("age", "131"),
         ("age", "-1"),

@@ -163,7 +163,7 @@ def _int(params: Mapping[str, str | None], name: str, default: int, high: int) -
     value = _text(params, name)
     if value is None:
         return default
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # "²" is a digit to `isdigit`, not to `int`
         raise _fail(name, f"{value!r} is not a whole number")
     number = int(value)
     if not 1 <= number <= high:
@@ -175,7 +175,7 @@ def _age(params: Mapping[str, str | None]) -> int | None:
     value = _text(params, "age")
     if value is None:
         return None
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_AGE:
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_AGE:  # see `_int`
         raise _fail("age", f"{value!r} is not an age in whole years (0 to {MAX_AGE})")
     return int(value)
 
