@@ -261,17 +261,18 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
 def _next_slots(conn: Connection, req: SearchRequest, schedules: Iterable[_Schedule]) -> list[Any]:
     """Step 4: the first `per_location` slots of each schedule, one index range scan each."""
     sl = t.slot
-    fallback = bindparam("schedule_patients", type_=sl.c.patients.type)
+    # The Schedule's own status, for the Slots that say nothing, is bound per schedule (no join).
+    fallback = bindparam("schedule_patients", type_=sl.c.patients.type) if req.new_patients else None
+    columns = (sl.c.pk, sl.c.schedule_pk, sl.c.start_ms, sl.c.end_ms, sl.c.status, sl.c.capacity, sl.c.booking_phone)
     query = (
-        select(sl.c.pk, sl.c.schedule_pk, sl.c.start_ms, sl.c.end_ms, sl.c.status, sl.c.capacity, sl.c.booking_phone)
-        .add_columns(sl.c.patients)
+        select(*columns, sl.c.patients)
         .where(
             sl.c.schedule_pk == bindparam("schedule_pk"),
             sl.c.generation == bindparam("generation"),
             sl.c.start_ms >= bindparam("first_ms"),
             sl.c.start_ms < req.end_ms,
             _slot_status(req.free_only),
-            *slot_condition(sl, fallback, new_patients=req.new_patients),
+            *(slot_condition(sl, fallback, new_patients=True) if fallback is not None else ()),
         )
         .order_by(sl.c.start_ms)
         .limit(req.per_location)
@@ -344,6 +345,14 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
     names = _service_names(conn, [sc.pk for sc in wanted])
     offered: dict[int, tuple[str | None, str | None]] = {}  # schedule pk -> (service, practitioners)
     schedule_of = {sc.pk: sc for sc in wanted}
+    audiences: dict[tuple[str | None, int], SlotAudience] = {}  # a schedule's slots share a few
+
+    def audience(patients: str | None, schedule_pk: int) -> SlotAudience:
+        found = audiences.get((patients, schedule_pk))
+        if found is None:
+            found = audiences[patients, schedule_pk] = slot_audience(patients, schedule_of[schedule_pk])
+        return found
+
     for sc in wanted:
         name = names.get(sc.pk) or sc.service_text
         if name:
@@ -370,7 +379,7 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
                 booking_phone=r.booking_phone,
                 service=offered[int(r.schedule_pk)][0],
                 practitioner=offered[int(r.schedule_pk)][1],
-                audience=slot_audience(r.patients, schedule_of[int(r.schedule_pk)]),
+                audience=audience(r.patients, int(r.schedule_pk)),
             )
             for r in slot_rows
         ]
