@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from slotlinks.config import Settings
 from slotlinks.discovery.ingest import quirks
-from slotlinks.discovery.ingest.fastslot import clean_slot_values, plain_http_url, plain_slot_row
+from slotlinks.discovery.ingest.fastslot import SLOT_ROW_COLUMNS, clean_slot_values, plain_http_url, plain_slot_row
 from slotlinks.discovery.ingest.generation import GenerationWriter, row_for
 from slotlinks.discovery.ingest.quirks import read_resource
 from slotlinks.discovery.ingest.slots import slot_tuple, slot_values
@@ -29,6 +29,7 @@ from tests.discovery.conftest import run_provider, sync
 
 LINK = {"url": BOOKING_DEEP_LINK, "valueUrl": "https://book.example.com/s/1?x=1"}
 PHONE = {"url": BOOKING_PHONE, "valueString": "555-0100"}
+ACCEPTING = "http://terminology.hl7.org/CodeSystem/accepting-patients"
 
 
 def _slot(**changes: object) -> bytes:
@@ -78,6 +79,21 @@ CASES = {
             "coding": [{"system": "http://terminology.hl7.org/CodeSystem/accepting-patients", "code": "newpt"}],
             "text": "New patients only",
         }
+    ),
+    "existing patients only, after a visit kind": _slot(
+        appointmentType={
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v2-0276", "code": "ROUTINE"},
+                {"system": ACCEPTING, "code": "existptonly"},
+                {"system": ACCEPTING, "code": "newpt"},
+            ]
+        }
+    ),
+    "a visit kind only": _slot(
+        appointmentType={"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0276", "code": "ROUTINE"}]}
+    ),
+    "an accepting-patients code the system lacks": _slot(
+        appointmentType={"coding": [{"system": ACCEPTING, "code": "x"}]}
     ),
     "who the slot is for, with an extension": _slot(
         appointmentType={"coding": [{"code": "newpt", "extension": [{"url": "http://x.example/e"}]}]}
@@ -142,6 +158,9 @@ def test_the_fast_path_takes_the_everyday_slots_and_leaves_the_rest() -> None:
         "capacity zero",
         "absolute schedule reference",
         "who the slot is for",
+        "existing patients only, after a visit kind",
+        "a visit kind only",
+        "an accepting-patients code the system lacks",
     }
     assert vouched == everyday | {
         "who the slot is for, with an extension",
@@ -151,6 +170,30 @@ def test_the_fast_path_takes_the_everyday_slots_and_leaves_the_rest() -> None:
         "meta with a version",
     }
     assert {name for name, line in CASES.items() if plain_slot_row(line) is not None} == everyday
+
+
+@pytest.mark.parametrize(
+    ("name", "patients"),
+    [
+        ("who the slot is for", "newpt"),
+        ("existing patients only, after a visit kind", "existptonly"),
+        ("a visit kind only", None),
+        ("an accepting-patients code the system lacks", None),
+        ("clean", None),
+        ("who the slot is for, with an extension", None),
+        ("a field beyond the everyday ones", None),
+    ],
+)
+def test_who_the_slot_is_for_is_read_the_same_on_both_routes(name: str, patients: str | None) -> None:
+    """The patient status column: the first accepting-patients code, else unknown (None), whichever
+    route the line takes (a coding without a system is not guessed to be one)."""
+    line = CASES[name]
+    read = read_resource("Slot", 7, line, Counter())
+    assert not isinstance(read, LineError)
+    assert row_for(read[0], read[1], publisher_id=1, generation=1, now_ms=5)["patients"] == patients
+    plain = plain_slot_row(line)
+    if plain is not None:
+        assert plain[SLOT_ROW_COLUMNS.index("patients")] == patients
 
 
 def test_a_chunk_of_lines_gives_the_rows_the_lenient_reader_gives() -> None:

@@ -51,7 +51,17 @@ def test_sort_and_limits(client: httpx.Client) -> None:
         ("from", "soon"),
         ("sort", "random"),
         ("limit", "many"),
+        ("limit", "\u00b2"),
+        ("per_location", "\u0663"),
         ("tz", "X/Y"),
+        ("age", "131"),
+        ("age", "-1"),
+        ("age", "\u00b2"),
+        ("age", "twelve"),
+        ("language", "Elvish"),
+        ("language", "e1"),
+        ("new_patients", "maybe"),
+        ("no_referral", "sometimes"),
     ],
 )
 def test_malformed_parameter_is_a_400_outcome(client: httpx.Client, name: str, value: str) -> None:
@@ -71,9 +81,13 @@ def test_openapi_documents_the_parameters(client: httpx.Client) -> None:
     assert documented == {
         "near", "radius", "service", "specialty", "vaccine", "virtual", "practitioner", "publisher", "organization",
         "from", "to", "tz", "sort", "limit", "per_location", "include_busy",
+        "new_patients", "no_referral", "age", "language",
     }  # fmt: skip
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert "locations" in schema["properties"]
+    slot = schema["properties"]["locations"]["items"]["properties"]["slots"]["items"]
+    audience = slot["properties"]["audience"]["properties"]
+    assert {"patients", "referral", "min_age", "max_age", "languages", "badges"} <= set(audience)
     assert "/go/{slot_pk}" in spec["paths"]
 
 

@@ -22,6 +22,8 @@ drives it; sync/fetcher.py hands over the downloaded lines, numbered, a chunk at
 An incremental (`_since`) load keeps its lines' resources in an `incremental.Spool` and applies them
 to the current generation in one transaction (`incremental.apply_incremental`).
 
+- `audience`: Who a slot is for, read from what any publisher says: a Slot's patient status, its
+  Schedule's services' referral requirement and age range, its practitioners' languages.
 - `checkpoint`: SQLite checkpoints in a thread of their own while loads write.
 - `descriptive`: The descriptive resources: what search needs from a Location, Practitioner,
   PractitionerRole, HealthcareService and Schedule, derived at ingest as columns of its row.

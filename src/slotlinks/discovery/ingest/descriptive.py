@@ -5,7 +5,9 @@ Specification, the resource sections of SMART Scheduling Links: Schedules point 
 (Location, PractitionerRole, HealthcareService, Practitioner), which say where, who and what. Search
 needs each Schedule's Location as our own key plus text and code keys, so a search is a plain indexed
 join. A Schedule's columns depend on the other resources of its generation (`Lookups`); they are
-derived once more, with everything in place, when the load is resolved (resolve.py).
+derived once more, with everything in place, when the load is resolved (resolve.py). Who its slots
+are for comes from its services (its HealthcareService actors, else its roles' `healthcareService`)
+and the languages from its practitioners (audience.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 from typing import Any
 
 from slotlinks.discovery.geo import zip_point
+from slotlinks.discovery.ingest.audience import languages_of, service_audience
 from slotlinks.discovery.ingest.fastslot import reference_id
 from slotlinks.fhir.extensions import location_timezone, specialty, vaccine_products
 from slotlinks.fhir.resources import (
@@ -86,7 +89,7 @@ def practitioner_row(practitioner: Practitioner) -> dict[str, Any]:
         name = n.text or " ".join([*n.prefix, *n.given, n.family or "", *n.suffix]).strip()
         if name:
             break
-    return {"name": name}
+    return {"name": name, "languages": languages_of(practitioner)}
 
 
 def practitioner_role_row(role: PractitionerRole) -> dict[str, Any]:
@@ -146,6 +149,9 @@ def schedule_row(schedule: Schedule, lookups: Lookups) -> dict[str, Any]:
     _coding_parts(vaccine_products(schedule), texts, codes)
     location_id = None
     service_virtual = False
+    services: list[HealthcareService] = []
+    role_services: list[HealthcareService] = []
+    languages: list[str | None] = []
     for actor in schedule.actor:
         ref = actor.reference or ""
         if loc_id := reference_id(ref, "Location"):
@@ -156,18 +162,25 @@ def schedule_row(schedule: Schedule, lookups: Lookups) -> dict[str, Any]:
             if name or actor.display:
                 names.append(name or actor.display or "")
             organizations.append(organization)
+            practitioner_id, service_ids = lookups.role_links.get(role_id, (None, ()))
+            languages.append(lookups.languages.get(practitioner_id or ""))
+            role_services.extend(h for h in (lookups.services.get(i) for i in service_ids) if h is not None)
         elif service_id := reference_id(ref, "HealthcareService"):
             service = lookups.services.get(service_id)
             if service is not None:
+                services.append(service)
                 own: list[str] = [service.name] if service.name else []
                 _concept_parts(service.type + service.specialty + service.category, own, codes)
                 texts.extend(own)
                 organizations.append(_display(service.providedBy))
                 service_virtual = any(w in x.lower() for x in own for w in _VIRTUAL_WORDS)
                 location_id = location_id or healthcare_service_row(service)["location_source_id"]
-        elif actor.display and reference_id(ref, "Practitioner"):
-            names.append(actor.display)
+        elif practitioner_id := reference_id(ref, "Practitioner"):
+            languages.append(lookups.languages.get(practitioner_id))
+            if actor.display:
+                names.append(actor.display)
     service_text = _unique_lower(texts)
+    spoken = " ".join(dict.fromkeys(code for text in languages if text for code in text.split()))
     return {
         "location_source_id": location_id,
         "service_text": service_text,
@@ -176,6 +189,8 @@ def schedule_row(schedule: Schedule, lookups: Lookups) -> dict[str, Any]:
         "virtual": service_virtual or any(w in service_text for w in _VIRTUAL_WORDS),
         "organization_text": _unique_lower(organizations),
         "practitioner_display": "; ".join(dict.fromkeys(" ".join(n.split()) for n in names if n.strip())),
+        **service_audience(services or role_services),
+        "languages": spoken or None,
     }
 
 
@@ -188,10 +203,15 @@ class Lookups:
         locations: dict[str, tuple[int, bool]],
         roles: dict[str, tuple[str | None, str | None, str]],
         services: dict[str, HealthcareService],
+        role_links: dict[str, tuple[str | None, tuple[str, ...]]] | None = None,
+        languages: dict[str, str | None] | None = None,
     ) -> None:
         self.locations = locations  # source id -> (pk, virtual)
         self.roles = roles  # source id -> (location source id, practitioner name, organization text)
         self.services = services
+        # PractitionerRole source id -> (its Practitioner's source id, its HealthcareServices' source ids)
+        self.role_links = role_links or {}
+        self.languages = languages or {}  # Practitioner source id -> languages (practitioner_row)
 
     @classmethod
     def empty(cls) -> Lookups:

@@ -30,6 +30,7 @@ from typing import Any
 import msgspec
 from msgspec.structs import astuple
 
+from slotlinks.discovery.ingest.audience import patients_of
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, EXPECTED_VALUE_FIELD, SLOT_CAPACITY
 from slotlinks.fhir.ids import InvalidReference, is_valid_id, parse_reference
 from slotlinks.fhir.instant import INSTANT_PATTERN, InvalidInstant, instant_to_ms
@@ -54,6 +55,7 @@ SLOT_VALUE_COLUMNS = (
     "capacity",
     "booking_link",
     "booking_phone",
+    "patients",
 )
 
 #: What `plain_slot_row` returns, in this order: the Slot's id, its JSON as received, its values.
@@ -243,4 +245,5 @@ def _values(slot: Slot | _PlainSlot) -> tuple[Any, ...] | None:
     schedule = reference_id(slot.schedule.reference, "Schedule")
     if schedule is None:
         return None
-    return (schedule, start, end, slot.status, 1 if capacity is None else capacity, link, phone)
+    patients = patients_of(slot.appointmentType)
+    return (schedule, start, end, slot.status, 1 if capacity is None else capacity, link, phone, patients)

@@ -25,10 +25,12 @@ from sqlalchemy import Connection, Table, and_, bindparam, delete, exists, func,
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
 
+from slotlinks.discovery.ingest.audience import SCHEDULE_AUDIENCE_COLUMNS
 from slotlinks.discovery.ingest.descriptive import Lookups, schedule_row
+from slotlinks.discovery.ingest.fastslot import reference_id
 from slotlinks.discovery.ingest.generation import TABLES
 from slotlinks.discovery.store import tables as t
-from slotlinks.fhir.resources import HealthcareService, Schedule
+from slotlinks.fhir.resources import HealthcareService, Reference, Schedule
 
 __all__ = [
     "ChangeCounts",
@@ -43,6 +45,23 @@ __all__ = [
 
 _SCHEDULE_DECODER = msgspec.json.Decoder(Schedule)
 _SERVICE_DECODER = msgspec.json.Decoder(HealthcareService)
+
+
+class _RoleServices(msgspec.Struct):
+    """Only what a PractitionerRole links to: its services (who its Schedules' slots are for)."""
+
+    healthcareService: list[Reference] = []  # noqa: N815 (FHIR's name)
+
+
+_ROLE_DECODER = msgspec.json.Decoder(_RoleServices)
+
+
+def _role_services(resource: str) -> tuple[str, ...]:
+    try:
+        links = _ROLE_DECODER.decode(resource).healthcareService
+    except msgspec.MsgspecError:
+        return ()
+    return tuple(i for i in (reference_id(r.reference, "HealthcareService") for r in links) if i)
 
 
 @dataclass(slots=True)
@@ -131,19 +150,22 @@ def load_lookups(conn: Connection, publisher_id: int, generation: int) -> Lookup
             select(loc.source_id, loc.pk, loc.virtual).where(mine(t.location)).order_by(loc.pk.desc())
         )
     }
-    names = {
-        r.source_id: r.name
-        for r in conn.execute(select(t.practitioner.c.source_id, t.practitioner.c.name).where(mine(t.practitioner)))
-    }
+    names: dict[str, str] = {}
+    languages: dict[str, str | None] = {}
+    pc = t.practitioner.c
+    for r in conn.execute(select(pc.source_id, pc.name, pc.languages).where(mine(t.practitioner))):
+        names[r.source_id], languages[r.source_id] = r.name, r.languages
     pr = t.practitioner_role.c
     roles = {}
+    role_links: dict[str, tuple[str | None, tuple[str, ...]]] = {}
     for r in conn.execute(
         select(pr.source_id, pr.location_source_id, pr.practitioner_source_id)
-        .add_columns(pr.practitioner_name, pr.organization_text)
+        .add_columns(pr.practitioner_name, pr.organization_text, pr.resource)
         .where(mine(t.practitioner_role))
     ):
         name = names.get(r.practitioner_source_id or "") or r.practitioner_name
         roles[r.source_id] = (r.location_source_id, name, r.organization_text or "")
+        role_links[r.source_id] = (r.practitioner_source_id, _role_services(r.resource))
     services = {}
     hs = t.healthcare_service.c
     for h in conn.execute(select(hs.source_id, hs.resource).where(mine(t.healthcare_service))):
@@ -151,7 +173,7 @@ def load_lookups(conn: Connection, publisher_id: int, generation: int) -> Lookup
             services[h.source_id] = _SERVICE_DECODER.decode(h.resource)
         except msgspec.MsgspecError:
             continue
-    return Lookups(locations, roles, services)
+    return Lookups(locations, roles, services, role_links, languages)
 
 
 def resolve_generation(conn: Connection, publisher_id: int, generation: int, *, only_unresolved: bool = False) -> None:
@@ -175,6 +197,7 @@ def resolve_generation(conn: Connection, publisher_id: int, generation: int, *, 
             s.virtual,
             s.organization_text,
             s.practitioner_display,
+            *(s[name] for name in (*SCHEDULE_AUDIENCE_COLUMNS, "languages")),
         ).where(s.publisher_id == publisher_id, s.generation == generation)
     ):
         try:

@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection
 
+from slotlinks.discovery.ingest.audience import patients_of
 from slotlinks.discovery.ingest.fastslot import SLOT_ROW_COLUMNS, plain_http_url, reference_id
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.extensions import BOOKING_DEEP_LINK, BOOKING_PHONE, SLOT_CAPACITY
@@ -45,7 +46,8 @@ _SCHEDULE_AT = SLOT_COLUMNS.index("schedule_source_id")
 
 def slot_values(slot: Slot) -> tuple[Any, ...]:
     """The derived Slot columns (`SLOT_VALUE_COLUMNS`): schedule id, times, status, capacity (default
-    1), booking link and phone, of a Slot that passed validation.
+    1), booking link and phone, and who it is for (`audience.patients_of`), of a Slot that passed
+    validation.
 
     The three extensions are read in one pass, each from the first extension with its URL, as
     `booking_deep_link`, `booking_phone` and `slot_capacity` read them (`fastslot.plain_slot_row`
@@ -76,6 +78,7 @@ def slot_values(slot: Slot) -> tuple[Any, ...]:
         capacity if type(capacity) is int else 1,
         _http_link(link) if type(link) is str else None,
         phone if type(phone) is str else None,
+        patients_of(slot.appointmentType),
     )
 
 

@@ -1,5 +1,6 @@
 """Search across publishers: the request, SQL, ranking, the JSON API, the pages and the CLI.
 
+- `audience`: Who a slot is for, in search: the filters, and the plain-language badges shown before a link.
 - `calendar`: A location's week: its open times for seven local days by day and time of day (the location
   page), and how a time is spoken on every page.
 - `cli`: `slotlinks search`: the discovery search from the command line (a Rich table, or JSON).
@@ -15,6 +16,7 @@ which import them by module path; what is listed below is the capability's surfa
 
 from __future__ import annotations
 
+from slotlinks.discovery.search.audience import SlotAudience
 from slotlinks.discovery.search.calendar import location_week, spoken_time
 from slotlinks.discovery.search.execute import LocationResult, local_instant, search, zone_named
 from slotlinks.discovery.search.query import DEFAULT_DAYS, DEFAULT_RADIUS_MILES, SearchRequest, parse_search
@@ -27,6 +29,7 @@ __all__ = [
     "Candidate",
     "LocationResult",
     "SearchRequest",
+    "SlotAudience",
     "best_score",
     "dominates",
     "local_instant",

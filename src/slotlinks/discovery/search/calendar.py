@@ -25,6 +25,7 @@ from slotlinks.discovery.store.store import DiscoveryStore
 __all__ = ["CALENDAR_DAYS", "location_week", "spoken_time"]
 
 CALENDAR_DAYS = 7
+_KEYS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def spoken_time(instant: str, zone: str | None = None) -> str:
@@ -61,11 +62,22 @@ def _current_location(conn: Connection, pk: int) -> RowMapping | None:
 
 
 def location_week(
-    *, store: DiscoveryStore, pk: int, start_day: date | None, service: str | None, link_base: str
+    *,
+    store: DiscoveryStore,
+    pk: int,
+    start_day: date | None,
+    service: str | None,
+    link_base: str,
+    audience: SearchRequest | None = None,
+    audience_query: str = "",
 ) -> dict[str, Any] | None:
     """The location page's content: the location, its publisher and freshness, and a grid of its open
     times (rows: local time of day; columns: the seven days from `start_day`, default the location's
-    today), each cell linking to `/go/{slot pk}`. None when the location is not in current data."""
+    today), each cell linking to `/go/{slot pk}`. None when the location is not in current data.
+
+    `audience` carries the patient's who-can-book filters (`audience.AUDIENCE_PARAMETERS`, as
+    `audience_query` for the week links); `audiences` lists each distinct set of badges with the
+    letter the cells of its times name."""
     with store.read() as conn:
         row = _current_location(conn, pk)
         if row is None:
@@ -82,10 +94,15 @@ def location_week(
             service=service,
             only_location_pk=pk,
             per_location=500,
+            new_patients=audience.new_patients if audience else False,
+            no_referral=audience.no_referral if audience else False,
+            age=audience.age if audience else None,
+            language=audience.language if audience else None,
         )
         found = search(conn, req, now_ms=now_ms, link_base=link_base)
     days = [first + timedelta(days=i) for i in range(CALENDAR_DAYS)]
     grid: dict[str, list[list[dict[str, Any]]]] = {}
+    keys: dict[tuple[str, ...], str] = {}
     phone = row["phone"]
     for result in found:
         phone = result.phone or phone
@@ -96,8 +113,12 @@ def location_week(
             index = (moment.date() - first).days
             if 0 <= index < len(days):
                 spoken = spoken_time(slot.start, zone.key)
-                cells[index].append({"pk": slot.pk, "capacity": slot.capacity, "label": spoken})
-    extra = urlencode({"service": service}) if service else ""
+                badges = slot.audience.badges
+                key = keys.setdefault(tuple(badges), _KEYS[len(keys) % len(_KEYS)])
+                cells[index].append(
+                    {"pk": slot.pk, "capacity": slot.capacity, "label": spoken, "badges": badges, "key": key}
+                )
+    extra = "&".join(q for q in (urlencode({"service": service}) if service else "", audience_query) if q)
     return {
         "pk": pk,
         "name": row["name"],
@@ -114,4 +135,5 @@ def location_week(
         "next_from": (first + timedelta(days=CALENDAR_DAYS)).isoformat(),
         "extra_query": ("&" + extra) if extra else "",
         "rows": sorted(grid.items()),
+        "audiences": [(key, list(badges)) for badges, key in keys.items()],
     }

@@ -1,7 +1,9 @@
 """`slotlinks search`: the discovery search from the command line (a Rich table, or JSON).
 
 The same `parse_search` and `search` as the JSON API and the web pages (STYLE.md: one typed request
-for every interface). Recorded data lies in the past, so `--from`/`--to` accept any window.
+for every interface). Recorded data lies in the past, so `--from`/`--to` accept any window. Who may
+book each time is shown in words; `--new-patients`, `--no-referral`, `--age` and `--language` keep
+only the times whose publisher says they match (search/audience.py).
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ __all__ = ["search_command"]
 
 def _table(results: list[LocationResult]) -> Table:
     table = Table(title=f"{len(results)} locations")
-    for column in ("Location", "Distance", "Publisher", "Data", "Phone", "Next times"):
+    for column in ("Location", "Distance", "Publisher", "Data", "Phone", "Next times", "Who can book"):
         table.add_column(column)
     for r in results:
         distance = f"{r.distance_miles:.1f} mi" if r.distance_miles is not None else ("video" if r.virtual else "")
         times = "\n".join(f"{s.start} ({s.capacity})" if s.capacity > 1 else s.start for s in r.slots)
         place = r.name + (f"\n{r.city}, {r.state}" if r.city else "")
-        table.add_row(place, distance, r.publisher.name, r.freshness, r.phone or "", times)
+        who = "\n".join(dict.fromkeys(", ".join(s.audience.badges) for s in r.slots))
+        table.add_row(place, distance, r.publisher.name, r.freshness, r.phone or "", times, who)
     return table
 
 
@@ -50,6 +53,18 @@ def search_command(
     to: Annotated[str | None, typer.Option("--to", help="Window end: date (inclusive) or date-time.")] = None,
     sort: Annotated[str, typer.Option("--sort", help="best, soonest or nearest.")] = "best",
     limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="How many locations.")] = 20,
+    new_patients: Annotated[
+        bool, typer.Option("--new-patients", help="Only times published as open to new patients.")
+    ] = False,
+    no_referral: Annotated[
+        bool, typer.Option("--no-referral", help="Only times whose service says no referral is needed.")
+    ] = False,
+    age: Annotated[
+        str | None, typer.Option("--age", help="The patient's age in years: only times whose age range includes it.")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", help="A language a practitioner speaks: es, pt-BR or Spanish.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, one object per location.")] = False,
 ) -> None:
     """Find open appointment slots near a place, ranked by distance and wait."""
@@ -65,6 +80,10 @@ def search_command(
         "to": to,
         "sort": sort,
         "limit": str(limit),
+        "new_patients": "true" if new_patients else None,
+        "no_referral": "true" if no_referral else None,
+        "age": age,
+        "language": language,
     }
     err = Console(stderr=True)
     store = open_store(settings.discovery_db_url)

@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, false, func, 
 
 from slotlinks.discovery.geo import KM_PER_MILE, bounding_box, haversine_miles
 from slotlinks.discovery.publishers.freshness import describe_age
+from slotlinks.discovery.search.audience import SlotAudience, schedule_conditions, slot_audience, slot_condition
 from slotlinks.discovery.search.query import SearchRequest
 from slotlinks.discovery.search.ranking import Candidate, rank
 from slotlinks.discovery.store import tables as t
@@ -49,6 +50,7 @@ class SlotResult(msgspec.Struct, kw_only=True):
     booking_phone: str | None = None
     service: str | None = None  # what the time is for, as its Schedule names it
     practitioner: str | None = None  # who it is with, when its Schedule names them
+    audience: SlotAudience = msgspec.field(default_factory=SlotAudience)  # who may book it
 
 
 class PublisherRef(msgspec.Struct, kw_only=True):
@@ -194,6 +196,12 @@ class _Schedule(NamedTuple):
     service_text: str
     first_ms: int
     practitioners: str
+    # Who its slots are for (audience.slot_audience reads these by name).
+    patients: str | None
+    referral: bool | None
+    min_age: int | None
+    max_age: int | None
+    languages: str | None
 
 
 def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place]) -> list[_Schedule]:
@@ -207,12 +215,13 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
             sl.c.start_ms >= req.start_ms,
             sl.c.start_ms < req.end_ms,
             _slot_status(req.free_only),
+            *slot_condition(sl, s.c.patients, new_patients=req.new_patients),
         )
         .order_by(sl.c.start_ms)
         .limit(1)
         .scalar_subquery()
     )
-    conditions: list[ColumnElement[bool]] = []
+    conditions = schedule_conditions(s, no_referral=req.no_referral, age=req.age, language=req.language)
     for value in (req.service, req.specialty, req.vaccine):
         if value is not None:
             conditions.append(_code_or_text(value))
@@ -232,7 +241,7 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
         locations = {pk: place for pk, place in locations.items() if not place.virtual}
     base = (
         select(s.c.pk, s.c.location_pk, s.c.generation, s.c.service_text, first.label("first_ms"))
-        .add_columns(s.c.practitioner_display)
+        .add_columns(s.c.practitioner_display, s.c.patients, s.c.referral, s.c.min_age, s.c.max_age, s.c.languages)
         .join(p, and_(p.c.id == s.c.publisher_id, p.c.generation == s.c.generation))
         .where(*conditions)
     )
@@ -244,28 +253,36 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
             if row.first_ms is not None:
                 text = str(row.service_text or "")
                 who = str(row.practitioner_display or "")
-                out.append(_Schedule(row.pk, row.location_pk, row.generation, text, int(row.first_ms), who))
+                audience = (row.patients, row.referral, row.min_age, row.max_age, row.languages)
+                out.append(_Schedule(row.pk, row.location_pk, row.generation, text, int(row.first_ms), who, *audience))
     return out
 
 
 def _next_slots(conn: Connection, req: SearchRequest, schedules: Iterable[_Schedule]) -> list[Any]:
     """Step 4: the first `per_location` slots of each schedule, one index range scan each."""
     sl = t.slot
+    # The Schedule's own status, for the Slots that say nothing, is bound per schedule (no join).
+    fallback = bindparam("schedule_patients", type_=sl.c.patients.type) if req.new_patients else None
+    columns = (sl.c.pk, sl.c.schedule_pk, sl.c.start_ms, sl.c.end_ms, sl.c.status, sl.c.capacity, sl.c.booking_phone)
     query = (
-        select(sl.c.pk, sl.c.schedule_pk, sl.c.start_ms, sl.c.end_ms, sl.c.status, sl.c.capacity, sl.c.booking_phone)
+        select(*columns, sl.c.patients)
         .where(
             sl.c.schedule_pk == bindparam("schedule_pk"),
             sl.c.generation == bindparam("generation"),
             sl.c.start_ms >= bindparam("first_ms"),
             sl.c.start_ms < req.end_ms,
             _slot_status(req.free_only),
+            *(slot_condition(sl, fallback, new_patients=True) if fallback is not None else ()),
         )
         .order_by(sl.c.start_ms)
         .limit(req.per_location)
     )
     rows: list[Any] = []
     for sc in schedules:
-        rows.extend(conn.execute(query, {"schedule_pk": sc.pk, "generation": sc.generation, "first_ms": sc.first_ms}))
+        values: dict[str, object] = {"schedule_pk": sc.pk, "generation": sc.generation, "first_ms": sc.first_ms}
+        if req.new_patients:
+            values["schedule_patients"] = sc.patients
+        rows.extend(conn.execute(query, values))
     return rows
 
 
@@ -327,6 +344,15 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
     services: dict[int, set[str]] = defaultdict(set)
     names = _service_names(conn, [sc.pk for sc in wanted])
     offered: dict[int, tuple[str | None, str | None]] = {}  # schedule pk -> (service, practitioners)
+    schedule_of = {sc.pk: sc for sc in wanted}
+    audiences: dict[tuple[str | None, int], SlotAudience] = {}  # a schedule's slots share a few
+
+    def audience(patients: str | None, schedule_pk: int) -> SlotAudience:
+        found = audiences.get((patients, schedule_pk))
+        if found is None:
+            found = audiences[patients, schedule_pk] = slot_audience(patients, schedule_of[schedule_pk])
+        return found
+
     for sc in wanted:
         name = names.get(sc.pk) or sc.service_text
         if name:
@@ -353,6 +379,7 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
                 booking_phone=r.booking_phone,
                 service=offered[int(r.schedule_pk)][0],
                 practitioner=offered[int(r.schedule_pk)][1],
+                audience=audience(r.patients, int(r.schedule_pk)),
             )
             for r in slot_rows
         ]

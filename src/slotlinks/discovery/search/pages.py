@@ -20,6 +20,7 @@ never with JSON.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from jinja2 import Environment
@@ -44,6 +45,7 @@ from slotlinks.discovery.referrals.outcomes import (
     refresh_many,
     refresh_outcome,
 )
+from slotlinks.discovery.search.audience import AUDIENCE_PARAMETERS, by_audience
 from slotlinks.discovery.search.calendar import location_week, spoken_time
 from slotlinks.discovery.search.execute import LocationResult, search
 from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_day, parse_search
@@ -67,6 +69,9 @@ def make_templates() -> Environment:
     env.filters["when"] = spoken_time
     # Location pk -> booked start times of this browser's referrals there (pages that know pass theirs).
     env.globals["booked"] = {}
+    env.filters["by_audience"] = by_audience
+    # The patient's who-can-book filters as a query, for links to a location's calendar (pages that know).
+    env.globals["location_query"] = ""
     return env
 
 
@@ -86,6 +91,12 @@ def _plain(error: SlotlinksError) -> str:
     else:
         text = error.message.rstrip(".") + "."
     return text + " Please check the link or search again." if error.status == 400 else text
+
+
+def _audience_query(request: Request) -> str:
+    """The who-can-book filters of the request, as a query string (without `?`)."""
+    chosen = {name: request.query_params.get(name, "").strip() for name in AUDIENCE_PARAMETERS}
+    return urlencode({name: value for name, value in chosen.items() if value})
 
 
 def _form(request: Request) -> dict[str, str]:
@@ -141,16 +152,34 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         locations = await run_in_threadpool(_search, req)
         booked = await run_in_threadpool(lambda: booked_for(my_ids(request)))
         where = req.near.label if req.near else ""
-        return html_page(env, "results.html", form=form, error=None, where=where, locations=locations, booked=booked)
+        query = _audience_query(request)
+        return html_page(
+            env,
+            "results.html",
+            form=form,
+            error=None,
+            where=where,
+            locations=locations,
+            booked=booked,
+            location_query="?" + query if query else "",
+        )
 
     @router.get("/locations/{pk}", response_class=HTMLResponse)
     async def location_page(pk: RowPk, request: Request) -> HTMLResponse:
         start_text = request.query_params.get("from") or None
         service = (request.query_params.get("service") or "").strip()[:200] or None
         start_day = parse_day("from", start_text) if start_text else None
+        query = _audience_query(request)
+        audience = parse_search(dict(parse_qsl(query)), now=store.clock())
         context = await run_in_threadpool(
             lambda: location_week(
-                store=store, pk=pk, start_day=start_day, service=service, link_base=settings.discovery_url
+                store=store,
+                pk=pk,
+                start_day=start_day,
+                service=service,
+                link_base=settings.discovery_url,
+                audience=audience,
+                audience_query=query,
             )
         )
         if context is None:

@@ -21,6 +21,13 @@ across publishers and helps weigh distance against wait):
 | limit | how many locations (default 20, at most 200) |
 | per_location | how many times per location (default 5, at most 50) |
 | include_busy | `true` shows busy slots too (default: free slots with capacity only) |
+| new_patients | `true`: only times published as open to new patients |
+| no_referral | `true`: only times whose service says no referral is needed |
+| age | the patient's age in whole years (0 to 130): only times whose published age range includes it |
+| language | a language code (`es`, `pt-BR`) or its English name (`Spanish`): a practitioner speaks it |
+
+The last four keep only what the publisher says matches; without them nothing is left out for what
+a publisher does not say (search/audience.py).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slotlinks.discovery.geo import Point, parse_near, parse_radius
+from slotlinks.discovery.search.audience import parse_language
 from slotlinks.errors import InvalidInput
 
 __all__ = [
@@ -56,6 +64,7 @@ MAX_LIMIT = 200
 DEFAULT_PER_LOCATION = 5
 MAX_PER_LOCATION = 50
 MAX_TEXT = 200
+MAX_AGE = 130
 
 PARAMETERS = (
     "near",
@@ -74,6 +83,10 @@ PARAMETERS = (
     "limit",
     "per_location",
     "include_busy",
+    "new_patients",
+    "no_referral",
+    "age",
+    "language",
 )
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -105,6 +118,10 @@ class SearchRequest:
     limit: int = DEFAULT_LIMIT
     per_location: int = DEFAULT_PER_LOCATION
     free_only: bool = True
+    new_patients: bool = False
+    no_referral: bool = False
+    age: int | None = None
+    language: str | None = None  # a BCP-47 primary subtag (audience.parse_language)
     # Internal narrowing used by the stale-slot page: schedules with exactly these codes.
     schedule_codes: str | None = None
     only_location_pk: int | None = None
@@ -146,12 +163,31 @@ def _int(params: Mapping[str, str | None], name: str, default: int, high: int) -
     value = _text(params, name)
     if value is None:
         return default
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # "²" is a digit to `isdigit`, not to `int`
         raise _fail(name, f"{value!r} is not a whole number")
     number = int(value)
     if not 1 <= number <= high:
         raise _fail(name, f"must be between 1 and {high}")
     return number
+
+
+def _age(params: Mapping[str, str | None]) -> int | None:
+    value = _text(params, "age")
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_AGE:  # see `_int`
+        raise _fail("age", f"{value!r} is not an age in whole years (0 to {MAX_AGE})")
+    return int(value)
+
+
+def _language(params: Mapping[str, str | None]) -> str | None:
+    value = _text(params, "language")
+    if value is None:
+        return None
+    code = parse_language(value)
+    if code is None:
+        raise _fail("language", f"{value!r} is not a language code (es, pt-BR) or a language name we know")
+    return code
 
 
 def _in_range(name: str, text: str, year: int) -> None:
@@ -249,4 +285,8 @@ def parse_search(params: Mapping[str, str | None], *, now: datetime) -> SearchRe
         limit=_int(params, "limit", DEFAULT_LIMIT, MAX_LIMIT),
         per_location=_int(params, "per_location", DEFAULT_PER_LOCATION, MAX_PER_LOCATION),
         free_only=not include_busy,
+        new_patients=_bool(params, "new_patients") is True,
+        no_referral=_bool(params, "no_referral") is True,
+        age=_age(params),
+        language=_language(params),
     )

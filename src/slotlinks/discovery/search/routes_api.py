@@ -93,6 +93,10 @@ _DOCS = {
     "limit": "Locations to return, 1-200 (default 20)",
     "per_location": "Times per location, 1-50 (default 5)",
     "include_busy": "true: busy slots too (default: free only)",
+    "new_patients": "true: only times published as open to new patients (times that do not say are left out)",
+    "no_referral": "true: only times whose service says no referral is needed (times that do not say are left out)",
+    "age": "Patient's age in whole years, 0-130: only times whose published age range includes it",
+    "language": "A language code (es, pt-BR) or English name (Spanish) a practitioner speaks",
 }
 
 _ENCODER = msgspec.json.Encoder()
@@ -156,6 +160,10 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         limit: Annotated[str | None, Query(description=_DOCS["limit"])] = None,
         per_location: Annotated[str | None, Query(description=_DOCS["per_location"])] = None,
         include_busy: Annotated[str | None, Query(description=_DOCS["include_busy"])] = None,
+        new_patients: Annotated[str | None, Query(description=_DOCS["new_patients"])] = None,
+        no_referral: Annotated[str | None, Query(description=_DOCS["no_referral"])] = None,
+        age: Annotated[str | None, Query(description=_DOCS["age"])] = None,
+        language: Annotated[str | None, Query(description=_DOCS["language"])] = None,
     ) -> Response:
         params = {
             "near": near,
@@ -174,6 +182,10 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
             "limit": limit,
             "per_location": per_location,
             "include_busy": include_busy,
+            "new_patients": new_patients,
+            "no_referral": no_referral,
+            "age": age,
+            "language": language,
         }
         answer = await run_in_threadpool(run, params)
         return Response(_ENCODER.encode(answer), media_type="application/json", headers={"Cache-Control": "no-store"})

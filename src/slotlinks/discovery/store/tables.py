@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 __all__ = [
@@ -171,7 +172,12 @@ location = _data_table(
     Index("ix_feed_location_lat_lon", "latitude", "longitude"),
 )
 
-practitioner = _data_table("practitioner", Column("name", Text, nullable=False))
+practitioner = _data_table(
+    "practitioner",
+    Column("name", Text, nullable=False),
+    # The primary subtags of its `communication` languages, space-separated; NULL: none published.
+    Column("languages", Text, nullable=True),
+)
 
 healthcare_service = _data_table(
     "healthcare_service",
@@ -191,7 +197,11 @@ practitioner_role = _data_table(
 # PractitionerRole/HealthcareService actor), `service_text` (lower-cased service-type, specialty and
 # service names, for text search), `codes` (space-separated `system|code` tokens of serviceType,
 # specialty and vaccine-product), `practitioner_text`, `organization_text` (the organizations of its
-# PractitionerRole and HealthcareService actors), and `virtual`.
+# PractitionerRole and HealthcareService actors), and `virtual`. Who its slots are for (issue 13,
+# ingest/audience.py), NULL where nothing is published: `patients` (an accepting-patients code from its
+# services' eligibility), `referral`, the age range `min_age`..`max_age` in whole years (`ages_stated`:
+# its services state their eligibility, so no range means no age limit), and `languages` (its
+# practitioners', space-separated).
 schedule = _data_table(
     "schedule",
     Column("location_source_id", String(200), nullable=True),
@@ -203,6 +213,12 @@ schedule = _data_table(
     Column("organization_text", Text, nullable=False, default="", server_default=""),
     # The practitioners' names as published ("; "-separated), for showing who a time is with.
     Column("practitioner_display", Text, nullable=False, default="", server_default=""),
+    Column("patients", String(16), nullable=True),
+    Column("referral", Boolean, nullable=True),
+    Column("min_age", Integer, nullable=True),
+    Column("max_age", Integer, nullable=True),
+    Column("ages_stated", Boolean, nullable=False, default=False, server_default=false()),
+    Column("languages", Text, nullable=True),
     Index("ix_feed_schedule_location", "location_pk"),
 )
 
@@ -216,6 +232,7 @@ slot = _data_table(
     Column("capacity", Integer, nullable=False, default=1),
     Column("booking_link", Text, nullable=True),  # only http(s) links are kept
     Column("booking_phone", Text, nullable=True),
+    Column("patients", String(16), nullable=True),  # its appointmentType's accepting-patients code
     Index("ix_feed_slot_schedule_start", "schedule_pk", "start_ms"),
     Index("ix_feed_slot_start", "start_ms"),
 )

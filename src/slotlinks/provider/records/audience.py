@@ -24,6 +24,7 @@ import msgspec
 import orjson
 from sqlalchemy import Connection, select
 
+from slotlinks.fhir.audience import ELIGIBILITY
 from slotlinks.provider.portal.eligibility import ELIGIBILITY_RULE, parse_rules
 from slotlinks.provider.portal.questionnaires import (
     BIRTH_DATE,
@@ -46,8 +47,6 @@ __all__ = [
     "with_audience",
 ]
 
-#: The project's CodeSystem for the deciding questions and the published eligibility codes.
-ELIGIBILITY = "urn:slotlinks:fhir:eligibility"
 REFERRAL = "referral"
 PATIENT_STATUS = "patient-status"
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from slotlinks.fhir.audience import ACCEPTING_PATIENTS, ELIGIBILITY_VALUE, UCUM
 from slotlinks.fhir.resources import (
     CodeableConcept,
     Coding,
@@ -37,10 +38,6 @@ __all__ = [
     "with_service_audience",
 ]
 
-ACCEPTING_PATIENTS = "http://terminology.hl7.org/CodeSystem/accepting-patients"
-#: FHIR's cross-version extension for R5's `HealthcareService.eligibility.value[x]` in an R4 resource.
-ELIGIBILITY_VALUE = "http://hl7.org/fhir/5.0/StructureDefinition/extension-HealthcareService.eligibility.value"
-UCUM = "http://unitsofmeasure.org"
 
 # (code, the CodeSystem's display, what we say)
 _PATIENTS: dict[Patients, tuple[str, str, str]] = {

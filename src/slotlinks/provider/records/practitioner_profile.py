@@ -7,32 +7,24 @@ A gender the clinician chose not to publish is not kept at all: the store holds 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Literal, get_args
 
 import msgspec
 
 from slotlinks.errors import InvalidInput
+from slotlinks.fhir.audience import BCP47, LANGUAGES, language_name
 from slotlinks.fhir.resources import CodeableConcept, Coding, Practitioner
 from slotlinks.provider.records.resources import get_resource, put_resource
 from slotlinks.provider.store.store import Change
 
 __all__ = ["BCP47", "LANGUAGES", "Gender", "PractitionerProfile", "profile_of", "set_profile"]
 
-BCP47 = "urn:ietf:bcp:47"
 Gender = Literal["male", "female", "other", "unknown"]
 # A well-formed BCP-47 tag as clinicians' languages need them: a language, optional script/region parts.
 _TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _MAX_LANGUAGES = 20
-
-#: Language codes we know the English name of (others are published without a display).
-LANGUAGES: Mapping[str, str] = MappingProxyType({
-    "en": "English", "es": "Spanish", "pt": "Portuguese", "vi": "Vietnamese", "ht": "Haitian Creole",
-    "zh": "Chinese", "ko": "Korean", "tl": "Tagalog", "ru": "Russian", "ar": "Arabic", "fr": "French",
-    "hi": "Hindi", "pl": "Polish", "so": "Somali", "hmn": "Hmong",
-})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +39,7 @@ def profile_of(practitioner: Practitioner) -> PractitionerProfile:
 
 
 def _language(code: str) -> CodeableConcept:
-    display = LANGUAGES.get(code.lower()) or LANGUAGES.get(code.split("-")[0].lower())
+    display = language_name(code)
     return CodeableConcept(coding=[Coding(system=BCP47, code=code, display=display)], text=display)
 
 
