@@ -23,8 +23,10 @@ import time
 from collections import Counter
 from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
+import psutil
 from sqlalchemy import create_engine, select
 
 from slotlinks.config import Settings
@@ -59,23 +61,35 @@ def write_feed(directory: Path, slots: int) -> None:
     (directory / "$bulk-publish").write_bytes(orjson.dumps({**manifest, "error": []}))
 
 
-def worker(url: str, ready: Event, go: Event, loaded: multiprocessing.Queue[int]) -> None:
-    """One sync worker: a pass over the publishers that are due, once told to go."""
-    settings = Settings(data_dir=Path(tempfile.gettempdir()), allow_private_networks=True, read_timeout=120)
+def worker(
+    url: str, concurrency: int, ready: Event, go: Event, loaded: multiprocessing.Queue[tuple[int, float]]
+) -> None:
+    """One sync worker: a pass over the publishers that are due, once told to go; reports how many
+    it loaded and the CPU seconds that took."""
+    scratch = Path(tempfile.gettempdir())
+    settings = Settings(data_dir=scratch, allow_private_networks=True, read_timeout=120, sync_concurrency=concurrency)
     store = open_store(url, migrate=False)
     engine = SyncEngine(store, settings)
     ready.set()
     go.wait()
+    cpu_before = time.process_time()
     results = asyncio.run(engine.sync_once())
     failed = [(r.publisher_id, r.error) for r in results if r.outcome != "full"]
     if failed:
         raise RuntimeError(f"loads failed: {failed}")
     store.dispose()
-    loaded.put(len(results))
+    loaded.put((len(results), time.process_time() - cpu_before))
 
 
-def round_of(url: str, schema: str, manifests: list[str], workers: int) -> tuple[float, list[int]]:
-    """One round by `workers` processes into a new schema; answers (seconds, loads per worker)."""
+class Round(NamedTuple):
+    seconds: float
+    loads: list[int]  # publishers loaded, per worker
+    worker_cpu: list[float]  # CPU seconds, per worker
+    busy: float  # the machine's CPU use over the round, in percent of all its CPUs
+
+
+def round_of(url: str, schema: str, manifests: list[str], workers: int, concurrency: int) -> Round:
+    """One round by `workers` processes into a new schema."""
     admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
@@ -88,17 +102,19 @@ def round_of(url: str, schema: str, manifests: list[str], workers: int) -> tuple
         spawn = multiprocessing.get_context("spawn")
         go, loaded = spawn.Event(), spawn.Queue()
         readies = [spawn.Event() for _ in range(workers)]
-        procs = [spawn.Process(target=worker, args=(schema_url, ready, go, loaded)) for ready in readies]
+        procs = [spawn.Process(target=worker, args=(schema_url, concurrency, ready, go, loaded)) for ready in readies]
         for p in procs:
             p.start()
         for ready in readies:
             if not ready.wait(120):
                 raise RuntimeError("a worker did not start")
+        psutil.cpu_percent()  # from here
         started = time.perf_counter()
         go.set()
         for p in procs:
             p.join()
         seconds = time.perf_counter() - started
+        busy = psutil.cpu_percent()
         if any(p.exitcode for p in procs):
             raise RuntimeError("a worker failed")
         r = t.sync_run.c
@@ -106,7 +122,8 @@ def round_of(url: str, schema: str, manifests: list[str], workers: int) -> tuple
             loads = Counter(conn.execute(select(r.publisher_id).where(r.outcome == "full")).scalars())
         if len(loads) != len(manifests) or set(loads.values()) != {1}:
             raise RuntimeError(f"not every publisher loaded exactly once: {dict(loads)}")
-        return seconds, sorted((loaded.get() for _ in procs), reverse=True)
+        reports = sorted((loaded.get() for _ in procs), reverse=True)
+        return Round(seconds, [n for n, _ in reports], [c for _, c in reports], busy)
     finally:
         store.dispose()
         with admin.begin() as conn:
@@ -122,6 +139,7 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=20)
     parser.add_argument("--slots", type=int, default=50_000, help="slots per publisher")
     parser.add_argument("--runs", type=int, default=3, help="rounds of each kind; the median counts")
+    parser.add_argument("--concurrency", type=int, default=8, help="loads at once per worker (sync_concurrency)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="slotlinks-bench-workers-"))
     server: subprocess.Popen[str] | None = None
@@ -140,16 +158,19 @@ def main() -> None:
         for workers in (1, 2):
             times = []
             for run in range(args.runs):
-                seconds, loads = round_of(args.postgres, f"bench_w{os.getpid()}_{workers}_{run}", manifests, workers)
-                times.append(seconds)
+                schema = f"bench_w{os.getpid()}_{workers}_{run}"
+                r = round_of(args.postgres, schema, manifests, workers, args.concurrency)
+                times.append(r.seconds)
                 print(
                     f"{workers} worker(s), round {run + 1}: {slots:,} slots from {args.publishers} publishers in "
-                    f"{seconds:.2f} s ({slots / seconds:,.0f} slots/s); publishers loaded per worker {loads}"
+                    f"{r.seconds:.2f} s ({slots / r.seconds:,.0f} slots/s); publishers loaded per worker {r.loads}, "
+                    f"their CPU {', '.join(f'{c:.1f}' for c in r.worker_cpu)} s; machine CPU busy {r.busy:.0f}%"
                 )
             medians[workers] = statistics.median(times)
         print(
             f"two workers against one (median of {args.runs} rounds each): {medians[1]:.2f} s -> {medians[2]:.2f} s, "
             f"{medians[1] / medians[2]:.2f}x the throughput; every publisher loaded exactly once per round; "
+            f"{args.concurrency} loads at once per worker; "
             f"{os.cpu_count()} CPUs shared by the workers, PostgreSQL and the file server"
         )
     finally:
