@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 import slotlinks
@@ -34,6 +34,7 @@ from slotlinks.discovery.sync import SyncEngine, SyncResult
 from slotlinks.discovery.sync.leases import Leases
 from tests.conftest import NOW
 from tests.discovery.conftest import RawServer, held
+from tests.discovery.test_sync_engine import gated_feed
 from tests.discovery.test_sync_failures import feed
 from tests.discovery.test_sync_kill import generation_rows, many_slots, serve_held_back
 
@@ -253,3 +254,40 @@ def test_sync_takes_its_lease_from_its_option_or_the_environment_and_refuses_a_b
     r = runner.invoke(app, ["--once"], env={**env, "SLOTLINKS_SYNC_LEASE_SECONDS": "soon"})
     assert r.exit_code == 2, r.output
     assert "Invalid value for '--lease-seconds'" in r.output
+
+
+def steal(store: DiscoveryStore, publisher_id: int) -> None:
+    """What another worker does once this one's lease lapsed (it stalled): claim the publisher."""
+    with store.write() as conn:
+        conn.execute(update(t.publisher).where(t.publisher.c.id == publisher_id).values(lease_owner="thief"))
+
+
+@pytest.mark.parametrize("lease_seconds", [0.5, 60.0])
+def test_a_worker_whose_lease_was_taken_stops_and_writes_nothing(
+    store: DiscoveryStore, settings: Settings, raw: RawServer, lease_seconds: float
+) -> None:
+    """With a short lease the worker finds out when it renews, while its file is still held back; with
+    a long one, when its load is about to flip. Either way the publisher keeps its data and state and
+    the thief's lease, and no run is recorded."""
+    url, gate = gated_feed(raw, "p")
+    pid = registry.add_publisher(store, url=url, name="p").id
+    engine = SyncEngine(store, dataclasses.replace(settings, read_timeout=30.0, sync_lease_seconds=lease_seconds))
+
+    async def scenario() -> list[SyncResult]:
+        task = asyncio.create_task(engine.sync_once(force=True))
+        assert await asyncio.to_thread(gate.arrived.wait, 30)
+        await asyncio.to_thread(steal, store, pid)
+        if lease_seconds > 1:
+            gate.release.set()
+        results = await asyncio.wait_for(task, 30)
+        assert not gate.release.is_set() or lease_seconds > 1
+        return results
+
+    try:
+        assert asyncio.run(scenario()) == []
+    finally:
+        gate.release.set()
+    info = registry.get_publisher(store, pid)
+    assert (info.generation, info.last_outcome) == (0, None)
+    assert runs(store) == Counter()
+    assert leases(store) == {pid: "thief"}
