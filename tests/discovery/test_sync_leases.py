@@ -166,7 +166,7 @@ def test_a_killed_workers_publishers_are_finished_by_another_after_its_lease_lap
             "PYTHONPATH": str(Path(slotlinks.__file__).parents[1]),
             "SLOTLINKS_DISCOVERY_DB": pg_url,
             "SLOTLINKS_ALLOW_PRIVATE_NETWORKS": "1",
-            "SLOTLINKS_SYNC_LEASE_SECONDS": "2",
+            "SLOTLINKS_SYNC_LEASE_SECONDS": "3",  # renewed every second: at least 2 s left when killed
         }
         proc = subprocess.Popen(
             [sys.executable, "-m", "slotlinks", "sync"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -177,7 +177,7 @@ def test_a_killed_workers_publishers_are_finished_by_another_after_its_lease_lap
                 assert proc.poll() is None, "the worker stopped before its loads were under way"
                 assert time.monotonic() < deadline, "the loads never started"
                 time.sleep(0.05)
-            time.sleep(2.5)  # past a lease term: the worker renews its leases while it loads
+            time.sleep(3.5)  # past a lease term: the worker renews its leases while it loads
             assert all(until > time.time() * 1000 for until in lease_ends(store, ids))
             os.kill(proc.pid, signal.SIGKILL)
             assert proc.wait(timeout=10) == -signal.SIGKILL
