@@ -68,6 +68,9 @@ class Settings:
     allow_private_networks: bool = False
     sync_concurrency: int = 8
     min_poll_seconds: int = 60
+    # A sync worker's claim on a publisher lapses this long after its last renewal (renewed every third
+    # of it while loading), so another worker takes over a killed worker's publishers after at most this.
+    sync_lease_seconds: float = 60.0
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     # A download (manifest or file) that moves fewer than `min_transfer_bytes` in any window of
@@ -116,6 +119,7 @@ class Settings:
             deeplink_attempts=int(env.get("SLOTLINKS_DEEPLINK_ATTEMPTS", "30")),
             deeplink_window_seconds=int(env.get("SLOTLINKS_DEEPLINK_WINDOW_SECONDS", "600")),
             referral_retention_days=int(env.get("SLOTLINKS_REFERRAL_RETENTION_DAYS", "90")),
+            sync_lease_seconds=float(env.get("SLOTLINKS_SYNC_LEASE_SECONDS", "60")),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -151,6 +155,8 @@ class Settings:
             raise ValueError("the minimum transfer rate needs a byte count of 0 or more per positive window")
         if self.referral_retention_days < 1:
             raise ValueError("referrals must be kept at least one day")
+        if not 0.5 <= self.sync_lease_seconds <= 86_400:
+            raise ValueError("a sync lease must last between half a second and a day")
 
     @property
     def admin_enabled(self) -> bool:

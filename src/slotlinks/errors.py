@@ -15,7 +15,8 @@ subclass here, under the error whose status it answers with:
     │   └── AddressRefused        forbidden  403  a host that resolves to an address the network guard refuses
     ├── NotFound                  not-found  404  no such resource
     ├── Conflict                  conflict   409  the change clashes with current state
-    │   └── SlotUnavailable       conflict   409  a slot that can no longer be held or booked
+    │   ├── SlotUnavailable       conflict   409  a slot that can no longer be held or booked
+    │   └── LeaseLost             lock-error 409  a sync worker's lease on a publisher passed to another worker
     ├── TooLarge                  too-long   413  input beyond a configured limit
     ├── RateLimited               throttled  429  too many attempts; carries the Retry-After seconds
     └── Unavailable               transient  503  a dependency did not answer in time
@@ -43,6 +44,7 @@ __all__ = [
     "HttpStatusError",
     "InvalidInput",
     "Issue",
+    "LeaseLost",
     "NotFound",
     "RateLimited",
     "SlotUnavailable",
@@ -152,6 +154,17 @@ class SlotUnavailable(Conflict):
         super().__init__(f"Slot/{slot_id} is no longer available ({reason})")
         self.slot_id = slot_id
         self.reason = reason
+
+
+class LeaseLost(Conflict):
+    """A sync worker no longer holds its lease on the publisher it is loading (it lapsed and another
+    worker claimed it): the worker must leave that publisher's data and state alone."""
+
+    code = "lock-error"
+
+    def __init__(self, publisher_id: int) -> None:
+        super().__init__(f"the sync lease on publisher {publisher_id} passed to another worker")
+        self.publisher_id = publisher_id
 
 
 class TooLarge(SlotlinksError):

@@ -1,6 +1,7 @@
 """Fault test: `slotlinks sync --once` killed with SIGKILL in the middle of a full load leaves the
 previous generation served and nothing half-written: the store passes its integrity check, search
-answers the old data, and the next sync completes with the new data and no leftover rows.
+answers the old data, and once the killed process's lease lapses the next sync completes with the new
+data and no leftover rows.
 
 Deterministic: the publisher sends the first part of a big Slot file, then holds the rest back until
 the test releases it; the test kills the process once the store shows batches of the new generation
@@ -89,6 +90,7 @@ def test_kill_9_mid_load_keeps_the_old_generation_served_and_the_next_sync_compl
         "PYTHONPATH": str(Path(slotlinks.__file__).parents[1]),
         "SLOTLINKS_DISCOVERY_DB": db_url,
         "SLOTLINKS_ALLOW_PRIVATE_NETWORKS": "1",
+        "SLOTLINKS_SYNC_LEASE_SECONDS": "1",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "slotlinks", "sync", "--once"],
@@ -127,9 +129,14 @@ def test_kill_9_mid_load_keeps_the_old_generation_served_and_the_next_sync_compl
     assert location["name"] == "Clinic"
     assert len(location["slots"]) == 3  # the old generation's, though the new one's start the same day
 
-    # The next sync gets the whole file and replaces the old data; no row of the killed load is left.
+    # Once the killed process's lease lapses, the next sync gets the whole file and replaces the old
+    # data; no row of the killed load is left.
     release.set()
-    result = sync(store, settings)[pid]
+    deadline = time.monotonic() + 10
+    while not (results := sync(store, settings)):
+        assert time.monotonic() < deadline, "the killed process's lease never lapsed"
+        time.sleep(0.2)
+    result = results[pid]
     assert result.outcome == "full", result.error
     assert held(store, pid)["Slot"] == SLOTS
     assert generation_rows(store, pid) == {2: SLOTS}  # the killed load's generation number, rewritten whole

@@ -60,6 +60,15 @@ MinTransferWindowOption = Annotated[
         help="Seconds over which --min-transfer-bytes must arrive. [default: 30]",
     ),
 ]
+LeaseOption = Annotated[
+    float | None,
+    typer.Option(
+        "--lease-seconds",
+        envvar="SLOTLINKS_SYNC_LEASE_SECONDS",
+        help="A publisher this worker was polling goes to another worker this long after the worker stops "
+        "renewing its lease (it died). [default: 60]",
+    ),
+]
 
 publishers_app = typer.Typer(help="The publishers this discovery client polls.", no_args_is_help=True)
 
@@ -190,14 +199,17 @@ def sync_command(
     min_transfer_bytes: MinTransferBytesOption = None,
     min_transfer_window: MinTransferWindowOption = None,
     referral_retention_days: RetentionOption = None,
+    lease_seconds: LeaseOption = None,
 ) -> None:
-    """Poll publishers: once (every unpaused one, now), or forever on each one's own cadence."""
+    """Poll publishers: once (every unpaused one, now), or forever on each one's own cadence. Any number
+    of these workers may share one database: each publisher is polled by one of them at a time."""
     settings, store = _store(
         db,
         allow_private_networks=allow_private_networks or None,
         min_transfer_bytes=min_transfer_bytes,
         min_transfer_window_seconds=min_transfer_window,
         referral_retention_days=referral_retention_days,
+        sync_lease_seconds=lease_seconds,
     )
     engine = SyncEngine(store, settings)
     console = Console()

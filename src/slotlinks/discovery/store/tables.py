@@ -73,6 +73,10 @@ publisher = Table(
     Column("last_attempt_ms", BigInteger, nullable=True),
     Column("last_success_ms", BigInteger, nullable=True),  # when its data was last known good
     Column("last_error", Text, nullable=True),
+    # Sync lease (sync/leases.py): the worker polling this publisher, and when its claim lapses unless
+    # renewed; both NULL when no worker holds it.
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_until_ms", BigInteger, nullable=True),
     # Reading referral outcomes from this publisher's booking portal (outcomes.py): the secret it
     # registered us with, and its origin when that is not the booking links' own.
     Column("referral_secret", Text, nullable=True),

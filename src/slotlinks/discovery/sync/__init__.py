@@ -4,9 +4,11 @@ A process builds one `SyncEngine` for its store (the discovery app factory, `slo
 benchmark) and calls `sync_once` or `run_forever` on it; ingest/__init__.py follows a line from the
 fetcher into the store.
 
-- `engine`: The sync engine: polls every publisher as it falls due; owns which publishers it is
-  polling and the load writer its full loads share.
+- `engine`: The sync engine: polls every publisher as it falls due; owns its leases on the publishers
+  it polls and the load writer its full loads share.
 - `fetcher`: Guarded, streaming HTTP for the sync engine: manifests as bounded bodies, NDJSON line by line.
+- `leases`: How several sync workers on one database share the publishers: claim, renew, release,
+  and the guard that stops a worker whose lease passed to another from writing.
 - `poll`: One poll of one publisher: ask for its manifest, tell full, incremental and not-modified
   apart, load what changed, and record the run.
 - `result`: What one poll of one publisher did, and its record (a `sync_run` row and its bad lines).

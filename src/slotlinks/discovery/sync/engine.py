@@ -3,10 +3,16 @@ within an overall deadline, so a stalled one never holds up the others.
 
 One `SyncEngine` per process and store, built by whoever runs the process: the discovery app factory
 (the background loop, and the admin API's "sync now"), `slotlinks sync`, the benchmark. It owns what
-syncing takes beyond the store: which publishers it is polling (one is never polled twice at once)
-and the `LoadWriter` its full loads share (their turn at the store, their connection and its
-checkpoint thread). It changes nothing of the process it runs in (no collector or thread-switch
-settings), so a web server can run it beside its requests.
+syncing takes beyond the store: its leases on the publishers it polls, and the `LoadWriter` its full
+loads share (their turn at the store, their connection and its checkpoint thread).
+
+Any number of engines, in one process or on several machines, may share one database: each claims
+publishers through a lease (sync/leases.py) before polling them, and never claims more than it has
+room to poll (`sync_concurrency`), so the others take the rest. A publisher leased by any engine
+(this one included) is left out of a pass, forced ones too ("sync now", `--once`, push's polls).
+
+An engine changes nothing of the process it runs in (no collector or thread-switch settings), so a web
+server can run it beside its requests.
 
 Beside polling, the engine keeps the referral table to its retention (`referral_retention_days`):
 after a pass and on the background loop's ticks, at most once every `PRUNE_EVERY_SECONDS`.
@@ -19,22 +25,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from sqlalchemy import Row, select
+from sqlalchemy import Row
 
 from slotlinks.config import Settings
 from slotlinks.discovery.ingest.loadwriter import LoadWriter
 from slotlinks.discovery.referrals.deeplinks import prune_referrals
 from slotlinks.discovery.referrals.outcomes import refresh_pending
-from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.discovery.sync.fetcher import make_client
+from slotlinks.discovery.sync.leases import Leases
 from slotlinks.discovery.sync.poll import DEFAULT_DEADLINE_SECONDS, poll_publisher
 from slotlinks.discovery.sync.result import SyncResult
+from slotlinks.errors import LeaseLost
 
 __all__ = ["DEFAULT_DEADLINE_SECONDS", "SyncEngine"]
 
@@ -50,8 +56,7 @@ class SyncEngine:
         self.store = store
         self.settings = settings
         self._loads = LoadWriter(store)
-        self._polling: set[int] = set()  # publisher ids
-        self._polling_guard = threading.Lock()
+        self.leases = Leases(store, settings.sync_lease_seconds)
         self._pruned_ms: int | None = None
 
     async def sync_once(
@@ -62,19 +67,35 @@ class SyncEngine:
         client: httpx.AsyncClient | None = None,
         deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
     ) -> list[SyncResult]:
-        """One pass: poll every unpaused publisher that is due (all of them with `force`), concurrently.
-        A publisher this engine is polling already is left out of the pass (and of its results)."""
-        publishers = await asyncio.to_thread(self._due, force=force, only=publisher_ids)
-        limit = asyncio.Semaphore(max(1, self.settings.sync_concurrency))
+        """One pass: poll every unpaused publisher that is due (all of them with `force`), at most
+        `sync_concurrency` at once, each at most once. A publisher some engine holds a lease on when
+        its turn comes is left out of the pass (and of its results)."""
         own = client is None
         http = client or make_client(self.settings)
+        results: list[SyncResult] = []
+        seen: set[int] = set()
+        running: set[asyncio.Task[SyncResult | None]] = set()
         try:
-            results = await asyncio.gather(*(self._poll(http, pub, limit, deadline_seconds) for pub in publishers))
+            while True:
+                room = max(1, self.settings.sync_concurrency) - len(running)
+                claimed = await asyncio.to_thread(
+                    self.leases.claim, limit=room, force=force, only=publisher_ids, skip=sorted(seen)
+                )
+                for pub in claimed:
+                    seen.add(int(pub.id))
+                    running.add(asyncio.create_task(self._poll(http, pub, deadline_seconds)))
+                if not running:
+                    break
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                results.extend(r for task in done if (r := task.result()) is not None)
         finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
             if own:
                 await http.aclose()
         await asyncio.to_thread(self._prune_referrals)
-        return [r for r in results if r is not None]
+        return sorted(results, key=lambda r: r.publisher_id)
 
     async def run_forever(
         self,
@@ -86,16 +107,15 @@ class SyncEngine:
         """Poll publishers as they fall due until `stop` is set; each runs as its own task, so a slow
         publisher never delays another's turn."""
         stop = stop or asyncio.Event()
-        limit = asyncio.Semaphore(max(1, self.settings.sync_concurrency))
         running: dict[int, asyncio.Task[SyncResult | None]] = {}
         async with make_client(self.settings) as client:
             try:
                 while not stop.is_set():
-                    for pub in await asyncio.to_thread(self._due, force=False, only=None):
-                        if pub.id not in running:
-                            task = asyncio.create_task(self._poll(client, pub, limit, deadline_seconds))
-                            running[pub.id] = task
-                            task.add_done_callback(_forget(running, int(pub.id)))
+                    room = max(1, self.settings.sync_concurrency) - len(running)
+                    for pub in await asyncio.to_thread(self.leases.claim, limit=room, force=False):
+                        task = asyncio.create_task(self._poll(client, pub, deadline_seconds))
+                        running[pub.id] = task
+                        task.add_done_callback(_forget(running, int(pub.id)))
                     # Ask portals what became of recent referrals, so results and badges stay true.
                     await self._refresh_outcomes()
                     await asyncio.to_thread(self._prune_referrals)
@@ -106,38 +126,56 @@ class SyncEngine:
                     task.cancel()
                 await asyncio.gather(*running.values(), return_exceptions=True)
 
-    def _due(self, *, force: bool, only: Sequence[int] | None) -> list[Row[Any]]:
-        p = t.publisher.c
-        query = select(t.publisher).where(p.paused.is_(False)).order_by(p.id)
-        if not force:
-            query = query.where(p.next_poll_ms <= self.store.now_ms())
-        if only is not None:
-            query = query.where(p.id.in_(list(only)))
-        with self.store.read() as conn:
-            return list(conn.execute(query))
-
-    async def _poll(
-        self, client: httpx.AsyncClient, pub: Row[Any], limit: asyncio.Semaphore, deadline_seconds: float
-    ) -> SyncResult | None:
-        """Poll `pub` unless this engine is polling it already (then None)."""
+    async def _poll(self, client: httpx.AsyncClient, pub: Row[Any], deadline_seconds: float) -> SyncResult | None:
+        """Poll `pub`, whose lease this engine has just claimed, renewing the lease while the poll runs
+        and releasing it after; None when the lease was lost to another worker meanwhile."""
         publisher_id = int(pub.id)
-        with self._polling_guard:
-            if publisher_id in self._polling:
-                return None
-            self._polling.add(publisher_id)
+        poll = asyncio.ensure_future(
+            poll_publisher(
+                self.store,
+                self.settings,
+                client,
+                pub,
+                loads=self._loads,
+                deadline_seconds=deadline_seconds,
+                guard=self.leases.guard(publisher_id),
+            )
+        )
+        keeper = asyncio.create_task(self._keep_lease(publisher_id, poll))
         try:
-            async with limit:
-                return await poll_publisher(
-                    self.store,
-                    self.settings,
-                    client,
-                    pub,
-                    loads=self._loads,
-                    deadline_seconds=deadline_seconds,
-                )
+            return await poll
+        except LeaseLost:
+            pass
+        except asyncio.CancelledError:
+            if not (keeper.done() and not keeper.cancelled() and keeper.result()):
+                raise  # cancelled from outside, not for a lost lease
         finally:
-            with self._polling_guard:
-                self._polling.discard(publisher_id)
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+            await asyncio.shield(asyncio.to_thread(self._release, publisher_id))
+        log.error("publisher %s: another worker took over its lease; this poll stopped", publisher_id)
+        return None
+
+    async def _keep_lease(self, publisher_id: int, poll: asyncio.Future[SyncResult]) -> bool:
+        """Renew the lease on the publisher every third of its term while `poll` runs; when it was
+        lost, stop the poll and answer True."""
+        every = self.leases.lease_ms / 3000
+        while True:
+            await asyncio.sleep(every)
+            try:
+                held = await asyncio.to_thread(self.leases.renew, publisher_id)
+            except Exception:  # the store's trouble: the poll's own writes will meet it too
+                log.exception("could not renew the lease on publisher %s", publisher_id)
+                continue
+            if not held:
+                poll.cancel()
+                return True
+
+    def _release(self, publisher_id: int) -> None:
+        try:
+            self.leases.release(publisher_id)
+        except Exception:  # the lease lapses by itself
+            log.exception("could not release the lease on publisher %s", publisher_id)
 
     def _prune_referrals(self) -> None:
         now = self.store.now_ms()

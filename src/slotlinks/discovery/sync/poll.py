@@ -48,6 +48,7 @@ from slotlinks.discovery.ingest.resolve import (
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.discovery.sync.fetcher import Fetcher
+from slotlinks.discovery.sync.leases import Guard, unguarded
 from slotlinks.discovery.sync.result import SyncResult, record_run
 from slotlinks.errors import FetchError, InvalidInput, SlotlinksError
 from slotlinks.fhir.manifest import Manifest, validate_manifest
@@ -100,9 +101,16 @@ class _Poll:
     """One poll of one publisher: state in, a result and the publisher's new polling state out."""
 
     def __init__(
-        self, store: DiscoveryStore, settings: Settings, fetcher: Fetcher, pub: Row[Any], loads: LoadWriter
+        self,
+        store: DiscoveryStore,
+        settings: Settings,
+        fetcher: Fetcher,
+        pub: Row[Any],
+        loads: LoadWriter,
+        guard: Guard,
     ) -> None:
         self.store, self.settings, self.fetcher, self.pub, self.loads = store, settings, fetcher, pub, loads
+        self.guard = guard
         self.result = SyncResult(pub.id, started_ms=store.now_ms(), http_statuses=fetcher.statuses)
         self.state: dict[str, Any] = {}
 
@@ -172,12 +180,13 @@ class _Poll:
                 yield [got for item in lines if (got := read(item)) is not None]
 
     async def _full(self, outputs: list[Any]) -> None:
-        pub, store, loads = self.pub, self.store, self.loads
+        pub, store, loads, guard = self.pub, self.store, self.loads, self.guard
         old, new = pub.generation, pub.generation + 1
         writer = GenerationWriter(pub.id, new, store.now_ms())
 
         def discard(keep: int) -> None:
             with loads.transaction() as conn:
+                guard(conn)
                 discard_other_generations(conn, pub.id, keep)
 
         await asyncio.to_thread(discard, old)
@@ -207,11 +216,13 @@ class _Poll:
 
         def finish() -> ChangeCounts:
             with loads.transaction() as conn:
+                guard(conn)
                 resolve_generation(conn, pub.id, new, only_unresolved=writer.slots_resolved)
                 self.result.warnings.update(dangling_references(conn, pub.id, new))
                 counts = diff_generations(conn, pub.id, old, new)
                 carry_unchanged_stamps(conn, pub.id, old, new)
             with loads.transaction() as conn:
+                guard(conn)
                 flip_generation(conn, pub.id, new, **self.state)
             discard(new)
             return counts
@@ -251,6 +262,7 @@ class _Poll:
 
             def apply() -> ChangeCounts:
                 with store.write() as conn:
+                    self.guard(conn)
                     counts = apply_incremental(conn, pub.id, pub.generation, spool, store.now_ms())
                     conn.execute(update(t.publisher).where(t.publisher.c.id == pub.id).values(**self.state))
                 return counts
@@ -275,11 +287,14 @@ async def poll_publisher(
     *,
     loads: LoadWriter,
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+    guard: Guard = unguarded,
 ) -> SyncResult:
     """Poll one publisher once (whatever its schedule), load what changed and record the run; a full
-    load writes through `loads`. The publisher's faults never raise: they end as a failed run."""
+    load writes through `loads`. The publisher's faults never raise: they end as a failed run. `guard`
+    runs in every transaction that changes the publisher's data or state (sync/leases.py); what it
+    raises (`LeaseLost`) ends the poll with nothing more written, not even the run."""
     policy = UrlPolicy.for_publisher(publisher.url, _split(publisher.allowed_hosts or ""))
-    poll = _Poll(store, settings, Fetcher(client, settings, policy), publisher, loads)
+    poll = _Poll(store, settings, Fetcher(client, settings, policy), publisher, loads, guard)
     began = time.monotonic()
     try:
         async with asyncio.timeout(deadline_seconds):
@@ -303,5 +318,5 @@ async def poll_publisher(
         }
     poll.state["last_attempt_ms"] = poll.result.started_ms
     poll.result.duration_ms = int((time.monotonic() - began) * 1000)
-    await asyncio.to_thread(record_run, store, poll.result, poll.state)
+    await asyncio.to_thread(record_run, store, poll.result, poll.state, guard)
     return poll.result

@@ -3,11 +3,12 @@ publisher's new polling state, written together."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, update
+from sqlalchemy import Connection, insert, update
 
 from slotlinks.discovery.ingest.quirks import Warnings
 from slotlinks.discovery.ingest.resolve import ChangeCounts
@@ -44,10 +45,13 @@ class SyncResult:
             self.bad_lines.append((url, error))
 
 
-def record_run(store: DiscoveryStore, result: SyncResult, state: dict[str, Any]) -> None:
-    """Write the run (and its bad lines) and the publisher's polling `state` in one transaction; sets
-    `result.run_id`."""
+def record_run(
+    store: DiscoveryStore, result: SyncResult, state: dict[str, Any], guard: Callable[[Connection], None]
+) -> None:
+    """Write the run (and its bad lines) and the publisher's polling `state` in one transaction, once
+    `guard` lets it; sets `result.run_id`."""
     with store.write() as conn:
+        guard(conn)
         if state:
             conn.execute(update(t.publisher).where(t.publisher.c.id == result.publisher_id).values(**state))
         run_id = conn.execute(
