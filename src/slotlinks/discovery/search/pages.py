@@ -67,6 +67,7 @@ def make_templates() -> Environment:
     env.filters["when"] = spoken_time
     # Location pk -> booked start times of this browser's referrals there (pages that know pass theirs).
     env.globals["booked"] = {}
+    env.globals["alerts_on"] = False  # the results page's alert form; the web router sets it
     return env
 
 
@@ -96,6 +97,7 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
     """`/`, `/search`, `/locations/{pk}`, `/status`, `/my-referrals` and `/back` (HTML, not in the
     OpenAPI document)."""
     env = make_templates()
+    env.globals["alerts_on"] = bool(settings.smtp_url)  # the results page offers an e-mail alert (alerts/)
 
     async def error_page(_request: Request, error: SlotlinksError) -> Response:
         heading = _ERROR_HEADINGS.get(error.status, "Something went wrong")

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -46,9 +46,13 @@ PRUNE_EVERY_SECONDS = 3600
 class SyncEngine:
     """Polls the publishers of `store`; see the module docstring for what it owns."""
 
-    def __init__(self, store: DiscoveryStore, settings: Settings) -> None:
+    def __init__(
+        self, store: DiscoveryStore, settings: Settings, *, on_change: Callable[[int], None] | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
+        # Told the publisher's id when a poll added or changed its rows (the alerts' "slots changed").
+        self.on_change = on_change
         self._loads = LoadWriter(store)
         self._polling: set[int] = set()  # publisher ids
         self._polling_guard = threading.Lock()
@@ -127,7 +131,7 @@ class SyncEngine:
             self._polling.add(publisher_id)
         try:
             async with limit:
-                return await poll_publisher(
+                result = await poll_publisher(
                     self.store,
                     self.settings,
                     client,
@@ -135,6 +139,9 @@ class SyncEngine:
                     loads=self._loads,
                     deadline_seconds=deadline_seconds,
                 )
+            if self.on_change is not None and (result.counts.added or result.counts.changed):
+                self.on_change(publisher_id)
+            return result
         finally:
             with self._polling_guard:
                 self._polling.discard(publisher_id)
