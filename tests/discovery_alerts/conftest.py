@@ -111,7 +111,6 @@ class World:
     def ask(self, **changes: str) -> httpx.Response:
         values = {"email": PATIENT_EMAIL, "near": self.near(), "radius": "10mi", "from": "2026-11-25"}
         values.update(changes)
-        values.pop("drop", None)
         return httpx.post(f"{self.discovery}/api/alerts", json=values, timeout=30)
 
     def confirm(self, message: EmailMessage) -> None:
@@ -153,7 +152,13 @@ class World:
 
 
 @pytest.fixture
-def world(inbox: tuple[Inbox, str], clock: FixedClock, tmp_path: Path) -> Iterator[World]:
+def alert_attempts() -> int:
+    """Alerts one client may ask for per window (a test parametrizes it to ask more)."""
+    return 3
+
+
+@pytest.fixture
+def world(inbox: tuple[Inbox, str], clock: FixedClock, tmp_path: Path, alert_attempts: int) -> Iterator[World]:
     box, smtp_url = inbox
     store = open_store(f"sqlite:///{tmp_path / 'discovery.db'}", clock=clock)
     pstore = open_provider_store(f"sqlite:///{tmp_path / 'provider.db'}", clock=clock)
@@ -165,7 +170,7 @@ def world(inbox: tuple[Inbox, str], clock: FixedClock, tmp_path: Path) -> Iterat
         admin_token=ADMIN_TOKEN,
         smtp_url=smtp_url,
         mail_from="alerts@finder.example.org",
-        alert_attempts=3,
+        alert_attempts=alert_attempts,
         # Passes come from "slots changed" signals only, so a test knows when one runs.
         extra={"alert_tick_seconds": 3600.0},
     )
