@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from email import message_from_bytes, policy
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,27 +19,29 @@ import pytest
 from slotlinks.demo import DEMO_SOURCE_ID
 
 
-def three_free_ports() -> int:
-    """A port whose next two are free as well (the demo takes three in a row)."""
+def four_free_ports() -> int:
+    """A port whose next three are free as well (the demo takes four in a row: its discovery server,
+    two providers and the mail catcher)."""
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             base = int(probe.getsockname()[1])
-        if base + 2 > 65535:
+        if base + 3 > 65535:
             continue
         try:
-            with socket.socket() as a, socket.socket() as b:
+            with socket.socket() as a, socket.socket() as b, socket.socket() as c:
                 a.bind(("127.0.0.1", base + 1))
                 b.bind(("127.0.0.1", base + 2))
+                c.bind(("127.0.0.1", base + 3))
         except OSError:
             continue
         return base
-    raise RuntimeError("no three free ports in a row")
+    raise RuntimeError("no four free ports in a row")
 
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[int]:
-    port = three_free_ports()
+    port = four_free_ports()
     command = [sys.executable, "-m", "slotlinks", "demo", "--data-dir", str(tmp_path / "demo"), "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -64,7 +67,7 @@ def demo(tmp_path: Path) -> Iterator[int]:
 SEARCH = {"near": "02114", "radius": "150mi", "limit": "50"}
 
 
-def test_demo_searches_both_providers_and_links_into_a_portal(demo: int) -> None:
+def test_demo_searches_both_providers_and_links_into_a_portal(demo: int, tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{demo}"
     for offset in (1, 2):
         manifest = httpx.get(f"http://127.0.0.1:{demo + offset}/fhir/$bulk-publish", timeout=10)
@@ -88,3 +91,12 @@ def test_demo_searches_both_providers_and_links_into_a_portal(demo: int) -> None
 
     aggregate = httpx.get(f"{base}/aggregate/$bulk-publish", timeout=10)
     assert aggregate.status_code == 200
+
+    # Alert messages are caught as .eml files in the demo's data directory, not sent.
+    asked = httpx.post(f"{base}/api/alerts", json={"email": "patient@example.com", "near": "02114"}, timeout=30)
+    assert asked.status_code == 202, asked.text
+    caught = list((tmp_path / "demo" / "mail").glob("*.eml"))
+    assert len(caught) == 1
+    message = message_from_bytes(caught[0].read_bytes(), policy=policy.default)
+    assert message["Subject"] == "Please confirm your appointment alert"
+    assert message["To"] == "patient@example.com"

@@ -217,6 +217,31 @@ def serve_discovery(
             help="Seconds of the deep-link rate limit. [default: 600]",
         ),
     ] = None,
+    smtp_url: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp-url",
+            envvar="SLOTLINKS_SMTP_URL",
+            help="E-mail alerts' SMTP server: smtp://host:port, smtp+starttls://user:pass@host:587 or "
+            "smtps://user:pass@host:465 (unset: no alerts).",
+        ),
+    ] = None,
+    mail_from: Annotated[
+        str | None,
+        typer.Option("--mail-from", envvar="SLOTLINKS_MAIL_FROM", help="Sender address of alert messages."),
+    ] = None,
+    alert_period: Annotated[
+        int | None,
+        typer.Option(
+            "--alert-period",
+            envvar="SLOTLINKS_ALERT_PERIOD_SECONDS",
+            help="Seconds between two messages of one alert, at least. [default: 900]",
+        ),
+    ] = None,
+    alert_days: Annotated[
+        int | None,
+        typer.Option("--alert-days", envvar="SLOTLINKS_ALERT_DAYS", help="Days an alert lasts. [default: 30]"),
+    ] = None,
 ) -> None:
     """Serve the discovery client: search pages and API, deep links, publisher admin, aggregate feed."""
     import uvicorn
@@ -234,6 +259,10 @@ def serve_discovery(
         referral_retention_days=referral_retention_days,
         deeplink_attempts=deeplink_attempts,
         deeplink_window_seconds=deeplink_window,
+        smtp_url=smtp_url,
+        mail_from=mail_from,
+        alert_period_seconds=alert_period,
+        alert_days=alert_days,
     )
     console.print(f"search: {settings.discovery_url}/")
     uvicorn.run(

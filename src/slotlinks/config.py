@@ -18,6 +18,8 @@ from slotlinks.fhir.urls import http_url_parts, is_http_url
 __all__ = ["Settings", "sqlite_url"]
 
 MIN_TOKEN_LENGTH = 16
+#: SMTP URL schemes: plain, TLS from the start, and plain upgraded with STARTTLS.
+SMTP_SCHEMES = ("smtp", "smtps", "smtp+starttls")
 DEFAULT_BASE_URL = "http://127.0.0.1:8001/fhir"
 
 
@@ -89,6 +91,18 @@ class Settings:
     # Referral rows older than this are deleted (the referral cookie lives as long), so the table is
     # bounded by configuration: at most `deeplink_attempts` rows per window per client over this time.
     referral_retention_days: int = 90
+    # E-mail alerts (discovery/alerts/): the SMTP server (`smtp://host:port`; `smtps://` for TLS from
+    # the start, `smtp+starttls://` to upgrade; `user:password@` to log in; empty: alerts are off), the
+    # sender address, at most one message per alert per `alert_period_seconds`, alerts kept
+    # `alert_days`, at most `alerts_per_address` per address, and `alert_attempts` created per client
+    # per `alert_window_seconds`.
+    smtp_url: str = ""
+    mail_from: str = "slotlinks@localhost"
+    alert_period_seconds: int = 900
+    alert_days: int = 30
+    alerts_per_address: int = 3
+    alert_attempts: int = 5
+    alert_window_seconds: int = 3600
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -120,6 +134,10 @@ class Settings:
             deeplink_window_seconds=int(env.get("SLOTLINKS_DEEPLINK_WINDOW_SECONDS", "600")),
             referral_retention_days=int(env.get("SLOTLINKS_REFERRAL_RETENTION_DAYS", "90")),
             sync_lease_seconds=float(env.get("SLOTLINKS_SYNC_LEASE_SECONDS", "60")),
+            smtp_url=env.get("SLOTLINKS_SMTP_URL", ""),
+            mail_from=env.get("SLOTLINKS_MAIL_FROM", "slotlinks@localhost"),
+            alert_period_seconds=int(env.get("SLOTLINKS_ALERT_PERIOD_SECONDS", "900")),
+            alert_days=int(env.get("SLOTLINKS_ALERT_DAYS", "30")),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -157,6 +175,14 @@ class Settings:
             raise ValueError("referrals must be kept at least one day")
         if not 0.5 <= self.sync_lease_seconds <= 86_400:
             raise ValueError("a sync lease must last between half a second and a day")
+        if self.smtp_url and urlsplit(self.smtp_url).scheme not in SMTP_SCHEMES:
+            raise ValueError(f"the SMTP URL must start with one of {', '.join(s + '://' for s in SMTP_SCHEMES)}")
+        if "@" not in self.mail_from or any(c in self.mail_from for c in "\r\n<>"):
+            raise ValueError(f"the sender must be a plain e-mail address, got {self.mail_from!r}")
+        if self.alert_period_seconds < 0 or not 1 <= self.alert_days <= 366 or self.alerts_per_address < 1:
+            raise ValueError("alerts need a period of 0 s or more, 1 to 366 days and at least one per address")
+        if min(self.alert_attempts, self.alert_window_seconds) < 1:
+            raise ValueError("the alert rate limit needs at least one attempt per window of at least one second")
 
     @property
     def admin_enabled(self) -> bool:

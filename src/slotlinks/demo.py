@@ -8,6 +8,9 @@ provider's portal (provider/referrals.py `put_source`) with a fresh random secre
 `{discovery_url}/back`, and the same secret is stored on its publisher entry (registry
 `set_referral_secret`), so after booking the patient's "back to your search" link lands on
 "my referrals" with the outcome, and the booked time drops out of the results at once.
+
+E-mail alerts go to a local SMTP catcher (alerts/catcher.py) on the port after the providers'; every
+message it takes is an `.eml` file in `<data dir>/mail/`, none leaves the machine.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import uvicorn
 from rich.console import Console
 
 from slotlinks.config import Settings, sqlite_url
+from slotlinks.discovery.alerts.catcher import MailCatcher
 from slotlinks.discovery.app import create_app as create_discovery_app
 from slotlinks.discovery.publishers import registry
 from slotlinks.discovery.store.store import open_store as open_discovery_store
@@ -122,7 +126,14 @@ async def run_demo(*, data_dir: Path, host: str, first_port: int, fresh: bool, a
         manifests.append((provider.name, manifest, secret))
         console.print(f"[bold]{provider.name}[/bold] publishes at {manifest}")
 
+    mail_port = first_port + len(DEMO_PROVIDERS) + 1
+    mail_dir = data_dir / "mail"
+    catcher = await MailCatcher(mail_dir).serve(host, mail_port)
     settings = Settings.from_env().with_overrides(
+        smtp_url=f"smtp://{host}:{mail_port}",
+        mail_from="alerts@slotlinks-demo.invalid",
+        # Minutes rather than the default quarter hour, so a demo shows more than one message.
+        alert_period_seconds=60,
         data_dir=data_dir / "discovery",
         discovery_db=sqlite_url(data_dir / "discovery" / "discovery.db"),
         discovery_url=discovery_url,
@@ -146,5 +157,7 @@ async def run_demo(*, data_dir: Path, host: str, first_port: int, fresh: bool, a
     )
     servers.append(uvicorn.Server(config))
     console.print(f"admin API token for this run: {admin_token}")
+    console.print(f"alert e-mails are caught, not sent: read them in {mail_dir}/ (one .eml file each)")
     console.print(f"\n[bold green]Open {discovery_url}/ to search for appointments[/bold green] (Ctrl+C stops)")
-    await asyncio.gather(*(server.serve() for server in servers))
+    async with catcher:
+        await asyncio.gather(*(server.serve() for server in servers))

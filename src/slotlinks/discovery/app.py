@@ -20,6 +20,9 @@ from slotlinks.discovery.aggregate.fhirstore import DiscoveryFhirStore
 from slotlinks.discovery.aggregate.push_routes import aggregate_push_router
 from slotlinks.discovery.aggregate.pushstore import AggregatePushStore
 from slotlinks.discovery.aggregate.routes import aggregate_router
+from slotlinks.discovery.alerts.mailer import SmtpMailer
+from slotlinks.discovery.alerts.routes import alerts_router
+from slotlinks.discovery.alerts.worker import AlertWorker
 from slotlinks.discovery.publishers.routes import publishers_router
 from slotlinks.discovery.push.manager import PushManager
 from slotlinks.discovery.push.routes import push_router
@@ -45,8 +48,11 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
     """The discovery ASGI app over `store` (default: the configured discovery database, migrated)."""
     own_store = store is None
     store = store or open_store(settings.discovery_db_url)
+    # E-mail alerts (when an SMTP server is configured) hear of changed slots from polls and from push.
+    mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else None
+    alert_worker = AlertWorker(store, settings, mailer) if mailer else None
     # One sync engine for the background loop and "sync now", so a publisher is never polled twice at once.
-    sync_engine = SyncEngine(store, settings)
+    sync_engine = SyncEngine(store, settings, on_change=alert_worker.wake if alert_worker else None)
     fhir_base = settings.discovery_url.rstrip("/") + "/fhir"
     fhir_store = DiscoveryFhirStore(store, min_poll_seconds=settings.min_poll_seconds)
     # Chained push: downstream subscribers to the aggregate's FHIR base hear what publishers push here.
@@ -58,7 +64,13 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
         allow_private_networks=settings.allow_private_networks,
         policy=AGGREGATE_DELIVERY,
     )
-    push = PushManager(store, settings, sync_engine, on_applied=deliverer.wake)
+
+    def applied() -> None:
+        deliverer.wake()
+        if alert_worker is not None:
+            alert_worker.wake()
+
+    push = PushManager(store, settings, sync_engine, on_applied=applied)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -69,6 +81,8 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
             else []
         )
         tasks.append(asyncio.create_task(deliverer.run(), name="aggregate-subscription-delivery"))
+        if alert_worker is not None:
+            tasks.append(asyncio.create_task(alert_worker.run(stop=stop), name="alerts"))
         try:
             yield
         finally:
@@ -98,6 +112,7 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
     app.include_router(push_router(push))
     app.include_router(aggregate_push_router(settings, store, aggregate_push, deliverer, fhir_base=fhir_base))
     app.include_router(fhir_router(fhir_base, fhir_store, extra_resources=[capability_resource()]))
+    app.include_router(alerts_router(settings, store, mailer))
     app.include_router(web_router(settings, store))
     app.state.store = store
     return app

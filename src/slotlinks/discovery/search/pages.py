@@ -72,6 +72,7 @@ def make_templates() -> Environment:
     env.filters["by_audience"] = by_audience
     # The patient's who-can-book filters as a query, for links to a location's calendar (pages that know).
     env.globals["location_query"] = ""
+    env.globals["alerts_on"] = False  # the results page's alert form; the web router sets it
     return env
 
 
@@ -107,6 +108,7 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
     """`/`, `/search`, `/locations/{pk}`, `/status`, `/my-referrals` and `/back` (HTML, not in the
     OpenAPI document)."""
     env = make_templates()
+    env.globals["alerts_on"] = bool(settings.smtp_url)  # the results page offers an e-mail alert (alerts/)
 
     async def error_page(_request: Request, error: SlotlinksError) -> Response:
         heading = _ERROR_HEADINGS.get(error.status, "Something went wrong")

@@ -35,6 +35,8 @@ __all__ = [
     "aggregate_push_publisher",
     "aggregate_subscriber",
     "aggregate_subscription",
+    "alert",
+    "alert_announced",
     "bad_line",
     "discovery_setting",
     "healthcare_service",
@@ -344,4 +346,32 @@ aggregate_known = Table(
     # What the topic's filters look at, kept for the event of its removal: state and `system|code`s.
     Column("state", String(8), nullable=True),
     Column("codes", Text, nullable=False),
+)
+
+
+# E-mail alerts (discovery/alerts/): only the address and the search criteria (the search parameters,
+# as a JSON object of text), kept until unsubscribed or expired. `confirmed_ms` is null until the
+# address owner follows the confirmation link (double opt-in); `last_sent_ms` spaces the messages.
+alert = Table(
+    "alert",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("email", String(254), nullable=False, index=True),
+    Column("criteria", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("confirmed_ms", BigInteger, nullable=True),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("last_sent_ms", BigInteger, nullable=True),
+)
+
+# The slots an alert has announced, by natural key (a slot's pk changes with each full load), so none
+# is announced twice; deleted with the alert.
+alert_announced = Table(
+    "alert_announced",
+    metadata,
+    Column("alert_id", String(32), ForeignKey("alert.id", ondelete="CASCADE"), primary_key=True),
+    Column("publisher_id", Integer, primary_key=True),
+    Column("slot_source_id", String(200), primary_key=True),
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("announced_ms", BigInteger, nullable=False),
 )

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -52,9 +52,13 @@ PRUNE_EVERY_SECONDS = 3600
 class SyncEngine:
     """Polls the publishers of `store`; see the module docstring for what it owns."""
 
-    def __init__(self, store: DiscoveryStore, settings: Settings) -> None:
+    def __init__(
+        self, store: DiscoveryStore, settings: Settings, *, on_change: Callable[[int], None] | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
+        # Told the publisher's id when a poll added or changed its rows (the alerts' "slots changed").
+        self.on_change = on_change
         self._loads = LoadWriter(store)
         self.leases = Leases(store, settings.sync_lease_seconds)
         self._pruned_ms: int | None = None
@@ -143,7 +147,10 @@ class SyncEngine:
         )
         keeper = asyncio.create_task(self._keep_lease(publisher_id, poll))
         try:
-            return await poll
+            result = await poll
+            if self.on_change is not None and (result.counts.added or result.counts.changed):
+                self.on_change(publisher_id)
+            return result
         except LeaseLost:
             pass
         except asyncio.CancelledError:

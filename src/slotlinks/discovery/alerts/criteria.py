@@ -1,0 +1,73 @@
+"""An alert request: the patient's address and a search, parsed once from the API's JSON or the
+results page's form.
+
+The criteria are the search parameters themselves (`search.query.PARAMETERS`, less those that only
+shape one page of results), kept as text and parsed again by `parse_search` at every match, so an
+alert asks exactly what the same search would and a rolling window (no `from`) moves with time. A
+place is required (`near`), unless the alert is for video visits only (`virtual=true`): an alert for
+everything everywhere would mail every new slot of every publisher.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_search
+from slotlinks.errors import InvalidInput
+
+__all__ = ["CRITERIA", "AlertRequest", "parse_alert", "search_for"]
+
+#: The search parameters an alert keeps (paging and `include_busy` make no sense for "a time opened").
+CRITERIA = tuple(name for name in PARAMETERS if name not in {"sort", "limit", "per_location", "include_busy"})
+MAX_EMAIL = 254
+# Deliberately plain: one @, no spaces, quotes or angle brackets, and a dotted domain.
+_EMAIL = re.compile(r"[^@\s\"<>(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRequest:
+    email: str
+    criteria: dict[str, str]
+
+
+def _email(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("parameter 'email': an e-mail address is required", expression=("email",))
+    text = value.strip()
+    if len(text) > MAX_EMAIL or not _EMAIL.fullmatch(text):
+        raise InvalidInput(f"parameter 'email': {text[:80]!r} is not an e-mail address", expression=("email",))
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def search_for(criteria: Mapping[str, str], *, now: datetime) -> SearchRequest:
+    """The search an alert stands for, as of `now` (raises `InvalidInput` like the search API)."""
+    return parse_search(dict(criteria), now=now)
+
+
+def parse_alert(values: Mapping[str, object], *, now: datetime) -> AlertRequest:
+    """Reads `email` and the criteria; raises `InvalidInput` naming the first bad parameter."""
+    unknown = sorted(str(k) for k in values if k != "email" and k not in PARAMETERS)
+    if unknown:
+        raise InvalidInput(f"parameter '{unknown[0]}' is not one an alert takes", expression=(unknown[0],))
+    criteria: dict[str, str] = {}
+    for name in CRITERIA:
+        value = values.get(name)
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool):  # JSON's true/false, as the search's own words
+            criteria[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            criteria[name] = str(value)
+        else:
+            raise InvalidInput(f"parameter '{name}': expected text", expression=(name,))
+    email = _email(values.get("email"))
+    request = search_for(criteria, now=now)
+    if request.near is None and request.virtual is not True:
+        raise InvalidInput("parameter 'near': an alert needs a place (or virtual=true)", expression=("near",))
+    if request.end_ms <= int(now.timestamp() * 1000):
+        raise InvalidInput("parameter 'to': the dates asked for have passed", expression=("to",))
+    return AlertRequest(email=email, criteria=criteria)

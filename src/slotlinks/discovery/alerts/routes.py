@@ -1,0 +1,206 @@
+"""The alerts' routes: `POST /api/alerts` (JSON, in the OpenAPI document), the results page's form
+(`POST /alerts`), and the links in the messages: confirm (`/alerts/{id}/confirm`) and unsubscribe
+(`/alerts/{id}/unsubscribe`).
+
+Confirming takes a press of a button (GET shows it, POST confirms): mail scanners open links, and a
+scanner must not be able to confirm for the address owner. Unsubscribing takes no more than opening
+the link, and RFC 8058's one-click POST to the same URL does it too: at worst a scanner ends an alert,
+never starts one. Creation is rate-limited per client (`alert_attempts` per `alert_window_seconds`)
+and at most `alerts_per_address` per address. Without `--smtp-url` alerts are off: the API answers
+503 and the results page shows no form.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, Response
+
+from slotlinks.config import Settings
+from slotlinks.discovery.alerts.criteria import CRITERIA, parse_alert
+from slotlinks.discovery.alerts.links import alert_key
+from slotlinks.discovery.alerts.mailer import Mailer
+from slotlinks.discovery.alerts.messages import end_date
+from slotlinks.discovery.alerts.service import cancel_alert, confirm_alert, create_alert
+from slotlinks.discovery.search.pages import html_page, make_templates
+from slotlinks.discovery.store.store import DiscoveryStore
+from slotlinks.errors import InvalidInput, RateLimited, SlotlinksError, Unavailable
+from slotlinks.fhir.instant import ms_to_instant
+from slotlinks.web.bodies import MAX_FORM_BYTES, read_body, read_form
+from slotlinks.web.errors import FHIR_JSON, page_route
+from slotlinks.web.ratelimit import RateLimiter, client_key, wait_in_words
+
+__all__ = ["alerts_router"]
+
+_HEADINGS = {
+    400: "Please check the alert",
+    404: "This link does not work",
+    409: "Too many alerts for this address",
+    429: "Please wait a moment",
+    503: "Alerts are not available",
+}
+
+_BODY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["email", "near"],
+    "properties": {
+        "email": {"type": "string", "format": "email", "description": "Where to send the messages"},
+        "near": {"type": "string", "description": "ZIP code or latitude,longitude (not needed with virtual=true)"},
+        "radius": {"type": "string", "description": "25mi, 40km or a bare number of miles; default 25mi"},
+        "service": {"type": "string", "description": "Service type: system|code, code, or text"},
+        "specialty": {"type": "string", "description": "Specialty: system|code, code, or text"},
+        "vaccine": {"type": "string", "description": "Vaccine product: system|code (CVX), code, or text"},
+        "virtual": {"type": "string", "enum": ["true", "false"], "description": "Telehealth only, or in person"},
+        "practitioner": {"type": "string", "description": "Part of a practitioner's name"},
+        "publisher": {"type": "string", "description": "Publisher id, or part of its name"},
+        "organization": {"type": "string", "description": "Part of the name of a health system"},
+        "from": {"type": "string", "description": "First date (YYYY-MM-DD) or date-time; default: now, rolling"},
+        "to": {"type": "string", "description": "Last date (included) or date-time; default: 14 days on, rolling"},
+        "tz": {"type": "string", "description": "The patient's IANA time zone for from/to"},
+    },
+}
+_CREATED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": ["confirmation-sent"]},
+        "expires": {"type": "string", "description": "When the alert ends (FHIR instant)"},
+        "message": {"type": "string"},
+    },
+}
+
+
+def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | None) -> APIRouter:
+    """`POST /api/alerts`, `POST /alerts` and the confirm and unsubscribe links."""
+    env = make_templates()
+    limiter = RateLimiter(settings.alert_attempts, settings.alert_window_seconds)
+    keys: list[bytes] = []
+
+    def key() -> bytes:
+        if not keys:
+            with store.read() as conn:
+                keys.append(alert_key(settings, conn))
+        return keys[0]
+
+    def page(heading: str, message: str, status: int = 200, **form: Any) -> HTMLResponse:
+        return html_page(env, "alert.html", status, heading=heading, message=message, form=form or None)
+
+    async def error_page(_request: Request, error: SlotlinksError) -> Response:
+        message = error.message[:1].upper() + error.message[1:].rstrip(".") + "."
+        if isinstance(error, RateLimited):
+            wait = wait_in_words(error.retry_after)
+            message = f"Too many alerts were asked for from here. Please try again in {wait}."
+        return page(_HEADINGS.get(error.status, "Something went wrong"), message, error.status)
+
+    def create(request: Request, values: dict[str, Any]) -> dict[str, Any]:
+        """Shared by the API and the form; the rate limit first, so refused input also counts."""
+        if mailer is None:
+            raise Unavailable("e-mail alerts are not set up on this server")
+        peer = request.client.host if request.client else None
+        forwarded = request.headers.get("x-forwarded-for")
+        wait = limiter.take(client_key(peer, forwarded, behind_proxy=settings.behind_proxy))
+        if wait:
+            raise RateLimited(wait)
+        parsed = parse_alert(values, now=store.clock())
+        made = create_alert(store=store, settings=settings, mailer=mailer, key=key(), request=parsed)
+        return {
+            "id": made.id,
+            "status": "confirmation-sent",
+            "expires": ms_to_instant(made.expires_ms),
+            "message": f"A message was sent to {made.email}: the alert starts when its link is followed.",
+        }
+
+    api = APIRouter()
+
+    @api.post(
+        "/api/alerts",
+        summary="Ask to be e-mailed when a matching appointment time opens",
+        description=(
+            "Double opt-in: only a confirmation message is sent until its link is followed. Then at most one "
+            "message per period (default 15 minutes) lists the best new matching times, each linked through "
+            "/go. Every message has a one-click unsubscribe link (RFC 8058). Alerts end after 30 days "
+            "(configurable); a few per address; creation is rate-limited per client."
+        ),
+        status_code=202,
+        response_class=Response,
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}},
+        responses={
+            202: {"description": "Confirmation sent", "content": {"application/json": {"schema": _CREATED_SCHEMA}}},
+            400: {"description": "A malformed parameter (OperationOutcome naming it)", "content": {FHIR_JSON: {}}},
+            409: {"description": "This address has the most alerts allowed", "content": {FHIR_JSON: {}}},
+            413: {"description": "The body is too large", "content": {FHIR_JSON: {}}},
+            429: {"description": "Too many alerts from this client; see Retry-After", "content": {FHIR_JSON: {}}},
+            503: {"description": "Alerts are off, or the mail server refused", "content": {FHIR_JSON: {}}},
+        },
+        tags=["alerts"],
+    )
+    async def api_create(request: Request) -> Response:
+        body = await read_body(request, MAX_FORM_BYTES)
+        try:
+            values = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise InvalidInput("the body is not JSON") from None
+        if not isinstance(values, dict):
+            raise InvalidInput("the body must be a JSON object of the alert's parameters")
+        made = await run_in_threadpool(create, request, values)
+        return Response(orjson.dumps(made), status_code=202, media_type="application/json")
+
+    pages = APIRouter(include_in_schema=False, route_class=page_route(error_page))
+
+    @pages.post("/alerts", response_class=HTMLResponse)
+    async def form_create(request: Request) -> HTMLResponse:
+        form = await read_form(request)
+        values = {name: form[name] for name in (*CRITERIA, "email") if name in form}
+        made = await run_in_threadpool(create, request, values)
+        message = (
+            f"We sent a message to {values.get('email', '').strip()}. Open its link and press Confirm to start "
+            f"the alert; until then nothing else is sent. The alert ends on {end_date(_ms(made['expires']), 'UTC')}."
+        )
+        return page("Check your e-mail", message, 202)
+
+    def _token(request: Request) -> str:
+        return request.query_params.get("token", "")
+
+    @pages.get("/alerts/{alert_id}/confirm", response_class=HTMLResponse)
+    async def confirm_page(alert_id: str, request: Request) -> HTMLResponse:
+        token = _token(request)
+        await run_in_threadpool(
+            lambda: confirm_alert(store=store, key=key(), alert_id=alert_id, token=token, dry_run=True)
+        )
+        return page(
+            "Start this alert?",
+            "Press Confirm to be e-mailed when a matching appointment time opens.",
+            action=f"/alerts/{alert_id}/confirm",
+            token=token,
+            button="Confirm",
+        )
+
+    @pages.post("/alerts/{alert_id}/confirm", response_class=HTMLResponse)
+    async def confirm(alert_id: str, request: Request) -> HTMLResponse:
+        token = (await read_form(request)).get("token", "")
+        expires_ms = await run_in_threadpool(
+            lambda: confirm_alert(store=store, key=key(), alert_id=alert_id, token=token)
+        )
+        message = (
+            "We will e-mail you when a matching time opens, at most once every "
+            f"{max(1, settings.alert_period_seconds // 60)} minutes. The alert ends on "
+            f"{end_date(expires_ms, 'UTC')}; every message has a link to stop it sooner."
+        )
+        return page("Your alert is on", message)
+
+    async def unsubscribe(alert_id: str, request: Request) -> HTMLResponse:
+        token = _token(request)
+        await run_in_threadpool(lambda: cancel_alert(store=store, key=key(), alert_id=alert_id, token=token))
+        return page("Alert cancelled", "You will get no more messages from this alert, and we deleted it.")
+
+    pages.add_api_route("/alerts/{alert_id}/unsubscribe", unsubscribe, methods=["GET", "POST"])
+    api.include_router(pages)
+    return api
+
+
+def _ms(instant: str) -> int:
+    return int(datetime.fromisoformat(instant).astimezone(UTC).timestamp() * 1000)

@@ -1,0 +1,125 @@
+"""The alert worker: when the discovery side learns of changed slots, each confirmed alert with news
+gets one message, at most one per `alert_period_seconds`.
+
+One `AlertWorker` per discovery process, built by the app factory. `wake()` is the "slots changed"
+signal: the sync engine calls it after a poll that changed a publisher's rows (a full load's flip or
+an incremental apply) and the push manager after it applied a notification, so a message goes out
+within seconds of the change arriving. Without a signal it looks every `tick_seconds` anyway (an
+alert's period ending, expiry, a change whose signal was missed).
+
+A message is recorded (its times as announced, the alert's `last_sent_ms`) only once the mail server
+took it; a failed send is tried again on the next pass. Several processes over one database would
+each send: run the worker in one (a lease like the sync engine's would lift that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import Row
+
+from slotlinks.config import Settings
+from slotlinks.discovery.alerts import store as alerts
+from slotlinks.discovery.alerts.criteria import search_for
+from slotlinks.discovery.alerts.links import alert_key, unsubscribe_url
+from slotlinks.discovery.alerts.mailer import Mailer
+from slotlinks.discovery.alerts.matcher import Match, criteria_of, new_matches
+from slotlinks.discovery.alerts.messages import end_date, matches_message
+from slotlinks.discovery.store.store import DiscoveryStore
+from slotlinks.errors import InvalidInput, Unavailable
+
+__all__ = ["AlertWorker"]
+
+log = logging.getLogger(__name__)
+
+
+class AlertWorker:
+    """Sends the alerts' news; see the module docstring."""
+
+    def __init__(self, store: DiscoveryStore, settings: Settings, mailer: Mailer) -> None:
+        self.store, self.settings, self.mailer = store, settings, mailer
+        self.tick_seconds = float(settings.extra.get("alert_tick_seconds", 30.0))
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._key: bytes | None = None
+
+    def wake(self, _publisher_id: int | None = None) -> None:
+        """Look now rather than at the next tick (from any thread; before `run`, the first pass looks)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    def key(self) -> bytes:
+        if self._key is None:
+            with self.store.read() as conn:
+                self._key = alert_key(self.settings, conn)
+        return self._key
+
+    async def run(self, *, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                await asyncio.to_thread(self.send_due)
+            except Exception:  # the store's or a bug's trouble must not end the worker; tried again later
+                log.exception("alert pass failed")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.tick_seconds):
+                    waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+                    try:
+                        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        for wait in waits:
+                            wait.cancel()
+
+    def send_due(self) -> int:
+        """One pass (blocking: runs in a thread): expired alerts deleted, each due alert with news sent
+        its message. How many messages went."""
+        now = self.store.clock()
+        now_ms = self.store.now_ms()
+        with self.store.write() as conn:
+            alerts.purge(conn, now_ms)
+            due = alerts.due(conn, now_ms, 1000 * self.settings.alert_period_seconds)
+        sent = 0
+        for alert in due:
+            with self.store.read() as conn:
+                matches = new_matches(conn, alert, now=now, link_base=self.settings.discovery_url)
+            if not matches:
+                continue
+            try:
+                self.mailer.send(self._message(alert, matches))
+            except Unavailable as exc:  # the mail server is down: every other alert would fail too
+                log.warning("alert messages wait for the mail server: %s", exc.message)
+                break
+            with self.store.write() as conn:
+                alerts.record_sent(conn, alert.id, [m.key for m in matches], self.store.now_ms())
+            sent += 1
+        return sent
+
+    def _message(self, alert: Row[Any], matches: list[Match]) -> EmailMessage:
+        criteria = criteria_of(alert)
+        try:
+            tz = search_for(criteria, now=self.store.clock()).tz
+        except InvalidInput:
+            tz = "UTC"
+        return matches_message(
+            sender=self.settings.mail_from,
+            to=alert.email,
+            criteria=criteria,
+            matches=matches,
+            unsubscribe=unsubscribe_url(self.settings.discovery_url, self.key(), alert.id),
+            ends=end_date(int(alert.expires_ms), tz),
+            period_minutes=self.settings.alert_period_seconds // 60,
+        )
