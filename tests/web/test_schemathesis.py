@@ -12,11 +12,13 @@ loopback port.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
+from aiosmtpd.controller import Controller
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 from sqlalchemy import update
@@ -30,7 +32,7 @@ from slotlinks.provider.demo.generate import generate_provider
 from slotlinks.provider.store.store import open_store as open_provider
 from tests.discovery_search.conftest import CLOSED_MANIFEST, NOW, fill
 from tests.provider.conftest import small_options
-from tests.servers import serve
+from tests.servers import free_port, serve
 from tests.web.conftest import ADMIN_TOKEN, discovery_settings, provider_settings
 
 CHECKS = (
@@ -73,11 +75,23 @@ def discovery_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         data = fill(conn)
         ocean = CLOSED_MANIFEST.replace("/r4/", "/ocean/")
         conn.execute(update(t.publisher).where(t.publisher.c.id == data.pub2).values(url=ocean))
-    app = create_discovery(discovery_settings(folder), store, background_sync=False)
+    # Alerts on, mailing a real SMTP server on loopback, so `POST /api/alerts` is fuzzed as well.
+    mail = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    mail.start()
+    settings = replace(discovery_settings(folder), smtp_url=f"smtp://127.0.0.1:{mail.port}")
+    app = create_discovery(settings, store, background_sync=False)
     with serve(app) as origin:
         schema = schemathesis.openapi.from_url(f"{origin}/api/openapi.json", config=_config(origin))
         yield schema.exclude(path_regex=r"/\$sync$")
+    mail.stop()
     store.dispose()
+
+
+class Sink:
+    """An aiosmtpd handler that takes every message and keeps none."""
+
+    async def handle_DATA(self, _server: Any, _session: Any, _envelope: Any) -> str:
+        return "250 OK"
 
 
 def _problems(schema: Any) -> list[str]:

@@ -6,8 +6,8 @@ Confirming takes a press of a button (GET shows it, POST confirms): mail scanner
 scanner must not be able to confirm for the address owner. Unsubscribing takes no more than opening
 the link, and RFC 8058's one-click POST to the same URL does it too: at worst a scanner ends an alert,
 never starts one. Creation is rate-limited per client (`alert_attempts` per `alert_window_seconds`)
-and at most `alerts_per_address` per address. Without `--smtp-url` alerts are off: the API answers
-503 and the results page shows no form.
+and at most `alerts_per_address` per address. Without `--smtp-url` alerts are off: there is no
+`POST /api/alerts`, the results page shows no form, and the links of alerts made before still work.
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
         }
 
     api = APIRouter()
+    pages = APIRouter(include_in_schema=False, route_class=page_route(error_page))
 
     @api.post(
         "/api/alerts",
@@ -148,8 +149,6 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
             raise InvalidInput("the body must be a JSON object of the alert's parameters")
         made = await run_in_threadpool(create, request, values)
         return Response(orjson.dumps(made), status_code=202, media_type="application/json")
-
-    pages = APIRouter(include_in_schema=False, route_class=page_route(error_page))
 
     @pages.post("/alerts", response_class=HTMLResponse)
     async def form_create(request: Request) -> HTMLResponse:
@@ -198,8 +197,11 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
         return page("Alert cancelled", "You will get no more messages from this alert, and we deleted it.")
 
     pages.add_api_route("/alerts/{alert_id}/unsubscribe", unsubscribe, methods=["GET", "POST"])
-    api.include_router(pages)
-    return api
+    router = APIRouter()
+    router.include_router(pages)
+    if mailer is not None:  # the API (and its OpenAPI entry) only where it can work
+        router.include_router(api)
+    return router
 
 
 def _ms(instant: str) -> int:
