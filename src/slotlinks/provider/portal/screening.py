@@ -23,7 +23,6 @@ portal can verify is the one computed from the date of birth the patient gives i
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -31,12 +30,11 @@ from datetime import date
 import msgspec
 
 from slotlinks.clock import Clock, now_ms
-from slotlinks.errors import NotFound
 from slotlinks.provider.portal.booking_store import BookingStore
 from slotlinks.provider.portal.eligibility import decide, parse_rules
 from slotlinks.provider.portal.patient import check_birth_date
 from slotlinks.provider.portal.questionnaires import Item, Questionnaire, option_key, option_label, parse_answers
-from slotlinks.provider.portal.submission import CalledOff, Invalid, NotBookable
+from slotlinks.provider.portal.submission import CalledOff, Invalid, NotBookable, held_slot
 
 __all__ = ["BIRTH_FIELD", "Screened", "ScreeningResult", "deciding_items", "first_fields", "screen", "summary"]
 
@@ -119,10 +117,7 @@ def screen(
     at_ms = now_ms(clock)
     today = clock().date() if today is None else today
     with store.unit() as unit:
-        hold = unit.hold(hold_id)
-        if not secrets.compare_digest(hold.token, token):
-            raise NotFound(f"no hold {hold_id!r}")
-        view = unit.slot(hold.slot_id)
+        hold, view = held_slot(unit, hold_id, token)
         if view is None:
             return NotBookable("gone")
         questionnaire = unit.questionnaire(view.schedule_id)

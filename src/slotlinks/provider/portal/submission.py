@@ -27,12 +27,14 @@ from slotlinks.clock import Clock, now_ms
 from slotlinks.errors import NotFound, SlotUnavailable
 from slotlinks.fhir.instant import format_instant
 from slotlinks.provider.portal.booking import AppointmentRecord
-from slotlinks.provider.portal.booking_store import BookingStore
+from slotlinks.provider.portal.booking_store import BookingStore, BookingUnit
 from slotlinks.provider.portal.eligibility import decide, parse_rules
+from slotlinks.provider.portal.holds import Hold
 from slotlinks.provider.portal.patient import validate_patient
 from slotlinks.provider.portal.questionnaires import parse_answers, response_resource
+from slotlinks.provider.portal.slotinfo import SlotView
 
-__all__ = ["Booked", "BookingResult", "CalledOff", "Invalid", "NotBookable", "submit_booking"]
+__all__ = ["Booked", "BookingResult", "CalledOff", "Invalid", "NotBookable", "held_slot", "submit_booking"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,15 @@ def _maybe_date(text: str | None) -> date | None:
         return None
 
 
+def held_slot(unit: BookingUnit, hold_id: str, token: str) -> tuple[Hold, SlotView | None]:
+    """Hold `hold_id` when `token` (the hash of the browser's flow) is the one it was placed with, and
+    its slot's view (None: the slot is gone); `NotFound` for any other browser."""
+    hold = unit.hold(hold_id)
+    if not secrets.compare_digest(hold.token, token):
+        raise NotFound(f"no hold {hold_id!r}")
+    return hold, unit.slot(hold.slot_id)
+
+
 def submit_booking(
     *,
     store: BookingStore,
@@ -91,10 +102,7 @@ def submit_booking(
     at_ms = now_ms(clock)
     today = clock().date() if today is None else today
     with store.unit() as unit:
-        hold = unit.hold(hold_id)
-        if not secrets.compare_digest(hold.token, token):
-            raise NotFound(f"no hold {hold_id!r}")
-        view = unit.slot(hold.slot_id)
+        hold, view = held_slot(unit, hold_id, token)
         if view is None:
             return NotBookable("gone")
         questionnaire = unit.questionnaire(view.schedule_id)
