@@ -34,6 +34,7 @@ from slotlinks.fhirapi import fhir_router
 from slotlinks.subscriptions import Deliverer, DeliveryPolicy, capability_resource
 from slotlinks.web.errors import install_error_handlers
 from slotlinks.web.headers import install_security_headers
+from slotlinks.web.i18n import install_language
 
 __all__ = ["create_app"]
 
@@ -106,6 +107,7 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
     )
     install_error_handlers(app)
     install_security_headers(app)
+    install_language(app, secure=settings.discovery_url.startswith("https:"))
     app.include_router(search_router(settings, store))
     app.include_router(publishers_router(settings, store, sync_engine=sync_engine))
     app.include_router(aggregate_router(settings, store))

@@ -31,6 +31,7 @@ from slotlinks.provider.store.store import ProviderStore, open_store
 from slotlinks.subscriptions import Deliverer, DeliveryPolicy, capability_resource, subscription_router
 from slotlinks.web.errors import install_error_handlers
 from slotlinks.web.headers import install_security_headers
+from slotlinks.web.i18n import install_language
 
 __all__ = ["create_app"]
 
@@ -89,6 +90,7 @@ def create_app(
     # Errors answer as OperationOutcomes, except a booking attempt over its limit: a polite 429 page.
     install_error_handlers(app, pages={RateLimited: rate_limited_page})
     install_security_headers(app)
+    install_language(app, secure=settings.base_url.startswith("https:"))
     # Subscriptions to the availability topic (`{base}/Subscription`), advertised in `{base}/metadata`.
     app.include_router(
         subscription_router(

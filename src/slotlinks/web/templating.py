@@ -16,6 +16,9 @@ import re
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from slotlinks.web import timetext
+from slotlinks.web.i18n import current_language, language_switch, translations
+
 __all__ = ["page_templates", "tel_digits", "visible_text"]
 
 _NOT_DIALLED = re.compile(r"[^0-9+]")
@@ -52,7 +55,9 @@ def visible_text(value: object) -> object:
 
 
 def page_templates(package: str) -> Environment:
-    """The environment for the templates in `package`'s `templates` folder."""
+    """The environment for the templates in `package`'s `templates` folder, speaking the request's
+    language (`web.i18n`): `{% trans %}` and `_()` read `package`'s catalogue; the time filters
+    are `web.timetext`'s; `page_lang()` is the `<html lang>`, `language_switch()` the switch's links."""
     env = Environment(
         loader=PackageLoader(package, "templates"),
         autoescape=True,
@@ -60,6 +65,27 @@ def page_templates(package: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=visible_text,
+        extensions=["jinja2.ext.i18n"],
     )
+
+    def gettext(message: str) -> str:
+        return translations(package, current_language()).gettext(message)
+
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        return translations(package, current_language()).ngettext(singular, plural, n)
+
+    # `{% trans %}` blocks are extracted and looked up with their whitespace folded, so a template's
+    # line breaks never split a message from its translation.
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["tel"] = tel_digits
+    env.filters.update(
+        clock=timetext.clock,
+        clock_zone=timetext.clock_zone,
+        day=timetext.day,
+        day_short=timetext.day_short,
+        zone_words=timetext.zone_words,
+        moment_text=timetext.moment_text,
+    )
+    env.globals.update(page_lang=current_language, language_switch=language_switch)
     return env
