@@ -21,6 +21,7 @@ from slotlinks.errors import RateLimited
 from slotlinks.fhirapi import fhir_router
 from slotlinks.provider.admin.booking_routes import booking_admin_router, referrals_router
 from slotlinks.provider.admin.routes import admin_router
+from slotlinks.provider.portal.responses import PORTAL_QUERY
 from slotlinks.provider.portal.routes import portal_router
 from slotlinks.provider.publication.fhirstore import ProviderFhirStore
 from slotlinks.provider.publication.routes import publication_router
@@ -90,7 +91,9 @@ def create_app(
     # Errors answer as OperationOutcomes, except a booking attempt over its limit: a polite 429 page.
     install_error_handlers(app, pages={RateLimited: rate_limited_page})
     install_security_headers(app)
-    install_language(app, secure=settings.base_url.startswith("https:"))
+    # The portal's links carry only the referring source's names: a deep link's other parameters
+    # (pre-answers a search tool might add) are never echoed (tests/portal/test_deciding_first.py).
+    install_language(app, secure=settings.base_url.startswith("https:"), keep=frozenset(PORTAL_QUERY))
     # Subscriptions to the availability topic (`{base}/Subscription`), advertised in `{base}/metadata`.
     app.include_router(
         subscription_router(

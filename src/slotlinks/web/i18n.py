@@ -66,7 +66,9 @@ _NAMES = {"en": "English", "es": "Español"}
 
 _LANGUAGE: ContextVar[str] = ContextVar("page_language", default=DEFAULT_LANGUAGE)
 # The request's own path and query (never its Host), for the switch's links back to the same page.
-_PAGE: ContextVar[tuple[str, str, str]] = ContextVar("page_address", default=("GET", "/", ""))
+_PAGE: ContextVar[tuple[str, str, str, frozenset[str] | None]] = ContextVar(
+    "page_address", default=("GET", "/", "", frozenset())
+)
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's own name for "marked, translated later"
@@ -131,9 +133,10 @@ def _cookie_value(scope: Scope) -> str | None:
 class LanguageMiddleware:
     """ASGI middleware: sets the request's language, and remembers a `?lang=` choice in a cookie."""
 
-    def __init__(self, app: ASGIApp, *, secure: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, secure: bool = False, keep: frozenset[str] | None = None) -> None:
         self.app = app
         self.secure = secure
+        self.keep = keep
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -143,7 +146,9 @@ class LanguageMiddleware:
         asked = _supported((query.get("lang") or [""])[0])
         chosen = choose_language(asked, _cookie_value(scope), _header(scope, b"accept-language"))
         token = _LANGUAGE.set(chosen)
-        page = _PAGE.set((scope.get("method", "GET"), scope.get("path", "/"), scope.get("query_string", b"").decode()))
+        page = _PAGE.set(
+            (scope.get("method", "GET"), scope.get("path", "/"), scope.get("query_string", b"").decode(), self.keep)
+        )
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -169,10 +174,14 @@ class LanguageMiddleware:
 
 def language_switch() -> list[tuple[str, str, str]]:
     """The switch's links, `(code, name, href)` for each language but the current one: the same page
-    (address and query) with `lang=` set. An answer to a form post links to its address without the
-    form (a GET there shows the page afresh, or the way back)."""
-    method, path, query = _PAGE.get()
-    pairs = [(key, value) for key, value in parse_qsl(query, keep_blank_values=True) if key != "lang"]
+    (address, and the query names the app keeps) with `lang=` set. An answer to a form post links to
+    its address without the form (a GET there shows the page afresh, or the way back)."""
+    method, path, query, keep = _PAGE.get()
+    pairs = [
+        (key, value)
+        for key, value in parse_qsl(query, keep_blank_values=True)
+        if key != "lang" and (keep is None or key in keep)
+    ]
     if method not in ("GET", "HEAD"):
         pairs = []
     return [
@@ -182,10 +191,11 @@ def language_switch() -> list[tuple[str, str, str]]:
     ]
 
 
-def install_language(app: FastAPI, *, secure: bool = False) -> None:
+def install_language(app: FastAPI, *, secure: bool = False, keep: frozenset[str] | None = None) -> None:
     """Adds `LanguageMiddleware` to `app`; `secure` marks the remembered choice's cookie `Secure`
-    (the server's configured address is https)."""
-    app.add_middleware(LanguageMiddleware, secure=secure)
+    (the server's configured address is https); `keep` names the query parameters the switch's links
+    carry over (None: all), so a page never echoes what its address should not have carried."""
+    app.add_middleware(LanguageMiddleware, secure=secure, keep=keep)
 
 
 @cache

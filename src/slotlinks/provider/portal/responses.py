@@ -32,7 +32,7 @@ from slotlinks.provider.store.store import ProviderStore
 from slotlinks.web.headers import csp_nonce
 from slotlinks.web.templating import page_templates
 
-__all__ = ["PortalPages", "link_query", "make_templates"]
+__all__ = ["PORTAL_QUERY", "PortalPages", "link_query", "make_templates"]
 
 
 def _time(moment: datetime) -> str:
@@ -54,9 +54,13 @@ def make_templates() -> Environment:
     return env
 
 
+# The query names a link into the flow carries: who referred the patient, and their referral's id.
+PORTAL_QUERY = ("source", "booking-referral")
+
+
 def link_query(source: str | None, referral: str | None) -> str:
     """`?source=…&booking-referral=…` for links back into the flow ("" when there is neither)."""
-    pairs = [(k, v) for k, v in (("source", source), ("booking-referral", referral)) if v]
+    pairs = [(k, v) for k, v in zip(PORTAL_QUERY, (source, referral), strict=True) if v]
     return "?" + urlencode(pairs) if pairs else ""
 
 
