@@ -6,24 +6,41 @@ subscription's `id`, `source`, `status`, `spec` (the `NewSubscription` as JSON),
 so far), `end_ms`, `error`, `created_ms`, `activated_ms`, `updated_ms`; an event's `subscription_id`,
 `number`, `at_ms`, `resource_type`, `resource_id`, `removed`) and its own `collect`, which calls
 `enqueue` in its transaction. Used by the provider (`provider.push.store`) and the discovery aggregate
-(`discovery.aggregate.pushstore`).
+(`discovery.aggregate.pushstore`): each declares its two tables with `subscription_tables` and builds
+its store on `SqlPushStore`, adding only what differs (who a caller is, how a subscription starts,
+where events come from).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import msgspec
-from sqlalchemy import Connection, Row, Table, delete, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    MetaData,
+    Row,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from slotlinks.subscriptions.notifications import Event
 from slotlinks.subscriptions.resource import NewSubscription, Subscription
 from slotlinks.subscriptions.topic import EventFacts, matches, parse_filters
 
-__all__ = ["SqlSubscriptions", "Stamped"]
+__all__ = ["SqlPushStore", "SqlSubscriptions", "Stamped", "subscription_tables"]
 
 _LIVE = ("requested", "active", "error")
 
@@ -41,6 +58,38 @@ class Stamped(Protocol):
     def removed(self) -> bool: ...
     @property
     def facts(self) -> EventFacts: ...
+
+
+def subscription_tables(metadata: MetaData, subscriptions: str, events: str) -> tuple[Table, Table]:
+    """A side's two tables, named `subscriptions` and `events`, in `metadata`: a subscription per row
+    (`spec` is the subscription as requested, as JSON; `events` counts every event ever made for it,
+    the events-since-subscription-start), and its events waiting, numbered from 1, until delivered or
+    given up on."""
+    subs = Table(
+        subscriptions,
+        metadata,
+        Column("id", String(64), primary_key=True),
+        Column("source", String(64), nullable=False, index=True),
+        Column("status", String(16), nullable=False),
+        Column("spec", Text, nullable=False),
+        Column("events", BigInteger, nullable=False),
+        Column("end_ms", BigInteger, nullable=True),
+        Column("error", Text, nullable=True),
+        Column("created_ms", BigInteger, nullable=False),
+        Column("activated_ms", BigInteger, nullable=True),
+        Column("updated_ms", BigInteger, nullable=False),
+    )
+    queued = Table(
+        events,
+        metadata,
+        Column("subscription_id", String(64), primary_key=True),
+        Column("number", BigInteger, primary_key=True),
+        Column("at_ms", BigInteger, nullable=False),
+        Column("resource_type", String(32), nullable=False),
+        Column("resource_id", String(64), nullable=False),
+        Column("removed", Boolean, nullable=False),
+    )
+    return subs, queued
 
 
 def _subscription(row: Row[Any]) -> Subscription:
@@ -181,3 +230,39 @@ class SqlSubscriptions:
 def _events(rows: Sequence[Row[Any]]) -> Iterator[Event]:
     for r in rows:
         yield Event(int(r.number), int(r.at_ms), r.resource_type, r.resource_id, bool(r.removed))
+
+
+class _Resources(Protocol):
+    def read(self, resource_type: str, resource_id: str) -> dict[str, Any] | None: ...
+
+
+class SqlPushStore:
+    """The part of a side's `SubscriptionStore` and `Outbox` that `SqlSubscriptions` answers alone;
+    a side adds `source_for`, `create` and `collect`. `fhir` renders `full-resource` payloads."""
+
+    subs: SqlSubscriptions
+    fhir: _Resources
+
+    def get(self, *, source: str, subscription_id: str) -> Subscription | None:
+        return self.subs.get(source=source, subscription_id=subscription_id)
+
+    def delete(self, *, source: str, subscription_id: str) -> bool:
+        return self.subs.delete(source=source, subscription_id=subscription_id)
+
+    def live(self, *, now_ms: int) -> list[Subscription]:
+        return self.subs.live(now_ms=now_ms)
+
+    def current(self, subscription_id: str) -> Subscription | None:
+        return self.subs.current(subscription_id)
+
+    def pending(self, subscription_id: str, *, limit: int) -> list[Event]:
+        return self.subs.pending(subscription_id, limit=limit)
+
+    def done(self, subscription_id: str, *, through: int) -> None:
+        self.subs.done(subscription_id, through=through)
+
+    def set_status(self, subscription_id: str, *, status: str, error: str | None, at_ms: int) -> None:
+        self.subs.set_status(subscription_id, status=status, error=error, at_ms=at_ms)
+
+    def resources(self, keys: Iterable[tuple[str, str]]) -> Mapping[tuple[str, str], dict[str, Any] | None]:
+        return {key: self.fhir.read(*key) for key in set(keys)}

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from sqlalchemy import delete, insert, select, update
 
@@ -23,9 +22,8 @@ from slotlinks.discovery.aggregate.pushchanges import collect_changes
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput
-from slotlinks.subscriptions.notifications import Event
 from slotlinks.subscriptions.resource import NewSubscription, Subscription
-from slotlinks.subscriptions.sqlstore import SqlSubscriptions
+from slotlinks.subscriptions.sqlstore import SqlPushStore, SqlSubscriptions
 
 __all__ = ["AggregatePushStore", "put_subscriber"]
 
@@ -65,7 +63,7 @@ def put_subscriber(store: DiscoveryStore, name: str, secret: str | None) -> bool
     return not existed
 
 
-class AggregatePushStore:
+class AggregatePushStore(SqlPushStore):
     """Subscriptions to the aggregate and their outbox; `fhir` renders `full-resource` payloads."""
 
     def __init__(self, store: DiscoveryStore, fhir: DiscoveryFhirStore) -> None:
@@ -94,12 +92,6 @@ class AggregatePushStore:
                 conn.execute(update(t.aggregate_push_cursor).where(_CURSOR.id == 1).values(changed_ms=at_ms))
             return self.subs.insert(conn, source=source, spec=spec, at_ms=at_ms)
 
-    def get(self, *, source: str, subscription_id: str) -> Subscription | None:
-        return self.subs.get(source=source, subscription_id=subscription_id)
-
-    def delete(self, *, source: str, subscription_id: str) -> bool:
-        return self.subs.delete(source=source, subscription_id=subscription_id)
-
     # --- Outbox --------------------------------------------------------------------------------------
 
     def collect(self, *, now_ms: int) -> Mapping[str, int]:
@@ -117,21 +109,3 @@ class AggregatePushStore:
                 counts[sub.id] = self.subs.enqueue(conn, sub, found)
             conn.execute(update(t.aggregate_push_cursor).where(_CURSOR.id == 1).values(changed_ms=now_ms))
         return {sub_id: n for sub_id, n in counts.items() if n}
-
-    def live(self, *, now_ms: int) -> list[Subscription]:
-        return self.subs.live(now_ms=now_ms)
-
-    def current(self, subscription_id: str) -> Subscription | None:
-        return self.subs.current(subscription_id)
-
-    def pending(self, subscription_id: str, *, limit: int) -> list[Event]:
-        return self.subs.pending(subscription_id, limit=limit)
-
-    def done(self, subscription_id: str, *, through: int) -> None:
-        self.subs.done(subscription_id, through=through)
-
-    def set_status(self, subscription_id: str, *, status: str, error: str | None, at_ms: int) -> None:
-        self.subs.set_status(subscription_id, status=status, error=error, at_ms=at_ms)
-
-    def resources(self, keys: Iterable[tuple[str, str]]) -> Mapping[tuple[str, str], dict[str, Any] | None]:
-        return {key: self.fhir.read(*key) for key in set(keys)}

@@ -28,6 +28,8 @@ from sqlalchemy import (
     false,
 )
 
+from slotlinks.subscriptions.sqlstore import subscription_tables
+
 __all__ = [
     "aggregate_event",
     "aggregate_known",
@@ -294,31 +296,7 @@ aggregate_subscriber = Table(
     Column("updated_ms", BigInteger, nullable=False),
 )
 
-aggregate_subscription = Table(
-    "aggregate_subscription",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("source", String(64), nullable=False, index=True),
-    Column("status", String(16), nullable=False),
-    Column("spec", Text, nullable=False),
-    Column("events", BigInteger, nullable=False),
-    Column("end_ms", BigInteger, nullable=True),
-    Column("error", Text, nullable=True),
-    Column("created_ms", BigInteger, nullable=False),
-    Column("activated_ms", BigInteger, nullable=True),
-    Column("updated_ms", BigInteger, nullable=False),
-)
-
-aggregate_event = Table(
-    "aggregate_event",
-    metadata,
-    Column("subscription_id", String(64), primary_key=True),
-    Column("number", BigInteger, primary_key=True),
-    Column("at_ms", BigInteger, nullable=False),
-    Column("resource_type", String(32), nullable=False),
-    Column("resource_id", String(64), nullable=False),
-    Column("removed", Boolean, nullable=False),
-)
+aggregate_subscription, aggregate_event = subscription_tables(metadata, "aggregate_subscription", "aggregate_event")
 
 aggregate_push_cursor = Table(
     "aggregate_push_cursor",

@@ -11,9 +11,8 @@ set: it writes through a plain write transaction (as the referral outcome log do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Any
 
 from sqlalchemy import Connection, exists, select, update
 
@@ -23,16 +22,15 @@ from slotlinks.provider.portal.referrals import source_for_secret
 from slotlinks.provider.push.changes import changes_between, expiries_between
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import ProviderStore
-from slotlinks.subscriptions.notifications import Event
 from slotlinks.subscriptions.resource import NewSubscription, Subscription
-from slotlinks.subscriptions.sqlstore import SqlSubscriptions
+from slotlinks.subscriptions.sqlstore import SqlPushStore, SqlSubscriptions
 
 __all__ = ["ProviderPushStore"]
 
 _CURSOR = t.push_cursor.c
 
 
-class ProviderPushStore:
+class ProviderPushStore(SqlPushStore):
     """Subscriptions and their outbox in the provider store; `fhir` renders `full-resource` payloads."""
 
     def __init__(self, store: ProviderStore, fhir: FhirStore) -> None:
@@ -63,12 +61,6 @@ class ProviderPushStore:
                 )
             return self.subs.insert(conn, source=source, spec=spec, at_ms=at_ms)
 
-    def get(self, *, source: str, subscription_id: str) -> Subscription | None:
-        return self.subs.get(source=source, subscription_id=subscription_id)
-
-    def delete(self, *, source: str, subscription_id: str) -> bool:
-        return self.subs.delete(source=source, subscription_id=subscription_id)
-
     # --- Outbox --------------------------------------------------------------------------------------
 
     def _nothing_new(self, now_ms: int) -> bool:
@@ -97,21 +89,3 @@ class ProviderPushStore:
                     counts[sub.id] = self.subs.enqueue(conn, sub, found)
             conn.execute(update(t.push_cursor).where(_CURSOR.id == 1).values(changed_ms=changed, expired_ms=expired))
         return {sub_id: n for sub_id, n in counts.items() if n}
-
-    def live(self, *, now_ms: int) -> list[Subscription]:
-        return self.subs.live(now_ms=now_ms)
-
-    def current(self, subscription_id: str) -> Subscription | None:
-        return self.subs.current(subscription_id)
-
-    def pending(self, subscription_id: str, *, limit: int) -> list[Event]:
-        return self.subs.pending(subscription_id, limit=limit)
-
-    def done(self, subscription_id: str, *, through: int) -> None:
-        self.subs.done(subscription_id, through=through)
-
-    def set_status(self, subscription_id: str, *, status: str, error: str | None, at_ms: int) -> None:
-        self.subs.set_status(subscription_id, status=status, error=error, at_ms=at_ms)
-
-    def resources(self, keys: Iterable[tuple[str, str]]) -> Mapping[tuple[str, str], dict[str, Any] | None]:
-        return {key: self.fhir.read(*key) for key in set(keys)}

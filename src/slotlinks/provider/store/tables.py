@@ -25,6 +25,8 @@ from sqlalchemy import (
     Text,
 )
 
+from slotlinks.subscriptions.sqlstore import subscription_tables
+
 __all__ = [
     "RESOURCE_TABLES",
     "appointment",
@@ -315,31 +317,7 @@ staff_session = Table(
 # up to `expired_ms`. Each subscription's events wait in `push_event`, numbered from 1, until delivered
 # or given up on; `events` counts every event ever made for it (events-since-subscription-start).
 # `spec` is the subscription as requested (endpoint, headers, payload, filters...) as JSON.
-push_subscription = Table(
-    "push_subscription",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("source", String(64), nullable=False, index=True),
-    Column("status", String(16), nullable=False),
-    Column("spec", Text, nullable=False),
-    Column("events", BigInteger, nullable=False),
-    Column("end_ms", BigInteger, nullable=True),
-    Column("error", Text, nullable=True),
-    Column("created_ms", BigInteger, nullable=False),
-    Column("activated_ms", BigInteger, nullable=True),
-    Column("updated_ms", BigInteger, nullable=False),
-)
-
-push_event = Table(
-    "push_event",
-    metadata,
-    Column("subscription_id", ID, primary_key=True),
-    Column("number", BigInteger, primary_key=True),
-    Column("at_ms", BigInteger, nullable=False),
-    Column("resource_type", String(32), nullable=False),
-    Column("resource_id", ID, nullable=False),
-    Column("removed", Boolean, nullable=False),
-)
+push_subscription, push_event = subscription_tables(metadata, "push_subscription", "push_event")
 
 push_cursor = Table(
     "push_cursor",
