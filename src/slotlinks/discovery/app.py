@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from slotlinks.config import Settings
+from slotlinks.db.singleton import Singleton
 from slotlinks.discovery.aggregate.fhirstore import DiscoveryFhirStore
 from slotlinks.discovery.aggregate.push_routes import aggregate_push_router
 from slotlinks.discovery.aggregate.pushstore import AggregatePushStore
@@ -64,6 +65,7 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
         clock=store.clock,
         allow_private_networks=settings.allow_private_networks,
         policy=AGGREGATE_DELIVERY,
+        singleton=Singleton(store.engine, "aggregate-push-delivery"),
     )
 
     def applied() -> None:

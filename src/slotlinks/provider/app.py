@@ -17,6 +17,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 
 from slotlinks.config import Settings
+from slotlinks.db.singleton import Singleton
 from slotlinks.errors import RateLimited
 from slotlinks.fhirapi import fhir_router
 from slotlinks.provider.admin.booking_routes import booking_admin_router, referrals_router
@@ -63,6 +64,7 @@ def create_app(
         clock=store.clock,
         allow_private_networks=settings.allow_private_networks,
         policy=delivery,
+        singleton=Singleton(store.engine, "push-delivery"),
     )
 
     @asynccontextmanager

@@ -19,6 +19,9 @@ request path waits for delivery. Each worker:
 Every POST goes through `net.GuardedClient` (the same address policy as the discovery fetcher) with
 the subscription's `channel.header` values and a deadline (its `backport-timeout`, else ours).
 Undelivered events stay in the store, so a restarted process resumes where the last one stopped.
+
+Where several processes share the database, only the one holding the `singleton` collects and
+delivers (`db.singleton`); the others wait, and take over within a round when it stops or dies.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import httpx
 import orjson
 
 from slotlinks.clock import Clock, now_ms
+from slotlinks.db.singleton import Singleton
 from slotlinks.net.client import GuardedClient, NoReply, Reply
 from slotlinks.subscriptions.notifications import Event, notification_bundle
 from slotlinks.subscriptions.resource import Subscription
@@ -203,8 +207,10 @@ class Deliverer:
         allow_private_networks: bool,
         policy: DeliveryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        singleton: Singleton | None = None,
     ) -> None:
         self.outbox = outbox
+        self.singleton = singleton
         self.base_url = base_url.rstrip("/")
         self.clock = clock
         self.policy = policy or DeliveryPolicy()
@@ -229,7 +235,17 @@ class Deliverer:
         """Collect now rather than at the next tick (called on the event loop, e.g. by a route)."""
         self._wake.set()
 
+    async def _stop_workers(self) -> None:
+        tasks = [task for _worker, task in self._workers.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._workers.clear()
+
     async def _tick(self) -> None:
+        if self.singleton is not None and not await self.call(self.singleton.held):
+            await self._stop_workers()  # another process delivers (or took over from this one)
+            return
         at = now_ms(self.clock)
         fresh = await self.call(self.outbox.collect, now_ms=at)
         live = await self.call(self.outbox.live, now_ms=at)
@@ -258,10 +274,8 @@ class Deliverer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.policy.poll_seconds)
         finally:
-            tasks = [task for _worker, task in self._workers.values()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self._workers.clear()
+            await self._stop_workers()
+            if self.singleton is not None:
+                self.singleton.release()
             self._threads.shutdown(wait=True)
             await self.client.aclose()
