@@ -80,7 +80,8 @@ def remove(conn: Connection, alert_id: str) -> bool:
 
 
 def purge(conn: Connection, now_ms: int) -> int:
-    """Deletes expired alerts and those never confirmed in time; how many went."""
+    """Deletes expired alerts, those never confirmed in time, and offers whose booking no longer stands;
+    how many went."""
     unconfirmed_before = now_ms - UNCONFIRMED_DAYS * 86_400_000
     r = t.referral.c
     booking_over = exists().where(r.id == _A.referral_id, r.outcome.in_(sorted(FINAL_OUTCOMES)))
