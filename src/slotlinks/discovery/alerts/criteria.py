@@ -18,7 +18,7 @@ from datetime import datetime
 from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_search
 from slotlinks.errors import InvalidInput
 
-__all__ = ["CRITERIA", "AlertRequest", "parse_alert", "search_for"]
+__all__ = ["CRITERIA", "AlertRequest", "parse_alert", "parse_email", "search_for"]
 
 #: The search parameters an alert keeps (paging and `include_busy` make no sense for "a time opened").
 CRITERIA = tuple(name for name in PARAMETERS if name not in {"sort", "limit", "per_location", "include_busy"})
@@ -31,9 +31,14 @@ _EMAIL = re.compile(r"[^@\s\"<>(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-
 class AlertRequest:
     email: str
     criteria: dict[str, str]
+    # An earlier-time offer (alerts/earlier.py): its booked referral, and when it ends at the latest
+    # (the booked start: nothing can be earlier than a time that has passed).
+    referral_id: str | None = None
+    ends_ms: int | None = None
 
 
-def _email(value: object) -> str:
+def parse_email(value: object) -> str:
+    """The patient's address, trimmed, its domain lower-cased; raises `InvalidInput` naming `email`."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput("parameter 'email': an e-mail address is required", expression=("email",))
     text = value.strip()
@@ -64,7 +69,7 @@ def parse_alert(values: Mapping[str, object], *, now: datetime) -> AlertRequest:
             criteria[name] = str(value)
         else:
             raise InvalidInput(f"parameter '{name}': expected text", expression=(name,))
-    email = _email(values.get("email"))
+    email = parse_email(values.get("email"))
     request = search_for(criteria, now=now)
     if request.near is None and request.virtual is not True:
         raise InvalidInput("parameter 'near': an alert needs a place (or virtual=true)", expression=("near",))

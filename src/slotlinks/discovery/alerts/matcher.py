@@ -11,7 +11,7 @@ news: they were on the results page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,12 +23,12 @@ from slotlinks.discovery.alerts import store as alerts
 from slotlinks.discovery.alerts.criteria import search_for
 from slotlinks.discovery.alerts.store import SlotKey
 from slotlinks.discovery.search.calendar import spoken_time
-from slotlinks.discovery.search.execute import search
+from slotlinks.discovery.search.execute import LocationResult, search
 from slotlinks.discovery.search.query import MAX_PER_LOCATION
 from slotlinks.discovery.store import tables as t
 from slotlinks.errors import InvalidInput
 
-__all__ = ["MOST_PER_MESSAGE", "Match", "criteria_of", "new_matches"]
+__all__ = ["MOST_PER_MESSAGE", "Match", "criteria_of", "new_matches", "unannounced"]
 
 #: Times one message lists, best first.
 MOST_PER_MESSAGE = 5
@@ -76,7 +76,19 @@ def new_matches(
     if req.end_ms <= start_ms:
         return []
     req = req.with_changes(start_ms=start_ms, limit=_SCAN_LOCATIONS, per_location=MAX_PER_LOCATION)
-    found = search(conn, req, now_ms=now_ms, link_base=link_base)
+    return unannounced(conn, alert, search(conn, req, now_ms=now_ms, link_base=link_base), most=most)
+
+
+def unannounced(
+    conn: Connection,
+    alert: Row[Any],
+    found: Sequence[LocationResult],
+    *,
+    most: int = MOST_PER_MESSAGE,
+    skip: Container[SlotKey] = (),
+) -> list[Match]:
+    """Up to `most` of the times `found` (a search's results, in its order) that are news to the
+    confirmed `alert`: changed since it was confirmed, never announced by it, and not in `skip`."""
     stamps = _stamps(conn, [slot.pk for loc in found for slot in loc.slots])
     seen = alerts.announced(conn, alert.id)
     since = int(alert.confirmed_ms)
@@ -85,7 +97,7 @@ def new_matches(
         place = ", ".join(part for part in (loc.city, loc.state) if part) or ("Video visit" if loc.virtual else "")
         for slot in loc.slots:
             stamp = stamps.get(slot.pk)
-            if stamp is None or stamp[1] <= since or stamp[0] in seen:
+            if stamp is None or stamp[1] <= since or stamp[0] in seen or stamp[0] in skip:
                 continue
             when = spoken_time(slot.start, loc.tz)
             matches.append(Match(stamp[0], loc.name, place, loc.distance_miles, when, slot.link, slot.service))

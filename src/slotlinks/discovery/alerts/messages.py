@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from slotlinks.discovery.alerts.matcher import Match
 from slotlinks.discovery.alerts.store import UNCONFIRMED_DAYS
 
-__all__ = ["confirmation_message", "describe", "end_date", "matches_message"]
+__all__ = ["compose", "confirmation_message", "describe", "end_date", "matches_message"]
 
 
 def describe(criteria: Mapping[str, str]) -> str:
@@ -52,7 +52,8 @@ def end_date(expires_ms: int, tz: str) -> str:
     return f"{moment:%B} {moment.day}, {moment.year}"
 
 
-def _message(*, sender: str, to: str, subject: str, body: str, unsubscribe: str) -> EmailMessage:
+def compose(*, sender: str, to: str, subject: str, body: str, unsubscribe: str) -> EmailMessage:
+    """An alert's message with the headers every one carries (the module docstring)."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
@@ -79,7 +80,7 @@ def confirmation_message(
         f"Once confirmed, the alert ends on {ends}.\n"
         f"To cancel it now: {unsubscribe}\n"
     )
-    return _message(
+    return compose(
         sender=sender, to=to, subject="Please confirm your appointment alert", body=body, unsubscribe=unsubscribe
     )
 
@@ -118,4 +119,4 @@ def matches_message(
         f"To stop these messages now: {unsubscribe}\n"
     )
     subject = f"{count} new appointment {times}: {describe(criteria)}"[:150]
-    return _message(sender=sender, to=to, subject=subject, body=body, unsubscribe=unsubscribe)
+    return compose(sender=sender, to=to, subject=subject, body=body, unsubscribe=unsubscribe)

@@ -1,5 +1,6 @@
 """The alerts' routes: `POST /api/alerts` (JSON, in the OpenAPI document), the results page's form
-(`POST /alerts`), and the links in the messages: confirm (`/alerts/{id}/confirm`) and unsubscribe
+(`POST /alerts`), the earlier-time offer's form on "my referrals" (`POST /alerts/earlier`,
+offer_routes.py), and the links in the messages: confirm (`/alerts/{id}/confirm`) and unsubscribe
 (`/alerts/{id}/unsubscribe`).
 
 Confirming takes a press of a button (GET shows it, POST confirms): mail scanners open links, and a
@@ -25,6 +26,7 @@ from slotlinks.discovery.alerts.criteria import CRITERIA, parse_alert
 from slotlinks.discovery.alerts.links import alert_key
 from slotlinks.discovery.alerts.mailer import Mailer
 from slotlinks.discovery.alerts.messages import end_date
+from slotlinks.discovery.alerts.offer_routes import add_offer_route
 from slotlinks.discovery.alerts.service import cancel_alert, confirm_alert, create_alert
 from slotlinks.discovery.search.pages import html_page, make_templates
 from slotlinks.discovery.store.store import DiscoveryStore
@@ -96,8 +98,9 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
             message = f"Too many alerts were asked for from here. Please try again in {wait}."
         return page(_HEADINGS.get(error.status, "Something went wrong"), message, error.status)
 
-    def create(request: Request, values: dict[str, Any]) -> dict[str, Any]:
-        """Shared by the API and the form; the rate limit first, so refused input also counts."""
+    def admit(request: Request) -> None:
+        """Before any alert is made: alerts are on, and the client within its rate limit (taken before
+        the input is read, so refused input also counts)."""
         if mailer is None:
             raise Unavailable("e-mail alerts are not set up on this server")
         peer = request.client.host if request.client else None
@@ -105,6 +108,11 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
         wait = limiter.take(client_key(peer, forwarded, behind_proxy=settings.behind_proxy))
         if wait:
             raise RateLimited(wait)
+
+    def create(request: Request, values: dict[str, Any]) -> dict[str, Any]:
+        """Shared by the API and the form."""
+        admit(request)
+        assert mailer is not None  # admit refused otherwise
         parsed = parse_alert(values, now=store.clock())
         made = create_alert(store=store, settings=settings, mailer=mailer, key=key(), request=parsed)
         return {
@@ -197,6 +205,7 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
         return page("Alert cancelled", "You will get no more messages from this alert, and we deleted it.")
 
     pages.add_api_route("/alerts/{alert_id}/unsubscribe", unsubscribe, methods=["GET", "POST"])
+    add_offer_route(pages, settings=settings, store=store, mailer=mailer, key=key, admit=admit, page=page)
     router = APIRouter()
     router.include_router(pages)
     if mailer is not None:  # the API (and its OpenAPI entry) only where it can work

@@ -1,4 +1,5 @@
-"""The alerts' use cases: ask for one (and send its confirmation), confirm it, cancel it.
+"""The alerts' use cases: ask for one (and send its confirmation), confirm it, cancel it. An
+earlier-time offer (earlier.py) is asked for, confirmed and cancelled the same way.
 
 Plain functions with keyword-only dependencies (STYLE.md); routes parse, call one, render. Links
 and the words of messages come from `links` and `messages`; the SQL from `store`.
@@ -18,6 +19,7 @@ from slotlinks.discovery.alerts.criteria import AlertRequest, search_for
 from slotlinks.discovery.alerts.links import Purpose, confirm_url, unsubscribe_url, verify
 from slotlinks.discovery.alerts.mailer import Mailer
 from slotlinks.discovery.alerts.messages import confirmation_message, end_date
+from slotlinks.discovery.alerts.offer_text import offer_confirmation_message
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import Conflict, NotFound
 
@@ -45,6 +47,8 @@ def create_alert(
     now_ms = store.now_ms()
     alert_id = secrets.token_urlsafe(16)
     expires_ms = now_ms + settings.alert_days * 86_400_000
+    if request.ends_ms is not None:
+        expires_ms = min(expires_ms, request.ends_ms)
     with store.write() as conn:
         alerts.purge(conn, now_ms)
         if alerts.count_for_address(conn, request.email) >= settings.alerts_per_address:
@@ -54,10 +58,17 @@ def create_alert(
             )
         criteria = orjson.dumps(request.criteria).decode()
         alerts.insert_alert(
-            conn, alert_id=alert_id, email=request.email, criteria=criteria, created_ms=now_ms, expires_ms=expires_ms
+            conn,
+            alert_id=alert_id,
+            email=request.email,
+            criteria=criteria,
+            created_ms=now_ms,
+            expires_ms=expires_ms,
+            referral_id=request.referral_id,
         )
     tz = search_for(request.criteria, now=datetime.fromtimestamp(now_ms / 1000, UTC)).tz
-    message = confirmation_message(
+    confirmation = offer_confirmation_message if request.referral_id is not None else confirmation_message
+    message = confirmation(
         sender=settings.mail_from,
         to=request.email,
         criteria=request.criteria,

@@ -1,7 +1,9 @@
 """The alerts' SQL: an alert row per address and criteria, and the slots each has announced.
 
 Nothing else about the patient is kept; a row and its announcements go on unsubscribe, on expiry,
-and for an alert never confirmed, `UNCONFIRMED_DAYS` after it was asked for.
+and for an alert never confirmed, `UNCONFIRMED_DAYS` after it was asked for. An earlier-time offer
+(`referral_id` set, alerts/earlier.py) also goes once its booking is cancelled or called off, or its
+referral is no longer kept.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, delete, exists, func, insert, or_, select, update
 
+from slotlinks.discovery.referrals.outcomes import FINAL_OUTCOMES
 from slotlinks.discovery.store import tables as t
 
 __all__ = [
@@ -40,11 +43,23 @@ def count_for_address(conn: Connection, email: str) -> int:
 
 
 def insert_alert(
-    conn: Connection, *, alert_id: str, email: str, criteria: str, created_ms: int, expires_ms: int
+    conn: Connection,
+    *,
+    alert_id: str,
+    email: str,
+    criteria: str,
+    created_ms: int,
+    expires_ms: int,
+    referral_id: str | None = None,
 ) -> None:
     conn.execute(
         insert(t.alert).values(
-            id=alert_id, email=email, criteria=criteria, created_ms=created_ms, expires_ms=expires_ms
+            id=alert_id,
+            email=email,
+            criteria=criteria,
+            created_ms=created_ms,
+            expires_ms=expires_ms,
+            referral_id=referral_id,
         )
     )
 
@@ -65,9 +80,14 @@ def remove(conn: Connection, alert_id: str) -> bool:
 
 
 def purge(conn: Connection, now_ms: int) -> int:
-    """Deletes expired alerts and those never confirmed in time; how many went."""
+    """Deletes expired alerts, those never confirmed in time, and offers whose booking no longer stands;
+    how many went."""
     unconfirmed_before = now_ms - UNCONFIRMED_DAYS * 86_400_000
-    gone = or_(_A.expires_ms <= now_ms, _A.confirmed_ms.is_(None) & (_A.created_ms <= unconfirmed_before))
+    r = t.referral.c
+    booking_over = exists().where(r.id == _A.referral_id, r.outcome.in_(sorted(FINAL_OUTCOMES)))
+    referral_kept = exists().where(r.id == _A.referral_id)
+    offer_over = _A.referral_id.is_not(None) & (booking_over | ~referral_kept)
+    gone = or_(_A.expires_ms <= now_ms, _A.confirmed_ms.is_(None) & (_A.created_ms <= unconfirmed_before), offer_over)
     ids = list(conn.execute(select(_A.id).where(gone)).scalars())
     for alert_id in ids:
         remove(conn, alert_id)

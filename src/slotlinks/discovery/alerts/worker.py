@@ -7,6 +7,9 @@ an incremental apply) and the push manager after it applied a notification, so a
 within seconds of the change arriving. Without a signal it looks every `tick_seconds` anyway (an
 alert's period ending, expiry, a change whose signal was missed).
 
+An earlier-time offer (earlier.py) is an alert whose news and words are its own: `earlier_matches`
+and `earlier_message` stand in for the search's matches and message.
+
 A message is recorded (its times as announced, the alert's `last_sent_ms`) only once the mail server
 took it; a failed send is tried again on the next pass. Several processes over one database would
 each send: run the worker in one (a lease like the sync engine's would lift that).
@@ -25,10 +28,12 @@ from sqlalchemy import Row
 from slotlinks.config import Settings
 from slotlinks.discovery.alerts import store as alerts
 from slotlinks.discovery.alerts.criteria import search_for
+from slotlinks.discovery.alerts.earlier import earlier_matches
 from slotlinks.discovery.alerts.links import alert_key, unsubscribe_url
 from slotlinks.discovery.alerts.mailer import Mailer
 from slotlinks.discovery.alerts.matcher import Match, criteria_of, new_matches
 from slotlinks.discovery.alerts.messages import end_date, matches_message
+from slotlinks.discovery.alerts.offer_text import earlier_message
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput, Unavailable
 
@@ -95,7 +100,8 @@ class AlertWorker:
         sent = 0
         for alert in due:
             with self.store.read() as conn:
-                matches = new_matches(conn, alert, now=now, link_base=self.settings.discovery_url)
+                find = earlier_matches if alert.referral_id is not None else new_matches
+                matches = find(conn, alert, now=now, link_base=self.settings.discovery_url)
             if not matches:
                 continue
             try:
@@ -114,7 +120,8 @@ class AlertWorker:
             tz = search_for(criteria, now=self.store.clock()).tz
         except InvalidInput:
             tz = "UTC"
-        return matches_message(
+        message = earlier_message if alert.referral_id is not None else matches_message
+        return message(
             sender=self.settings.mail_from,
             to=alert.email,
             criteria=criteria,

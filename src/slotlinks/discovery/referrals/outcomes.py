@@ -19,7 +19,8 @@ the next poll; a later cancellation or called-off hold puts back `free` on the s
 
 When outcomes are read: when the patient comes back (`GET /back`), when "my referrals" is shown (the
 non-final ones, a few at a time), and by the sync loop (`refresh_pending`, referrals younger than a
-day that are not final).
+day that are not final, and those a confirmed earlier-time offer is bound to, at any age, so that a
+cancellation ends the offer: alerts/earlier.py).
 """
 
 from __future__ import annotations
@@ -281,14 +282,16 @@ async def refresh_many(
 
 
 def pending_referrals(conn: Connection, *, now_ms: int, limit: int) -> list[str]:
-    """Referrals younger than a day whose outcome is not final, of publishers we hold a secret for,
-    not checked in the last minute; the least recently checked first."""
-    r, p = t.referral, t.publisher
+    """Referrals younger than a day (or bound to a confirmed earlier-time offer) whose outcome is not
+    final, of publishers we hold a secret for, not checked in the last minute; the least recently
+    checked first."""
+    r, p, a = t.referral, t.publisher, t.alert
+    offers = select(a.c.referral_id).where(a.c.referral_id.is_not(None), a.c.confirmed_ms.is_not(None))
     query = (
         select(r.c.id)
         .join(p, p.c.id == r.c.publisher_id)
         .where(
-            r.c.created_ms >= now_ms - PENDING_AGE_MS,
+            or_(r.c.created_ms >= now_ms - PENDING_AGE_MS, r.c.id.in_(offers)),
             or_(r.c.outcome.is_(None), r.c.outcome.not_in(sorted(FINAL_OUTCOMES))),
             p.c.referral_secret.is_not(None),
             or_(r.c.outcome_checked_ms.is_(None), r.c.outcome_checked_ms < now_ms - RECHECK_MS),

@@ -340,6 +340,9 @@ alert = Table(
     Column("confirmed_ms", BigInteger, nullable=True),
     Column("expires_ms", BigInteger, nullable=False),
     Column("last_sent_ms", BigInteger, nullable=True),
+    # An earlier-time offer's booked referral (alerts/earlier.py): only times before its booked start, at
+    # its place, for its service, are news; the offer ends when that booking is cancelled.
+    Column("referral_id", String(64), nullable=True),
 )
 
 # The slots an alert has announced, by natural key (a slot's pk changes with each full load), so none
