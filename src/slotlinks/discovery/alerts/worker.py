@@ -11,8 +11,10 @@ An earlier-time offer (earlier.py) is an alert whose news and words are its own:
 and `earlier_message` stand in for the search's matches and message.
 
 A message is recorded (its times as announced, the alert's `last_sent_ms`) only once the mail server
-took it; a failed send is tried again on the next pass. Several processes over one database would
-each send: run the worker in one (a lease like the sync engine's would lift that).
+took it; a failed send is tried again on the next pass. Where several processes share the database,
+only the one holding the alerts' singleton (`db.singleton`) makes passes; another takes over within a
+tick when it stops or dies, so each message goes once. A change another process learns of wakes only
+its own worker: the holder sees it at its next tick.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from slotlinks.config import Settings
+from slotlinks.db.singleton import Singleton
 from slotlinks.discovery.alerts import store as alerts
 from slotlinks.discovery.alerts.criteria import search_for
 from slotlinks.discovery.alerts.earlier import earlier_matches
@@ -51,6 +54,7 @@ class AlertWorker:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._key: bytes | None = None
+        self.singleton = Singleton(store.engine, "alerts")
 
     def wake(self, _publisher_id: int | None = None) -> None:
         """Look now rather than at the next tick (from any thread; before `run`, the first pass looks)."""
@@ -74,20 +78,24 @@ class AlertWorker:
 
     async def run(self, *, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                await asyncio.to_thread(self.send_due)
-            except Exception:  # the store's or a bug's trouble must not end the worker; tried again later
-                log.exception("alert pass failed")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.tick_seconds):
-                    waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-                    try:
-                        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        for wait in waits:
-                            wait.cancel()
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    if await asyncio.to_thread(self.singleton.held):
+                        await asyncio.to_thread(self.send_due)
+                except Exception:  # the store's or a bug's trouble must not end the worker; tried again later
+                    log.exception("alert pass failed")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.tick_seconds):
+                        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+                        try:
+                            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                        finally:
+                            for wait in waits:
+                                wait.cancel()
+        finally:
+            self.singleton.release()
 
     def send_due(self) -> int:
         """One pass (blocking: runs in a thread): expired alerts deleted, each due alert with news sent
