@@ -57,7 +57,7 @@ def test_a_cancellation_at_the_provider_sends_exactly_one_message_with_working_l
     assert news["To"] == PATIENT_EMAIL
     assert news["Subject"].startswith("1 new appointment time:")
     text = body(news)
-    assert "Wed Nov 25, 10:00 AM EST" in text  # in the location's zone
+    assert "Wednesday, November 25, 10:00 AM EST" in text  # in the location's zone
     assert "This alert ends on December 24, 2026" in text
     unsubscribe = link(news, "/unsubscribe?token=")
     assert news["List-Unsubscribe"] == f"<{unsubscribe}>"

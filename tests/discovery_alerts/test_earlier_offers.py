@@ -116,7 +116,7 @@ def test_an_earlier_time_is_offered_once_and_a_later_one_or_the_booked_slot_neve
     assert STAYS in asked.text
     (confirmation,) = world.inbox.wait_for(1)
     assert confirmation["Subject"] == "Please confirm: tell me if an earlier time opens"
-    assert "Wed Nov 25, 10:00 AM EST" in body(confirmation)
+    assert "Wednesday, November 25, 10:00 AM EST" in body(confirmation)
     assert confirmation["List-Unsubscribe"] == f"<{link(confirmation, '/unsubscribe?token=')}>"
     world.confirm(confirmation)
     assert _offers(world) == [referral]
@@ -149,8 +149,8 @@ def test_an_earlier_time_is_offered_once_and_a_later_one_or_the_booked_slot_neve
     assert news["To"] == PATIENT_EMAIL
     assert news["Subject"].startswith("An earlier time opened at ")
     text = body(news)
-    assert "before your appointment on Wed Nov 25, 10:00 AM EST" in text
-    assert "Wed Nov 25, 9:40 AM EST" in text
+    assert "before your appointment on Wednesday, November 25, 10:00 AM EST" in text
+    assert "Wednesday, November 25, 9:40 AM EST" in text
     assert STAYS in " ".join(text.split())
     links = [word for word in text.split() if "/go/" in word]
     assert links == [f"{world.discovery}/go/{_pk(world, 'earlier-slot')}"]

@@ -14,7 +14,7 @@ import contextlib
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_skeleton, format_time, get_timezone_name
+from babel.dates import format_date, format_skeleton, format_time, get_timezone_name
 
 from slotlinks.web.i18n import current_language, gettext_for
 
@@ -49,9 +49,18 @@ def clock_zone(moment: datetime) -> str:
     return f"{clock(moment)} {_abbreviation(moment)}"
 
 
+# CLDR has no "weekday, day and month, all in full" skeleton for Spanish (it abbreviates the weekday):
+# the patterns of our languages, written out.
+_DAY_PATTERNS = {"en": "EEEE, MMMM d", "es": "EEEE, d 'de' MMMM"}
+
+
 def day(moment: datetime | date) -> str:
     """`Tuesday, December 8` / `martes, 8 de diciembre`."""
-    return format_skeleton("MMMMEEEEd", moment, locale=current_language())
+    language = current_language()
+    pattern = _DAY_PATTERNS.get(language)
+    if pattern is None:
+        return format_skeleton("MMMMEEEEd", moment, locale=language)
+    return format_date(moment, pattern, locale=language)
 
 
 def day_short(moment: datetime | date) -> str:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_search
 from slotlinks.errors import InvalidInput
+from slotlinks.web.i18n import LANGUAGES, current_language
 
 __all__ = ["CRITERIA", "AlertRequest", "parse_alert", "parse_email", "search_for"]
 
@@ -35,6 +36,8 @@ class AlertRequest:
     # (the booked start: nothing can be earlier than a time that has passed).
     referral_id: str | None = None
     ends_ms: int | None = None
+    # The language its messages are written in: the one it was asked in (`web.i18n`).
+    language: str = field(default_factory=current_language)
 
 
 def parse_email(value: object) -> str:
@@ -55,7 +58,7 @@ def search_for(criteria: Mapping[str, str], *, now: datetime) -> SearchRequest:
 
 def parse_alert(values: Mapping[str, object], *, now: datetime) -> AlertRequest:
     """Reads `email` and the criteria; raises `InvalidInput` naming the first bad parameter."""
-    unknown = sorted(str(k) for k in values if k != "email" and k not in PARAMETERS)
+    unknown = sorted(str(k) for k in values if k not in ("email", "language") and k not in PARAMETERS)
     if unknown:
         raise InvalidInput(f"parameter '{unknown[0]}' is not one an alert takes", expression=(unknown[0],))
     criteria: dict[str, str] = {}
@@ -75,4 +78,7 @@ def parse_alert(values: Mapping[str, object], *, now: datetime) -> AlertRequest:
         raise InvalidInput("parameter 'near': an alert needs a place (or virtual=true)", expression=("near",))
     if request.end_ms <= int(now.timestamp() * 1000):
         raise InvalidInput("parameter 'to': the dates asked for have passed", expression=("to",))
-    return AlertRequest(email=email, criteria=criteria)
+    language = values.get("language") or current_language()
+    if language not in LANGUAGES:
+        raise InvalidInput(f"parameter 'language': one of {', '.join(LANGUAGES)}", expression=("language",))
+    return AlertRequest(email=email, criteria=criteria, language=str(language))

@@ -22,13 +22,16 @@ from sqlalchemy import Connection, Row, select
 from slotlinks.discovery.alerts import store as alerts
 from slotlinks.discovery.alerts.criteria import search_for
 from slotlinks.discovery.alerts.store import SlotKey
-from slotlinks.discovery.search.calendar import spoken_time
 from slotlinks.discovery.search.execute import LocationResult, search
 from slotlinks.discovery.search.query import MAX_PER_LOCATION
 from slotlinks.discovery.store import tables as t
 from slotlinks.errors import InvalidInput
+from slotlinks.web.i18n import gettext_for
+from slotlinks.web.timetext import in_zone, moment_text
 
 __all__ = ["MOST_PER_MESSAGE", "Match", "criteria_of", "new_matches", "unannounced"]
+
+_ = gettext_for("slotlinks.discovery")
 
 #: Times one message lists, best first.
 MOST_PER_MESSAGE = 5
@@ -94,12 +97,12 @@ def unannounced(
     since = int(alert.confirmed_ms)
     matches: list[Match] = []
     for loc in found:
-        place = ", ".join(part for part in (loc.city, loc.state) if part) or ("Video visit" if loc.virtual else "")
+        place = ", ".join(part for part in (loc.city, loc.state) if part) or (_("Video visit") if loc.virtual else "")
         for slot in loc.slots:
             stamp = stamps.get(slot.pk)
             if stamp is None or stamp[1] <= since or stamp[0] in seen or stamp[0] in skip:
                 continue
-            when = spoken_time(slot.start, loc.tz)
+            when = moment_text(in_zone(slot.start, loc.tz))
             matches.append(Match(stamp[0], loc.name, place, loc.distance_miles, when, slot.link, slot.service))
             if len(matches) >= most:
                 return matches

@@ -1,4 +1,5 @@
-"""The alerts' two messages, as plain text e-mail: "please confirm" and "times opened".
+"""The alerts' two messages, as plain text e-mail: "please confirm" and "times opened", in the
+language the alert was asked in (the caller speaks it: `web.i18n.speaking`).
 
 Every message carries the alert's unsubscribe link in its body and as RFC 8058 one-click
 unsubscribe headers (`List-Unsubscribe` with that https/http URL, `List-Unsubscribe-Post:
@@ -14,42 +15,53 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
 from slotlinks.discovery.alerts.matcher import Match
 from slotlinks.discovery.alerts.store import UNCONFIRMED_DAYS
+from slotlinks.web.i18n import current_language, gettext_for
 
-__all__ = ["compose", "confirmation_message", "describe", "end_date", "matches_message"]
+__all__ = ["cadence", "compose", "confirmation_message", "describe", "end_date", "matches_message"]
+
+_ = gettext_for("slotlinks.discovery")
 
 
 def describe(criteria: Mapping[str, str]) -> str:
-    """The alert's search in words: "primary care within 10mi of 02114, from 2026-11-25 to 2026-11-30"."""
-    what = criteria.get("service") or criteria.get("specialty") or criteria.get("vaccine") or "appointments"
+    """The alert's search in words: "primary care within 10mi of 02114, from 2026-11-25 until 2026-11-30"."""
+    what = criteria.get("service") or criteria.get("specialty") or criteria.get("vaccine") or _("appointments")
     words = [what]
     if criteria.get("vaccine") and what != criteria["vaccine"]:
-        words.append(f"(vaccine {criteria['vaccine']})")
+        words.append(_("(vaccine %(vaccine)s)", vaccine=criteria["vaccine"]))
     if criteria.get("near"):
-        words.append(f"within {criteria.get('radius') or '25mi'} of {criteria['near']}")
+        words.append(
+            _("within %(radius)s of %(place)s", radius=criteria.get("radius") or "25mi", place=criteria["near"])
+        )
     if criteria.get("virtual") == "true":
-        words.append("by video")
+        words.append(_("by video"))
     elif criteria.get("virtual") == "false":
-        words.append("in person")
-    for name, label in (("practitioner", "with"), ("organization", "at"), ("publisher", "from")):
-        if criteria.get(name):
-            words.append(f"{label} {criteria[name]}")
+        words.append(_("in person"))
+    if criteria.get("practitioner"):
+        words.append(_("with %(name)s", name=criteria["practitioner"]))
+    if criteria.get("organization"):
+        words.append(_("at %(name)s", name=criteria["organization"]))
+    if criteria.get("publisher"):
+        words.append(_("from %(name)s", name=criteria["publisher"]))
     if criteria.get("from"):
-        words.append(f"from {criteria['from']}")
+        words.append(_("from %(date)s", date=criteria["from"]))
     if criteria.get("to"):
-        words.append(f"until {criteria['to']}")
+        words.append(_("until %(date)s", date=criteria["to"]))
     return " ".join(words)
 
 
 def end_date(expires_ms: int, tz: str) -> str:
-    """The alert's last day, as a date a person reads ("December 24, 2026")."""
+    """The alert's last day, as a date a person reads ("December 24, 2026", "24 de diciembre de 2026")."""
     try:
         zone = ZoneInfo(tz)
     except (ValueError, KeyError):
         zone = ZoneInfo("UTC")
     moment = datetime.fromtimestamp(expires_ms / 1000, UTC).astimezone(zone)
-    return f"{moment:%B} {moment.day}, {moment.year}"
+    return format_date(moment, "long", locale=current_language())
 
 
 def compose(*, sender: str, to: str, subject: str, body: str, unsubscribe: str) -> EmailMessage:
@@ -71,29 +83,46 @@ def confirmation_message(
     *, sender: str, to: str, criteria: Mapping[str, str], site: str, confirm: str, unsubscribe: str, ends: str
 ) -> EmailMessage:
     """The only message an unconfirmed alert ever sends (double opt-in)."""
-    body = (
-        f"Someone, we hope you, asked {site} to e-mail this address when an appointment time opens for\n"
-        f"{describe(criteria)}.\n\n"
-        f"To start the alert, open this link and press Confirm:\n{confirm}\n\n"
+    body = _(
+        "Someone, we hope you, asked %(site)s to e-mail this address when an appointment time opens for\n"
+        "%(search)s.\n\n"
+        "To start the alert, open this link and press Confirm:\n%(confirm)s\n\n"
         "If you did not ask for this, ignore this message: nothing more will be sent, and the request\n"
-        f"is deleted within {UNCONFIRMED_DAYS} days.\n\n"
-        f"Once confirmed, the alert ends on {ends}.\n"
-        f"To cancel it now: {unsubscribe}\n"
+        "is deleted within %(days)s days.\n\n"
+        "Once confirmed, the alert ends on %(ends)s.\n"
+        "To cancel it now: %(unsubscribe)s\n",
+        site=site,
+        search=describe(criteria),
+        confirm=confirm,
+        days=UNCONFIRMED_DAYS,
+        ends=ends,
+        unsubscribe=unsubscribe,
     )
-    return compose(
-        sender=sender, to=to, subject="Please confirm your appointment alert", body=body, unsubscribe=unsubscribe
-    )
+    subject = _("Please confirm your appointment alert")
+    return compose(sender=sender, to=to, subject=subject, body=body, unsubscribe=unsubscribe)
 
 
 def _line(number: int, match: Match) -> str:
     where = ", ".join(part for part in (match.location, match.place) if part)
     if match.distance_miles is not None:
-        where += f" ({match.distance_miles:.1f} miles)"
-    lines = [f"{number}. {match.when} at {where}"]
+        where += " " + _(
+            "(%(miles)s miles)", miles=format_decimal(round(match.distance_miles, 1), locale=current_language())
+        )
+    lines = [_("%(number)s. %(when)s at %(where)s", number=number, when=match.when, where=where)]
     if match.service:
         lines.append(f"   {match.service}")
-    lines.append(f"   Book: {match.link}")
+    lines.append("   " + _("Book: %(link)s", link=match.link))
     return "\n".join(lines)
+
+
+def cadence(period_minutes: int) -> str:
+    """How often a patient hears from an alert, as the messages' closing lines say it."""
+    if period_minutes >= 1:
+        return _(
+            "You get at most one message every %(minutes)s minutes, and never the same time twice.",
+            minutes=period_minutes,
+        )
+    return _("You never get the same time twice.")
 
 
 def matches_message(
@@ -108,15 +137,29 @@ def matches_message(
 ) -> EmailMessage:
     """One message with the best new times of one alert."""
     count = len(matches)
-    times = "time" if count == 1 else "times"
-    cadence = f"at most one message every {period_minutes} minutes, and " if period_minutes >= 1 else ""
-    body = (
-        f"{count} new open {times} matching your alert for {describe(criteria)}:\n\n"
-        + "\n\n".join(_line(i, m) for i, m in enumerate(matches, start=1))
-        + "\n\nTimes go quickly. If one is taken when you follow its link, the page offers others.\n"
-        f"You get {cadence}never the same time twice.\n\n"
-        f"This alert ends on {ends}.\n"
-        f"To stop these messages now: {unsubscribe}\n"
+    search = describe(criteria)
+    opened = (
+        _("1 new open time matching your alert for %(search)s:", search=search)
+        if count == 1
+        else _("%(count)s new open times matching your alert for %(search)s:", count=count, search=search)
     )
-    subject = f"{count} new appointment {times}: {describe(criteria)}"[:150]
-    return compose(sender=sender, to=to, subject=subject, body=body, unsubscribe=unsubscribe)
+    body = (
+        opened
+        + "\n\n"
+        + "\n\n".join(_line(i, m) for i, m in enumerate(matches, start=1))
+        + "\n\n"
+        + _("Times go quickly. If one is taken when you follow its link, the page offers others.")
+        + "\n"
+        + cadence(period_minutes)
+        + "\n\n"
+        + _("This alert ends on %(ends)s.", ends=ends)
+        + "\n"
+        + _("To stop these messages now: %(link)s", link=unsubscribe)
+        + "\n"
+    )
+    subject = (
+        _("1 new appointment time: %(search)s", search=search)
+        if count == 1
+        else _("%(count)s new appointment times: %(search)s", count=count, search=search)
+    )
+    return compose(sender=sender, to=to, subject=subject[:150], body=body, unsubscribe=unsubscribe)

@@ -25,8 +25,11 @@ from slotlinks.discovery.referrals.deeplinks import REFERRAL_COOKIE, cookie_key,
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput
 from slotlinks.web.bodies import read_form
+from slotlinks.web.i18n import gettext_for
 
 __all__ = ["add_offer_route"]
+
+_ = gettext_for("slotlinks.discovery")
 
 
 def add_offer_route(
@@ -60,4 +63,4 @@ def add_offer_route(
         form = await read_form(request)
         referral, email = form.get("referral", ""), form.get("email", "")
         made = await run_in_threadpool(make, request, referral, email)
-        return page(SENT_HEADING, offer_sent(made.email, end_date(made.expires_ms, "UTC")), 202)
+        return page(_(SENT_HEADING), offer_sent(made.email, end_date(made.expires_ms, "UTC")), 202)

@@ -34,16 +34,19 @@ from slotlinks.errors import InvalidInput, RateLimited, SlotlinksError, Unavaila
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.web.bodies import MAX_FORM_BYTES, read_body, read_form
 from slotlinks.web.errors import FHIR_JSON, page_route
+from slotlinks.web.i18n import LANGUAGES, N_, gettext_for
 from slotlinks.web.ratelimit import RateLimiter, client_key, wait_in_words
 
 __all__ = ["alerts_router"]
 
+_ = gettext_for("slotlinks.discovery")
+
 _HEADINGS = {
-    400: "Please check the alert",
-    404: "This link does not work",
-    409: "Too many alerts for this address",
-    429: "Please wait a moment",
-    503: "Alerts are not available",
+    400: N_("Please check the alert"),
+    404: N_("This link does not work"),
+    409: N_("Too many alerts for this address"),
+    429: N_("Please wait a moment"),
+    503: N_("Alerts are not available"),
 }
 
 _BODY_SCHEMA: dict[str, Any] = {
@@ -63,6 +66,11 @@ _BODY_SCHEMA: dict[str, Any] = {
         "from": {"type": "string", "description": "First date (YYYY-MM-DD) or date-time; default: now, rolling"},
         "to": {"type": "string", "description": "Last date (included) or date-time; default: 14 days on, rolling"},
         "tz": {"type": "string", "description": "The patient's IANA time zone for from/to"},
+        "language": {
+            "type": "string",
+            "enum": list(LANGUAGES),
+            "description": "The language of the messages; default: the request's Accept-Language, else en",
+        },
     },
 }
 _CREATED_SCHEMA: dict[str, Any] = {
@@ -92,11 +100,7 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
         return html_page(env, "alert.html", status, heading=heading, message=message, form=form or None)
 
     async def error_page(_request: Request, error: SlotlinksError) -> Response:
-        message = error.message[:1].upper() + error.message[1:].rstrip(".") + "."
-        if isinstance(error, RateLimited):
-            wait = wait_in_words(error.retry_after)
-            message = f"Too many alerts were asked for from here. Please try again in {wait}."
-        return page(_HEADINGS.get(error.status, "Something went wrong"), message, error.status)
+        return page(_(_HEADINGS.get(error.status, N_("Something went wrong"))), _plain(error), error.status)
 
     def admit(request: Request) -> None:
         """Before any alert is made: alerts are on, and the client within its rate limit (taken before
@@ -163,11 +167,13 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
         form = await read_form(request)
         values = {name: form[name] for name in (*CRITERIA, "email") if name in form}
         made = await run_in_threadpool(create, request, values)
-        message = (
-            f"We sent a message to {values.get('email', '').strip()}. Open its link and press Confirm to start "
-            f"the alert; until then nothing else is sent. The alert ends on {end_date(_ms(made['expires']), 'UTC')}."
+        message = _(
+            "We sent a message to %(email)s. Open its link and press Confirm to start "
+            "the alert; until then nothing else is sent. The alert ends on %(ends)s.",
+            email=values.get("email", "").strip(),
+            ends=end_date(_ms(made["expires"]), "UTC"),
         )
-        return page("Check your e-mail", message, 202)
+        return page(_("Check your e-mail"), message, 202)
 
     def _token(request: Request) -> str:
         return request.query_params.get("token", "")
@@ -179,11 +185,11 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
             lambda: confirm_alert(store=store, key=key(), alert_id=alert_id, token=token, dry_run=True)
         )
         return page(
-            "Start this alert?",
-            "Press Confirm to be e-mailed when a matching appointment time opens.",
+            _("Start this alert?"),
+            _("Press Confirm to be e-mailed when a matching appointment time opens."),
             action=f"/alerts/{alert_id}/confirm",
             token=token,
-            button="Confirm",
+            button=_("Confirm"),
         )
 
     @pages.post("/alerts/{alert_id}/confirm", response_class=HTMLResponse)
@@ -192,17 +198,18 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
         expires_ms = await run_in_threadpool(
             lambda: confirm_alert(store=store, key=key(), alert_id=alert_id, token=token)
         )
-        message = (
-            "We will e-mail you when a matching time opens, at most once every "
-            f"{max(1, settings.alert_period_seconds // 60)} minutes. The alert ends on "
-            f"{end_date(expires_ms, 'UTC')}; every message has a link to stop it sooner."
+        message = _(
+            "We will e-mail you when a matching time opens, at most once every %(minutes)s minutes. "
+            "The alert ends on %(ends)s; every message has a link to stop it sooner.",
+            minutes=max(1, settings.alert_period_seconds // 60),
+            ends=end_date(expires_ms, "UTC"),
         )
-        return page("Your alert is on", message)
+        return page(_("Your alert is on"), message)
 
     async def unsubscribe(alert_id: str, request: Request) -> HTMLResponse:
         token = _token(request)
         await run_in_threadpool(lambda: cancel_alert(store=store, key=key(), alert_id=alert_id, token=token))
-        return page("Alert cancelled", "You will get no more messages from this alert, and we deleted it.")
+        return page(_("Alert cancelled"), _("You will get no more messages from this alert, and we deleted it."))
 
     pages.add_api_route("/alerts/{alert_id}/unsubscribe", unsubscribe, methods=["GET", "POST"])
     add_offer_route(pages, settings=settings, store=store, mailer=mailer, key=key, admit=admit, page=page)
@@ -211,6 +218,32 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
     if mailer is not None:  # the API (and its OpenAPI entry) only where it can work
         router.include_router(api)
     return router
+
+
+# What a person is told about a field the form or link got wrong (the API's OperationOutcome keeps
+# the precise message for programs).
+_FIELDS = {
+    "email": N_("Please enter your e-mail address, like name@example.com."),
+    "near": N_("Please search with a place (a 5-digit ZIP code) before asking for an alert."),
+    "to": N_("The dates of this search have passed. Please search again for dates ahead."),
+}
+_UNAVAILABLE = N_("E-mail alerts are not available right now. Please try again later.")
+
+
+def _plain(error: SlotlinksError) -> str:
+    """The error in plain words, in the page's language: a rate limit with its wait, a field by its
+    name, a mail server away as such (its details are for the log), else the message itself
+    (translated where it was marked)."""
+    if isinstance(error, RateLimited):
+        wait = wait_in_words(error.retry_after)
+        return _("Too many alerts were asked for from here. Please try again in %(wait)s.", wait=wait)
+    fields = [part for issue in error.issues for part in issue.expression if part in _FIELDS]
+    if fields:
+        return _(_FIELDS[fields[0]])
+    if isinstance(error, Unavailable):
+        return _(_UNAVAILABLE)
+    text = _(error.message)
+    return text[:1].upper() + text[1:].rstrip(".") + "."
 
 
 def _ms(instant: str) -> int:

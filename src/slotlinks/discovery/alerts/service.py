@@ -22,10 +22,11 @@ from slotlinks.discovery.alerts.messages import confirmation_message, end_date
 from slotlinks.discovery.alerts.offer_text import offer_confirmation_message
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import Conflict, NotFound
+from slotlinks.web.i18n import N_, speaking
 
 __all__ = ["Created", "cancel_alert", "confirm_alert", "create_alert", "is_alert_id"]
 
-_GONE = "This alert has ended or was cancelled."
+_GONE = N_("This alert has ended or was cancelled.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +54,10 @@ def create_alert(
         alerts.purge(conn, now_ms)
         if alerts.count_for_address(conn, request.email) >= settings.alerts_per_address:
             raise Conflict(
-                f"this address already has {settings.alerts_per_address} alerts, the most one address may have; "
-                "cancel one (every alert message has the link) before asking for another"
+                N_(
+                    "This address already has the most alerts one address may have. Cancel one (every alert "
+                    "message has the link) before asking for another."
+                )
             )
         criteria = orjson.dumps(request.criteria).decode()
         alerts.insert_alert(
@@ -65,18 +68,20 @@ def create_alert(
             created_ms=now_ms,
             expires_ms=expires_ms,
             referral_id=request.referral_id,
+            language=request.language,
         )
     tz = search_for(request.criteria, now=datetime.fromtimestamp(now_ms / 1000, UTC)).tz
     confirmation = offer_confirmation_message if request.referral_id is not None else confirmation_message
-    message = confirmation(
-        sender=settings.mail_from,
-        to=request.email,
-        criteria=request.criteria,
-        site=settings.discovery_url,
-        confirm=confirm_url(settings.discovery_url, key, alert_id),
-        unsubscribe=unsubscribe_url(settings.discovery_url, key, alert_id),
-        ends=end_date(expires_ms, tz),
-    )
+    with speaking(request.language):
+        message = confirmation(
+            sender=settings.mail_from,
+            to=request.email,
+            criteria=request.criteria,
+            site=settings.discovery_url,
+            confirm=confirm_url(settings.discovery_url, key, alert_id),
+            unsubscribe=unsubscribe_url(settings.discovery_url, key, alert_id),
+            ends=end_date(expires_ms, tz),
+        )
     try:
         mailer.send(message)
     except BaseException:
@@ -88,7 +93,7 @@ def create_alert(
 
 def _checked(key: bytes, purpose: Purpose, alert_id: str, token: str) -> None:
     if not is_alert_id(alert_id) or not verify(key, purpose, alert_id, token):
-        raise NotFound("This link is not valid. Please use the link in your most recent alert message.")
+        raise NotFound(N_("This link is not valid. Please use the link in your most recent alert message."))
 
 
 def confirm_alert(*, store: DiscoveryStore, key: bytes, alert_id: str, token: str, dry_run: bool = False) -> int:

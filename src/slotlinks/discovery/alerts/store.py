@@ -51,9 +51,11 @@ def insert_alert(
     created_ms: int,
     expires_ms: int,
     referral_id: str | None = None,
+    language: str = "en",
 ) -> None:
     conn.execute(
         insert(t.alert).values(
+            language=language,
             id=alert_id,
             email=email,
             criteria=criteria,

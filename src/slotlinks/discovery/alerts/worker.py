@@ -39,6 +39,7 @@ from slotlinks.discovery.alerts.messages import end_date, matches_message
 from slotlinks.discovery.alerts.offer_text import earlier_message
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput, Unavailable
+from slotlinks.web.i18n import speaking
 
 __all__ = ["AlertWorker"]
 
@@ -107,13 +108,15 @@ class AlertWorker:
             due = alerts.due(conn, now_ms, 1000 * self.settings.alert_period_seconds)
         sent = 0
         for alert in due:
-            with self.store.read() as conn:
+            # In the language the alert was asked in: its times, its places' words, its message.
+            with speaking(alert.language), self.store.read() as conn:
                 find = earlier_matches if alert.referral_id is not None else new_matches
                 matches = find(conn, alert, now=now, link_base=self.settings.discovery_url)
-            if not matches:
+                message = self._message(alert, matches) if matches else None
+            if message is None:
                 continue
             try:
-                self.mailer.send(self._message(alert, matches))
+                self.mailer.send(message)
             except Unavailable as exc:  # the mail server is down: every other alert would fail too
                 log.warning("alert messages wait for the mail server: %s", exc.message)
                 break

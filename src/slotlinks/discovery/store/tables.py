@@ -343,6 +343,8 @@ alert = Table(
     # An earlier-time offer's booked referral (alerts/earlier.py): only times before its booked start, at
     # its place, for its service, are news; the offer ends when that booking is cancelled.
     Column("referral_id", String(64), nullable=True),
+    # The language of its messages, the one it was asked in (`web.i18n.LANGUAGES`).
+    Column("language", String(8), nullable=False, server_default="en"),
 )
 
 # The slots an alert has announced, by natural key (a slot's pk changes with each full load), so none
