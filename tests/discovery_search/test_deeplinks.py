@@ -196,3 +196,11 @@ def test_go_answers_429_past_the_clients_limit_and_stores_nothing_more(
         other = client.get(go, headers={**browser, "X-Forwarded-For": "198.51.100.2"})
         assert other.status_code == 303
     assert len(referrals(store)) == 4
+
+
+def test_a_patient_reading_spanish_lands_on_the_portal_in_spanish() -> None:
+    link = build_deep_link("https://p.example/b?k=v", source="me", referral="r", language="es")
+    assert link == "https://p.example/b?k=v&source=me&booking-referral=r&lang=es"
+    own = build_deep_link("https://p.example/b?lang=fr", source="me", referral="r", language="es")
+    assert own == "https://p.example/b?lang=fr&source=me&booking-referral=r", "the publisher's own lang stays"
+    assert "lang" not in build_deep_link("https://p.example/b", source="me", referral="r", language="en")

@@ -47,6 +47,7 @@ from slotlinks.fhir.ids import is_valid_id
 from slotlinks.fhir.instant import InvalidInstant, instant_to_ms
 from slotlinks.fhir.urls import http_url_parts, is_booking_link
 from slotlinks.net.client import Reply, guarded_get
+from slotlinks.web.i18n import DEFAULT_LANGUAGE
 
 __all__ = [
     "MAX_COOKIE_REFERRALS",
@@ -162,8 +163,11 @@ def add_referral_cookie(
     return ids
 
 
-def build_deep_link(booking_link: str, *, source: str, referral: str) -> str:
-    """The booking link with `source` and `booking-referral` appended (spec "Deep links").
+def build_deep_link(booking_link: str, *, source: str, referral: str, language: str | None = None) -> str:
+    """The booking link with `source` and `booking-referral` appended (spec "Deep links"), and `lang`
+    when the patient reads another language than English, so a portal that speaks it (ours does)
+    greets them in it; portals that do not simply ignore it (a `lang` the publisher wrote is theirs,
+    and stays alone).
 
     The publisher's own query parameters are kept exactly as written; any `source` or
     `booking-referral` already there is replaced by ours. Raises ValueError for non-http(s) links.
@@ -172,7 +176,11 @@ def build_deep_link(booking_link: str, *, source: str, referral: str) -> str:
         raise ValueError("only http(s) booking links can be followed")
     parts = urlsplit(booking_link.strip())
     kept = [piece for piece in parts.query.split("&") if piece and unquote_plus(piece.split("=", 1)[0]) not in _OURS]
-    kept.append(urlencode([("source", source), ("booking-referral", referral)]))
+    ours = [("source", source), ("booking-referral", referral)]
+    publishers = {unquote_plus(piece.split("=", 1)[0]) for piece in kept}
+    if language and language != DEFAULT_LANGUAGE and "lang" not in publishers:
+        ours.append(("lang", language))
+    kept.append(urlencode(ours))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment))
 
 
