@@ -80,6 +80,15 @@ def test_a_filter_to_fix_opens_the_filters(client: httpx.Client) -> None:
     assert '<details class="filters" open>' in page.text
 
 
+def test_a_language_may_be_named_in_spanish(client: httpx.Client) -> None:
+    page = client.get("/search", params={"near": "02114", "language": "Español"}, headers=SPANISH)
+    assert page.status_code == 200
+    assert "Habla Español" in page.text
+    wrong = client.get("/search", params={"near": "02114", "language": "klingon"}, headers=SPANISH)
+    assert wrong.status_code == 400
+    assert "No conocemos ese idioma." in wrong.text
+
+
 def test_the_service_field_suggests_the_services_in_the_data(client: httpx.Client) -> None:
     page = client.get("/").text
     assert 'list="service-names"' in page
