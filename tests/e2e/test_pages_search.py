@@ -125,7 +125,9 @@ def test_results_come_first_and_each_time_is_one_named_link(
     box = first.bounding_box()
     assert box is not None
     height = SIZES[size][1]
-    assert box["y"] + box["height"] <= height, f"the first time ends at {box['y'] + box['height']:.0f}px of {height}"
+    bottom = box["y"] + box["height"]
+    (shot.folder / "first-time.txt").write_text(f"first time's bottom edge: {bottom:.0f}px of a {height}px screen\n")
+    assert bottom <= height, f"the first time ends at {bottom:.0f}px of {height}"
     # One time per link, its visible text its whole name, 12-hour with the zone.
     label = first.inner_text()
     expect(first).to_have_accessible_name(label)
@@ -221,3 +223,21 @@ def test_my_bookings_and_status(patient: tuple[Page, str, str], world: World, sh
     _check(page, shot, lang, "my-bookings")
     page.goto(f"{world.discovery}/status")
     _check(page, shot, lang, "status")
+
+
+def test_the_search_works_without_javascript(new_context: Callable[..., Any], world: World, shot: Shots) -> None:
+    page = new_context(java_script_enabled=False).new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{world.discovery}/")
+    page.get_by_label("ZIP code", exact=True).fill(NEAR_ZIP)
+    page.get_by_label("Service", exact=True).fill("primary care")
+    page.get_by_text("Filters", exact=True).click()  # a native disclosure: no script needed
+    page.get_by_label("Distance").fill("50mi")
+    page.get_by_label("Accepting new patients").check()
+    shot(page, "filled-without-javascript")
+    page.get_by_role("button", name="Search with these filters").click()
+    expect(page).to_have_url(re.compile(r"/search\?.*new_patients=true"))
+    expect(page.locator("ol.results > li").first).to_be_visible()
+    expect(page.get_by_role("button", name="Filters (2 on)")).to_have_count(0)  # a summary, not a button
+    expect(page.locator("details.filters > summary")).to_have_text("Filters (2 on)")
+    shot(page, "results-without-javascript")
