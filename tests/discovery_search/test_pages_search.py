@@ -189,6 +189,23 @@ def test_the_go_pages_speak_plainly_and_lead_back_to_the_search(client: httpx.Cl
     assert not _spoken(spanish.text)
 
 
+def test_too_many_links_is_a_page_in_plain_words(store: DiscoveryStore, data: Data) -> None:
+    settings = Settings(
+        source_id="test-finder", discovery_url="http://find.example", allow_private_networks=True, deeplink_attempts=1
+    )
+    app = build_app(settings, store)
+    install_language(app)
+    headers = {"Accept": "text/html", **SPANISH}
+    with serve(app) as origin, httpx.Client(base_url=origin, timeout=10, headers=headers) as client:
+        client.get(f"/go/{data.slots['boston_busy']}")
+        page = client.get(f"/go/{data.slots['boston_busy']}?near=02114")
+    assert page.status_code == 429
+    assert "Retry-After" in page.headers
+    assert "Por favor, espere unos 10 minutos y vuelva a elegir el horario." in page.text  # the window, 600 s
+    assert 'href="/search?near=02114">Volver a su búsqueda</a>' in page.text
+    assert not _spoken(page.text)
+
+
 @pytest.mark.parametrize(
     "path",
     [
