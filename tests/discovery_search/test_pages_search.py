@@ -12,11 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from slotlinks.config import Settings
+from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.web.i18n import install_language
-from tests.discovery_search.conftest import Data, build_app
+from tests.discovery_search.conftest import Data, add_schedule, build_app
 from tests.english import english_words
 from tests.servers import serve
 
@@ -97,6 +99,23 @@ def test_the_service_field_suggests_the_services_in_the_data(client: httpx.Clien
     assert "dermatology" in listed
     assert listed == sorted(listed, key=str.casefold)
     assert len(listed) == len(set(listed))
+
+
+def test_the_suggestions_are_read_again_only_when_a_publishers_data_changes(
+    client: httpx.Client, store: DiscoveryStore, data: Data
+) -> None:
+    def listed() -> list[str]:
+        page = client.get("/").text.split('<datalist id="service-names">')[1].split("</datalist>")[0]
+        return re.findall(r'<option value="([^"]+)">', page)
+
+    assert "sleep medicine" not in listed()
+    with store.write() as conn:  # written into the current generation, as no sync would: the cache holds
+        add_schedule(conn, data.pub1, data.boston, "sleep medicine")
+    assert "sleep medicine" not in listed()
+    with store.write() as conn:  # a new generation of the publisher's data: read again
+        conn.execute(update(t.publisher).where(t.publisher.c.id == data.pub1).values(generation=2))
+        conn.execute(update(t.schedule).where(t.schedule.c.publisher_id == data.pub1).values(generation=2))
+    assert "sleep medicine" in listed()
 
 
 def test_a_service_we_do_not_have_lists_those_we_do(client: httpx.Client) -> None:
