@@ -152,7 +152,8 @@ _ERROR_HEADINGS = {
 def _plain(error: SlotlinksError) -> str:
     """What went wrong, for a person, in the page's language: a search filter the address carries
     said as the search page says it (with the way out), else what kind of thing went wrong."""
-    if isinstance(error, InvalidInput) and any(name in PARAMETERS for i in error.issues for name in i.expression):
+    named = {part.rpartition(".")[2] for issue in error.issues for part in issue.expression}
+    if isinstance(error, InvalidInput) and named & set(PARAMETERS):
         return plain_search_error(error, {})[0]
     if error.status == 400:
         return _("The address has a value we cannot use. Please check the link or search again.")

@@ -96,7 +96,8 @@ def _dates(message: str) -> str:
 def plain_search_error(error: InvalidInput, form: Mapping[str, str]) -> tuple[str, str | None]:
     """What went wrong with a search, in plain words with the way out, and the id of the form field
     to fix (None when it is no field the form shows)."""
-    name = next((part for issue in error.issues for part in issue.expression if part), "")
+    # Our errors name the parameter (`age`); the framework's, where it sits (`query.age`).
+    name = next((part.rpartition(".")[2] for issue in error.issues for part in issue.expression if part), "")
     value = (form.get(name) or "").strip()
     if len(value) > MAX_TEXT or any(ord(c) < 32 for c in value):
         return _("That is longer than we can search for. Please use fewer words."), name or None

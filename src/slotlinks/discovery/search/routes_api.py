@@ -209,10 +209,19 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         with store.write() as conn:
             record_referral(conn, target, referral=referral, link=link, now_ms=store.now_ms(), search_query=search)
 
-    def _page(status: int, heading: str, message: str, search: dict[str, str], **context: Any) -> Response:
-        """A page `/go` answers with instead of the provider's site; its times carry the search on."""
+    def _page(status: int, heading: str, message: str, search: dict[str, str], **alternatives: Any) -> Response:
+        """A page `/go` answers with instead of the provider's site (`alternatives`: the next open times
+        and the phone, where there are any); its links carry the search on, and lead back to it."""
         query = search_query(search)
         places = location_query(search)
+        context: dict[str, Any] = {
+            "phone": None,
+            "same": [],
+            "nearby": [],
+            "location_name": None,
+            "show_alternatives": False,
+            **alternatives,
+        }
         return html_page(
             env,
             "gone.html",
@@ -222,7 +231,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
             back_to_search="/search?" + query if query else None,
             go_query="?" + query if query else "",
             location_query="?" + places if places else "",
-            **{"phone": None, "same": [], "nearby": [], "location_name": None, "show_alternatives": False, **context},
+            **context,
         )
 
     async def _gone(target: SlotTarget, heading: str, message: str, search: dict[str, str]) -> Response:
