@@ -163,7 +163,7 @@ def test_a_mail_server_that_is_down_keeps_nothing(world: World) -> None:
 def test_results_page_offers_the_alert_form_prominently_when_nothing_matches(world: World) -> None:
     empty = httpx.get(f"{world.discovery}/search", params={"near": world.near(), "service": "no-such-care"}, timeout=30)
     assert empty.status_code == 200
-    assert "No open times match" in empty.text
+    assert "No open times found" in empty.text
     assert "Get an e-mail when a time opens" in empty.text
     assert '<input type="hidden" name="service" value="no-such-care">' in empty.text
     asked = httpx.post(

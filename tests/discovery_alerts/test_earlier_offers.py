@@ -73,7 +73,7 @@ def _book_through_the_tool(world: World, patient: httpx.Client) -> tuple[str, st
     assert cancel, page
     came_back = patient.get(back.group(1).replace("&amp;", "&"))
     assert came_back.status_code == 303
-    assert came_back.headers["location"] == "/my-referrals"
+    assert came_back.headers["location"] == "/my-bookings"
     return referral, cancel.group(1).replace("&amp;", "&")
 
 
@@ -105,7 +105,7 @@ def test_an_earlier_time_is_offered_once_and_a_later_one_or_the_booked_slot_neve
     world: World, booked: tuple[httpx.Client, str, str]
 ) -> None:
     patient, referral, cancel = booked
-    mine = patient.get("/my-referrals")
+    mine = patient.get("/my-bookings")
     assert mine.status_code == 200
     assert "Tell me if an earlier time opens" in mine.text
     assert f'name="referral" value="{referral}"' in mine.text
@@ -167,7 +167,7 @@ def test_an_earlier_time_is_offered_once_and_a_later_one_or_the_booked_slot_neve
     # The patient cancels the booking: once the outcome is read, the offer is gone and offers nothing.
     with Browser(world.portal) as browser:
         _cancel_at_portal(browser, cancel)
-    assert "Cancelled" in patient.get("/my-referrals").text
+    assert "Cancelled" in patient.get("/my-bookings").text
     world.clock.advance(minutes=20)  # past the period: the offer would be due
     _slot(world, "earliest-slot", "2026-11-25T08:00:00-05:00", "2026-11-25T08:20:00-05:00")
     world.sync_now()
@@ -183,6 +183,6 @@ def test_only_this_browsers_booked_referral_can_have_an_offer(
     with httpx.Client(base_url=world.discovery, timeout=30) as stranger:
         refused = stranger.post("/alerts/earlier", data={"referral": referral, "email": PATIENT_EMAIL})
     assert refused.status_code == 400, refused.text
-    assert "We cannot find this booking among the referrals of this browser." in refused.text
+    assert "We cannot find this booking among the bookings of this browser." in refused.text
     assert world.inbox.settle(0.5) == 0
     assert _offers(world) == []

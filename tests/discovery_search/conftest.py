@@ -22,6 +22,7 @@ from slotlinks.discovery.search.routes_api import search_router
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore, open_store
 from slotlinks.web.errors import install_error_handlers
+from slotlinks.web.i18n import install_language
 
 NOW = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -236,6 +237,7 @@ def build_app(settings: Settings, store: DiscoveryStore) -> FastAPI:
     """A discovery app with just the search side's routers, as the lead mounts them."""
     app = FastAPI(title="slotlinks discovery (search tests)")
     install_error_handlers(app)
+    install_language(app)
     app.include_router(search_router(settings, store))
     app.include_router(web_router(settings, store))
     return app

@@ -204,3 +204,11 @@ def test_a_patient_reading_spanish_lands_on_the_portal_in_spanish() -> None:
     own = build_deep_link("https://p.example/b?lang=fr", source="me", referral="r", language="es")
     assert own == "https://p.example/b?lang=fr&source=me&booking-referral=r", "the publisher's own lang stays"
     assert "lang" not in build_deep_link("https://p.example/b", source="me", referral="r", language="en")
+
+
+def test_go_tells_the_portal_the_patients_language(client: httpx.Client, data: Data) -> None:
+    spanish = client.get(f"/go/{data.slots['cambridge_vax']}", headers={"Accept-Language": "es"})
+    assert spanish.status_code == 303, spanish.text
+    assert dict(parse_qsl(urlsplit(spanish.headers["location"]).query))["lang"] == "es"
+    english = client.get(f"/go/{data.slots['cambridge_vax']}", headers={"Accept-Language": "en"})
+    assert "lang" not in dict(parse_qsl(urlsplit(english.headers["location"]).query))

@@ -63,8 +63,9 @@ def test_results_page(client: httpx.Client, data: Data) -> None:
     assert "as of 3 minutes ago" in html
     assert "Commonwealth Health" in html
     assert 'href="tel:6175550199"' in html
-    assert f'href="/go/{data.slots["boston_primary"]}"' in html
-    assert "Thu Nov 26, 9:00 AM EST" in html  # local time, with its zone
+    # Each time carries the search on to /go (the way back to these results).
+    assert f'href="/go/{data.slots["boston_primary"]}?near=02114&amp;radius=10mi"' in html
+    assert "Thu, Nov 26, 9:00 AM EST" in html  # local time, with its zone
     assert "(5 openings)" in html  # the Cambridge vaccine slot's capacity
     assert f'href="/locations/{data.boston}"' in html
 
@@ -72,7 +73,7 @@ def test_results_page(client: httpx.Client, data: Data) -> None:
 def test_times_of_different_services_say_which(client: httpx.Client, data: Data) -> None:
     window = {"near": "02114", "radius": "1mi", "to": "2026-12-31", "per_location": "10"}
     boston = client.get("/search", params=window).text
-    derm = f'href="/go/{data.slots["boston_derm"]}"'
+    derm = f'href="/go/{data.slots["boston_derm"]}?'
     assert derm in boston
     button = boston[boston.index(derm) :].split("</a>", 1)[0]
     assert "· dermatology · Dr. Bob Jones" in button
@@ -90,7 +91,7 @@ def test_times_with_different_clinicians_name_only_the_clinician(
             schedule = add_schedule(conn, data.pub1, place, "family medicine", practitioner_display=who)
             add_slot(conn, data.pub1, schedule, NOW_MS + 2 * 86_400_000 + hour * 3_600_000)
     html = client.get("/search", params={"near": "01103", "radius": "5mi", "to": "2026-12-31"}).text
-    buttons = re.findall(r'<a href="/go/[0-9]+" rel="nofollow">(.*?)</a>', html)
+    buttons = re.findall(r'<a href="/go/[0-9]+\?[^"]*" rel="nofollow">(.*?)</a>', html)
     assert len(buttons) == 2
     assert ["Dr. Carla Diaz" in b for b in buttons] == [True, False]
     assert ["Dr. Dan Evans" in b for b in buttons] == [False, True]

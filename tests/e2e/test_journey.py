@@ -22,8 +22,12 @@ from tests.e2e.conftest import LOCAL_ZONE, NEAR_ZIP, RADIUS, SOURCE_ID, Shots, W
 pytestmark = pytest.mark.browser
 
 PATIENT = {"Full name": "Ada Lovelace", "Date of birth": "1980-12-10", "Mobile phone": "401-555-0100"}
-# A result's time as the discovery page writes it: `Tue Nov 24, 9:00 AM` (the location's local time).
-_WHEN = re.compile(r"^(?P<wd>[A-Z][a-z]{2}) (?P<mon>[A-Z][a-z]{2}) (?P<day>\d{1,2}), (?P<time>\d{1,2}:\d\d [AP]M)")
+# A result's time as the discovery page writes it: `Tue, Nov 24, 9:00 AM EST`, or `Today, ...`,
+# `Tomorrow, ...` (the location's local time and zone).
+_WHEN = re.compile(
+    r"^(?:(?P<rel>Today|Tomorrow)|(?P<wd>[A-Z][a-z]{2}), (?P<mon>[A-Z][a-z]{2}) (?P<day>\d{1,2})), "
+    r"(?P<time>\d{1,2}:\d\d [AP]M) E[SD]T"
+)
 
 
 @dataclass
@@ -35,33 +39,47 @@ class Choice:
     href: str
 
     @property
+    def day(self) -> tuple[str, str, str]:
+        """(weekday, month, day of month), each as the page abbreviates it: `Tue`, `Nov`, `24`."""
+        w = self.when
+        if w["rel"]:
+            today = datetime.now(LOCAL_ZONE).date()
+            when = today + timedelta(days=0 if w["rel"] == "Today" else 1)
+            return f"{when:%a}", f"{when:%b}", str(when.day)
+        return w["wd"], w["mon"], w["day"]
+
+    @property
     def portal_when(self) -> re.Pattern[str]:
         """The same time as the portal writes it: `Tuesday, November 24, 2026, 9:00 AM`."""
-        w = self.when
-        return re.compile(rf"{w['wd']}[a-z]*, {w['mon']}[a-z]* {w['day']}, \d{{4}}, {re.escape(w['time'])}")
+        wd, mon, day = self.day
+        return re.compile(rf"{wd}[a-z]*, {mon}[a-z]* {day}, \d{{4}}, {re.escape(self.when['time'])}")
 
 
 def search(page: Page, world: World, shot: Shots, service: str) -> None:
-    """The search form, filled from the keyboard through its labels (in tab order), submitted with Enter."""
+    """The search form, filled from the keyboard through its labels (in tab order), the distance
+    behind "Filters" opened from the keyboard, submitted with Enter."""
     page.goto(world.discovery + "/")
     expect(page.get_by_role("heading", name="Find an appointment", level=1)).to_be_visible()
     expect(page.get_by_role("search", name="Find appointments")).to_be_visible()
     shot(page, "search-page")
-    near = page.get_by_label("ZIP code or latitude,longitude")
+    near = page.get_by_label("ZIP code", exact=True)
     near.focus()
     page.keyboard.type(NEAR_ZIP)
-    page.keyboard.press("Tab")
-    distance = page.get_by_label("Distance")
-    expect(distance).to_be_focused()
-    page.keyboard.press("ControlOrMeta+A")
-    page.keyboard.type(RADIUS)
     page.keyboard.press("Tab")
     expect(page.get_by_label("Service", exact=True)).to_be_focused()
     page.keyboard.type(service)
     # From tomorrow: a time minutes away could pass while the test books it.
     tomorrow = datetime.now(LOCAL_ZONE).date() + timedelta(days=1)
     page.get_by_label("From date").fill(tomorrow.isoformat())
-    page.get_by_label("Service", exact=True).focus()
+    # (Tab inside a date field walks its month, day and year first.)
+    page.get_by_role("button", name="Search", exact=True).focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # opens "Filters"
+    page.keyboard.press("Tab")
+    distance = page.get_by_label("Distance")
+    expect(distance).to_be_focused()
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.type(RADIUS)
     expect(near).to_have_value(NEAR_ZIP)
     expect(distance).to_have_value(RADIUS)
     shot(page, "search-filled")
@@ -190,16 +208,24 @@ def test_search_book_and_come_back(page: Page, world: World, shot: Shots) -> Non
     assert outcome["outcome"] == "booked", outcome
     assert outcome["source"] == SOURCE_ID
 
+    results_url = world.discovery + "/search?" + urlsplit(choice.href).query
     page.get_by_role("link", name="Back to your search").click()
     expect(page).to_have_url(re.compile("^" + re.escape(world.discovery + "/")))
     if world.has_back and world.has_my_referrals:
-        # The discovery server learnt the outcome from the portal and lists it for this browser.
-        expect(page).to_have_url(world.discovery + "/my-referrals")
-        expect(page.get_by_role("heading", name="My referrals", level=1)).to_be_visible()
+        # Back on the results the time was chosen from, which now show the booking...
+        expect(page).to_have_url(results_url)
+        expect(page.get_by_role("heading", level=1)).to_contain_text(f"Appointments near {NEAR_ZIP}")
+        expect(page.locator("ol.results .badge-booked").first).to_be_visible()
+        shot(page, "back-on-results")
+        # ...and the discovery server learnt the outcome from the portal and lists it for this browser.
+        page.get_by_role("link", name="My bookings").first.click()
+        expect(page.get_by_role("heading", name="My bookings", level=1)).to_be_visible()
         entry = page.locator(f"#referral-{referral}")
-        expect(entry.get_by_role("heading", level=2)).to_have_text(choice.location)
+        expect(entry.get_by_role("heading", level=2)).to_have_text(re.compile("primary care", re.I))
+        expect(entry).to_contain_text(choice.location)
         expect(entry).to_contain_text("Booked")
-        expect(entry).to_contain_text(f"{choice.when['mon']} {choice.when['day']}, {choice.when['time']}")
+        _wd, mon, day = choice.day
+        expect(entry).to_contain_text(re.compile(rf"{mon}[a-z]* {day}, {re.escape(choice.when['time'])} E[SD]T"))
     else:
         expect(page.get_by_role("heading", name="Find an appointment", level=1)).to_be_visible()
     shot(page, "back-on-discovery")

@@ -27,7 +27,8 @@ def _adult_birth_date() -> str:
 
 def _search(page: Page, world: World, shot: Shots) -> None:
     page.goto(world.discovery + "/")
-    page.get_by_label("ZIP code or latitude,longitude").fill(NEAR_ZIP)
+    page.get_by_label("ZIP code", exact=True).fill(NEAR_ZIP)
+    page.get_by_text("Filters", exact=True).click()
     page.get_by_label("Distance").fill(RADIUS)
     tomorrow = datetime.now(LOCAL_ZONE).date() + timedelta(days=1)
     page.get_by_label("From date").fill(tomorrow.isoformat())
@@ -36,7 +37,7 @@ def _search(page: Page, world: World, shot: Shots) -> None:
     who.get_by_label("No referral needed").check()
     expect(who).to_contain_text("times that do not say are left out")
     shot(page, "filters")
-    page.get_by_role("button", name="Search").click()
+    page.get_by_role("button", name="Search", exact=True).click()
     expect(page).to_have_url(re.compile(r"/search\?.*new_patients=true"))
     shot(page, "results")
 

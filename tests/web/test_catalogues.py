@@ -74,7 +74,9 @@ def test_every_message_has_its_spanish_translation(package: str) -> None:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_every_translation_is_of_a_message_in_use(package: str) -> None:
     in_use = extracted(package)
-    unused = sorted(message.id for message in catalogue(package, "es") if message.id and message.id not in in_use)
+    # A plural's id is its (singular, plural) pair; it is extracted under its singular.
+    ids = [message.id[0] if isinstance(message.id, tuple) else message.id for message in catalogue(package, "es")]
+    unused = sorted(message for message in ids if message and message not in in_use)
     assert not unused, f"{package}: translations of messages no longer in use: {unused}"
 
 
@@ -99,3 +101,32 @@ def test_the_packages_checked_are_those_with_pages() -> None:
         for path in Path(slotlinks.__file__).parent.rglob("templates")
     }
     assert with_pages <= set(PACKAGES)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_each_message_is_translated_in_one_file_only(package: str) -> None:
+    """A message two areas share is translated once, so the two can never drift apart."""
+    folder = _folder(package) / "locale" / "es" / "LC_MESSAGES"
+    seen: dict[str, str] = {}
+    twice = []
+    for path in sorted(folder.glob("*.po")) if folder.is_dir() else []:
+        with path.open("rb") as text:
+            for message in read_po(text, locale="es"):
+                key = message.id[0] if isinstance(message.id, tuple) else message.id
+                if key and key in seen:
+                    twice.append((key, seen[key], path.name))
+                elif key:
+                    seen[key] = path.name
+    assert not twice, twice
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_file_of_a_catalogue_counts_plurals_alike(package: str) -> None:
+    """The files of a catalogue are merged into one, which keeps one plural rule: a file counting
+    otherwise would pick forms its neighbours do not have (and show English)."""
+    folder = _folder(package) / "locale" / "es" / "LC_MESSAGES"
+    rules = set()
+    for path in sorted(folder.glob("*.po")) if folder.is_dir() else []:
+        with path.open("rb") as text:
+            rules.add((read_po(text, locale="es").plural_forms))
+    assert rules <= {"nplurals=2; plural=(n != 1);"}, rules

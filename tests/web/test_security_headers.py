@@ -84,7 +84,7 @@ def test_every_discovery_response_and_page_carries_the_headers(discovery: Discov
             ],
         )
     )
-    for page in ("/", "/search?near=02114", f"/locations/{data.boston}", "/status", "/my-referrals"):
+    for page in ("/", "/search?near=02114", f"/locations/{data.boston}", "/status", "/my-bookings"):
         assert pages.get(page) == 200, (page, pages)
     assert {pages["/locations/abc"], pages[f"/locations/{2**40}"], pages["/search?near=02114&to=9999-12-31"]} == {
         400,

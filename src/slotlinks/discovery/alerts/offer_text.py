@@ -33,9 +33,7 @@ _ = gettext_for("slotlinks.discovery")
 
 # Marked here, translated where shown (the pages' error handler translates an error's message).
 STAYS = N_("Your current appointment stays booked until you cancel it with the provider.")
-NOT_YOURS = N_(
-    "We cannot find this booking among the referrals of this browser. Please open My referrals and try again."
-)
+NOT_YOURS = N_("We cannot find this booking among the bookings of this browser. Please open My bookings and try again.")
 NOT_BOOKED = N_("Only a booked appointment can have an earlier-time offer.")
 TIME_PASSED = N_("This appointment's time has passed, so there is no earlier time to look for.")
 NO_LONGER_PUBLISHED = N_(

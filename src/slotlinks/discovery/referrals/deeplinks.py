@@ -34,13 +34,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
+import msgspec
 import orjson
 from sqlalchemy import Connection, and_, select
 from starlette.responses import Response
 
 from slotlinks.config import Settings
 from slotlinks.discovery.geo import Point
-from slotlinks.discovery.search.execute import LocationResult, local_instant, search, zone_named
+from slotlinks.discovery.search.execute import LocationResult, local_instant, search, service_names, zone_named
 from slotlinks.discovery.search.query import DEFAULT_DAYS, DEFAULT_RADIUS_MILES, SearchRequest
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.ids import is_valid_id
@@ -68,6 +69,7 @@ __all__ = [
     "prune_referrals",
     "read_referral_cookie",
     "record_referral",
+    "referral_search",
     "sign_referrals",
     "still_free",
 ]
@@ -205,6 +207,8 @@ class SlotTarget:
     longitude: float | None
     tz: str | None
     location_source_id: str | None = None
+    service: str | None = None  # what the time is for, as the results name it
+    practitioner: str | None = None
 
 
 def _target_query() -> Any:
@@ -224,6 +228,9 @@ def _target_query() -> Any:
             p.c.name.label("publisher_name"),
             p.c.url.label("manifest_url"),
             sc.c.codes,
+            sc.c.pk.label("schedule_pk"),
+            sc.c.service_text,
+            sc.c.practitioner_display,
             loc.c.pk.label("location_pk"),
             loc.c.source_id.label("location_source_id"),
             loc.c.name.label("location_name"),
@@ -262,6 +269,9 @@ def load_slot(conn: Connection, slot_pk: int) -> SlotTarget | None:
         )
         if row is None:
             return None
+    service = None
+    if row["schedule_pk"] is not None:
+        service = service_names(conn, [int(row["schedule_pk"])]).get(int(row["schedule_pk"]))
     return SlotTarget(
         pk=int(row["pk"]),
         source_id=row["source_id"],
@@ -280,12 +290,17 @@ def load_slot(conn: Connection, slot_pk: int) -> SlotTarget | None:
         longitude=row["longitude"],
         tz=row["tz"],
         location_source_id=row["location_source_id"],
+        service=service or row["service_text"] or None,
+        practitioner=row["practitioner_display"] or None,
     )
 
 
-def record_referral(conn: Connection, target: SlotTarget, *, referral: str, link: str, now_ms: int) -> None:
-    """One `referral` row per deep link handed out: slot, publisher, time, the final link, and where
-    its outcome can be read (the booking link's origin)."""
+def record_referral(
+    conn: Connection, target: SlotTarget, *, referral: str, link: str, now_ms: int, search_query: str | None = None
+) -> None:
+    """One `referral` row per deep link handed out: slot, publisher, time, service and clinician, the
+    final link, where its outcome can be read (the booking link's origin), and the search whose
+    results listed it (`search_query`, a query string of search parameters), for the way back."""
     conn.execute(
         t.referral.insert().values(
             id=referral,
@@ -299,6 +314,9 @@ def record_referral(conn: Connection, target: SlotTarget, *, referral: str, link
             slot_start=local_instant(target.start_ms, zone_named(target.tz)),
             portal_origin=link_origin(link),
             location_source_id=target.location_source_id,
+            service=target.service,
+            practitioner=target.practitioner,
+            search_query=search_query or None,
         )
     )
 
@@ -313,6 +331,14 @@ def prune_referrals(conn: Connection, *, created_before_ms: int) -> int:
 def is_known_referral(conn: Connection, referral: str) -> bool:
     """Whether `referral` is one of the deep links this server handed out (`record_referral`)."""
     return conn.execute(select(t.referral.c.id).where(t.referral.c.id == referral)).first() is not None
+
+
+def referral_search(conn: Connection, referral: str) -> str | None:
+    """The search whose results listed `referral`'s time (a query string of search parameters), or
+    None when the referral is not ours or came from no search."""
+    query = select(t.referral.c.search_query).where(t.referral.c.id == referral)
+    found = conn.execute(query).scalar_one_or_none()
+    return str(found) if found else None
 
 
 def fhir_read_url(manifest_url: str, slot_id: str) -> str | None:
@@ -378,7 +404,8 @@ def alternatives(
     conn: Connection, target: SlotTarget, *, now_ms: int, link_base: str, per_location: int = 5
 ) -> tuple[list[LocationResult], list[LocationResult]]:
     """The next free times of the same service (schedules with the same codes) at the same location,
-    and at up to five others nearby, for the page shown instead of a stale slot."""
+    and at up to five others nearby, for the page shown instead of a stale slot: never that slot
+    itself, which our data may still hold as free when its publisher has just said it is taken."""
     window = SearchRequest(
         start_ms=now_ms,
         end_ms=now_ms + DEFAULT_DAYS * 86_400_000,
@@ -389,7 +416,7 @@ def alternatives(
     same: list[LocationResult] = []
     if target.location_pk is not None:
         here = window.with_changes(only_location_pk=target.location_pk, schedule_codes=target.schedule_codes)
-        same = search(conn, here, now_ms=now_ms, link_base=link_base)
+        same = _without(search(conn, here, now_ms=now_ms, link_base=link_base), target)
     nearby: list[LocationResult] = []
     if target.latitude is not None and target.longitude is not None:
         near = window.with_changes(
@@ -399,5 +426,16 @@ def alternatives(
             sort="best",
             limit=6,
         )
-        nearby = [r for r in search(conn, near, now_ms=now_ms, link_base=link_base) if r.pk != target.location_pk][:5]
+        found = search(conn, near, now_ms=now_ms, link_base=link_base)
+        nearby = [r for r in found if r.pk != target.location_pk][:5]
     return same, nearby
+
+
+def _without(results: list[LocationResult], target: SlotTarget) -> list[LocationResult]:
+    """`results` without the slot `target` (and the locations left with no time)."""
+    kept = []
+    for result in results:
+        slots = [slot for slot in result.slots if slot.pk != target.pk]
+        if slots:
+            kept.append(msgspec.structs.replace(result, slots=slots))
+    return kept

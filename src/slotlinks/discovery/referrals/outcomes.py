@@ -330,6 +330,10 @@ class ReferralView:
     publisher: str | None
     created_ms: int
     location_pk: int | None
+    reason: str | None = None  # why a called-off referral was not booked (the portal's code)
+    service: str | None = None
+    practitioner: str | None = None
+    tz: str | None = None  # the location's time zone, when it is still in current data
 
 
 def badge(outcome: str | None, reason: str | None) -> str:
@@ -345,17 +349,17 @@ def badge(outcome: str | None, reason: str | None) -> str:
     return "In progress"
 
 
-def _location_pks(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    """Current-generation feed Location pks for (publisher id, Location source id) pairs."""
+def _location_pks(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, str | None]]:
+    """Current-generation feed Location pks and time zones for (publisher id, Location source id) pairs."""
     if not keys:
         return {}
     loc, p = t.location, t.publisher
     rows = conn.execute(
-        select(loc.c.pk, loc.c.publisher_id, loc.c.source_id)
+        select(loc.c.pk, loc.c.publisher_id, loc.c.source_id, loc.c.tz)
         .join(p, and_(p.c.id == loc.c.publisher_id, p.c.generation == loc.c.generation))
         .where(or_(*(and_(loc.c.publisher_id == pid, loc.c.source_id == sid) for pid, sid in keys)))
     )
-    return {(int(row.publisher_id), str(row.source_id)): int(row.pk) for row in rows}
+    return {(int(row.publisher_id), str(row.source_id)): (int(row.pk), row.tz) for row in rows}
 
 
 def load_referrals(conn: Connection, referral_ids: list[str]) -> list[ReferralView]:
@@ -377,6 +381,7 @@ def load_referrals(conn: Connection, referral_ids: list[str]) -> list[ReferralVi
     for row in rows:
         booked = row.outcome == "booked"
         key = (int(row.publisher_id), str(row.location_source_id)) if row.publisher_id is not None else None
+        place = pks.get(key) if key else None
         views.append(
             ReferralView(
                 id=row.id,
@@ -387,7 +392,11 @@ def load_referrals(conn: Connection, referral_ids: list[str]) -> list[ReferralVi
                 location=(row.outcome_location if booked and row.outcome_location else row.location_name),
                 publisher=row.publisher_name,
                 created_ms=int(row.created_ms),
-                location_pk=pks.get(key) if key else None,
+                location_pk=place[0] if place else None,
+                tz=place[1] if place else None,
+                reason=row.outcome_detail,
+                service=row.service,
+                practitioner=row.practitioner,
             )
         )
     return views

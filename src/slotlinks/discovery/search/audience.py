@@ -15,10 +15,12 @@ referral needed" never follows a link to be turned away for that reason; the for
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
 import msgspec
+from babel import Locale
 from sqlalchemy import ColumnElement, Table, and_, func, literal, or_
 
 from slotlinks.fhir.audience import LANGUAGES, language_name
@@ -39,7 +41,19 @@ AUDIENCE_PARAMETERS = ("new_patients", "no_referral", "age", "language")
 
 NEW_PATIENTS = "newpt"
 _TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
-_CODE_OF_NAME = {name.lower(): code for code, name in LANGUAGES.items()}
+
+
+def _folded(name: str) -> str:
+    """`name` lower-cased, its accents and extra spaces dropped: "Español " and "espanol" are one."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return " ".join(plain.lower().split())
+
+
+# The languages we know by their English names and by their Spanish ones (the pages speak both).
+_CODE_OF_NAME = {
+    **{_folded(name): code for code, name in Locale("es").languages.items() if code in LANGUAGES},
+    **{_folded(name): code for code, name in LANGUAGES.items()},
+}
 
 _PATIENT_BADGES = {
     "newpt": "New patients welcome",
@@ -68,9 +82,9 @@ class SlotAudience(msgspec.Struct, kw_only=True):
 
 
 def parse_language(text: str) -> str | None:
-    """A language as the patient names it (`es`, `pt-BR`, `Spanish`) as the primary subtag search
+    """A language as the patient names it (`es`, `pt-BR`, `Spanish`, `español`) as the primary subtag search
     compares, or None when it is neither a code nor a name we know."""
-    code = _CODE_OF_NAME.get(" ".join(text.lower().split()))
+    code = _CODE_OF_NAME.get(_folded(text))
     if code is None and _TAG.fullmatch(text):
         code = text.split("-")[0].lower()
     return code

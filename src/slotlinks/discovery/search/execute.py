@@ -33,7 +33,16 @@ from slotlinks.discovery.search.ranking import Candidate, rank
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.instant import format_instant, ms_to_instant
 
-__all__ = ["LocationResult", "PublisherRef", "SlotResult", "local_instant", "search", "slot_link", "zone_named"]
+__all__ = [
+    "LocationResult",
+    "PublisherRef",
+    "SlotResult",
+    "local_instant",
+    "search",
+    "service_names",
+    "slot_link",
+    "zone_named",
+]
 
 _CHUNK = 900  # bound parameters per IN list (SQLite's historical limit is 999)
 
@@ -302,7 +311,7 @@ def local_instant(ms: int, zone: ZoneInfo) -> str:
     return format_instant(datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone))
 
 
-def _service_names(conn: Connection, schedule_pks: list[int]) -> dict[int, str]:
+def service_names(conn: Connection, schedule_pks: list[int]) -> dict[int, str]:
     """Patient-facing service names of the given schedules: serviceType text, else its first display
     (the lower-cased search text is for matching, not for reading)."""
     names: dict[int, str] = {}
@@ -342,7 +351,7 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
     wanted = [sc for sc in schedules if sc.location_pk in chosen_pks]
     location_of = {sc.pk: sc.location_pk for sc in wanted}
     services: dict[int, set[str]] = defaultdict(set)
-    names = _service_names(conn, [sc.pk for sc in wanted])
+    names = service_names(conn, [sc.pk for sc in wanted])
     offered: dict[int, tuple[str | None, str | None]] = {}  # schedule pk -> (service, practitioners)
     schedule_of = {sc.pk: sc for sc in wanted}
     audiences: dict[tuple[str | None, int], SlotAudience] = {}  # a schedule's slots share a few

@@ -6,11 +6,19 @@ their query with the same `parse_search` as the JSON API and the CLI; on the web
 starts before now. Only the discovery server's own `/go/{pk}` links are rendered for booking
 (deeplinks.py turns them into the publisher's http(s) link), and phones become `tel:` links.
 
-Referral outcomes (outcomes.py): `/back?booking-referral=...` is the return URL this deployment
-registers with portals; it reads that referral's outcome, adds it to the browser's signed referral
-cookie and sends the patient to `/my-referrals`, which lists this browser's referrals with their
-outcome (refreshing a few unfinished ones). Result and location pages show a "Booked" badge where this
+The search is carried by the pages' links (carry.py): a result links to its location page with the
+search's filters, and each time to `/go/{pk}` with the whole search, which `/go` keeps with the
+referral. Referral outcomes (outcomes.py): `/back?booking-referral=...` is the return URL this
+deployment registers with portals; it reads that referral's outcome, adds it to the browser's signed
+referral cookie and sends the patient back to the results they came from (else to `/my-bookings`,
+which lists this browser's bookings with their outcome, refreshing a few unfinished ones; the old
+`/my-referrals` address leads there). Result and location pages show a "Booked" badge where this
 browser has a booked referral.
+
+On a phone the results come first: the form is a compact bar (place, service, date) with the other
+filters behind a native "Filters" disclosure, and a line sums up the search. The service field
+suggests the services in the current data (suggest.py); a search's mistakes are said in plain words
+with the way out (pagetext.py), and a search for a service we do not have lists those we do.
 
 Every error a page route raises, or a path or query value it cannot read (`/locations/abc`, a date
 out of range), is answered with a page in plain words and its status (`web.errors.page_route`),
@@ -19,6 +27,8 @@ never with JSON.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -36,6 +46,7 @@ from slotlinks.discovery.referrals.deeplinks import (
     is_known_referral,
     is_referral_id,
     read_referral_cookie,
+    referral_search,
 )
 from slotlinks.discovery.referrals.outcomes import (
     FINAL_OUTCOMES,
@@ -47,32 +58,82 @@ from slotlinks.discovery.referrals.outcomes import (
 )
 from slotlinks.discovery.search.audience import AUDIENCE_PARAMETERS, by_audience
 from slotlinks.discovery.search.calendar import location_week, spoken_time
+from slotlinks.discovery.search.carry import location_query, search_query, stored_search
+from slotlinks.discovery.search.datatext import audience_words, freshness_words
 from slotlinks.discovery.search.execute import LocationResult, search
+from slotlinks.discovery.search.pagetext import (
+    filter_summary,
+    moment_words,
+    outcome_words,
+    plain_search_error,
+    slot_time,
+    today_in,
+)
 from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_day, parse_search
+from slotlinks.discovery.search.suggest import ServiceNames, close_services
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput, SlotlinksError
 from slotlinks.web.errors import page_route
 from slotlinks.web.headers import csp_nonce
+from slotlinks.web.i18n import N_, gettext_for
 from slotlinks.web.paths import RowPk
 from slotlinks.web.templating import page_templates
 
-__all__ = ["html_page", "make_templates", "web_router"]
+__all__ = ["FILTER_FIELDS", "html_page", "make_templates", "web_router"]
 
-MY_REFERRALS_REFRESH = 5  # unfinished referrals whose outcome "my referrals" reads per view
+_ = gettext_for("slotlinks.discovery")
+
+MY_BOOKINGS_REFRESH = 5  # unfinished referrals whose outcome "my bookings" reads per view
 # The security headers (CSP with the request's nonce, no framing, no referrer) are the app's (`web.headers`).
 _HEADERS = {"Cache-Control": "no-store"}
+# The search form's fields behind "Filters" (the bar shows near, service and from), and the values
+# the form sends when left as they are, which are no filter of the patient's.
+FILTER_FIELDS = (
+    "radius",
+    "to",
+    "specialty",
+    "vaccine",
+    "practitioner",
+    "organization",
+    "virtual",
+    "sort",
+    "new_patients",
+    "no_referral",
+    "age",
+    "language",
+)
+_FORM_DEFAULTS = {"radius": "25mi", "sort": "best"}
 
 
-def make_templates() -> Environment:
-    """The pages' Jinja2 environment: autoescape on for every template, undefined names are errors."""
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_templates(clock: Callable[[], datetime] = _now) -> Environment:
+    """The pages' Jinja2 environment: autoescape on for every template, undefined names are errors.
+    `clock` says what "today" is for the times' "Today" and "Tomorrow"."""
     env = page_templates("slotlinks.discovery")
     env.filters["when"] = spoken_time
+
+    def time_of_slot(instant: str, zone: str | None = None) -> str:
+        return slot_time(instant, zone, today_in(zone, clock()))
+
+    env.filters.update(
+        slot_time=time_of_slot,
+        by_audience=by_audience,
+        audience_words=audience_words,
+        freshness=freshness_words,
+        outcome_words=outcome_words,
+        moment_words=moment_words,
+    )
     # Location pk -> booked start times of this browser's referrals there (pages that know pass theirs).
     env.globals["booked"] = {}
-    env.filters["by_audience"] = by_audience
-    # The patient's who-can-book filters as a query, for links to a location's calendar (pages that know).
+    # The search carried by a result's links (carry.py): its filters to the location page, the whole
+    # search to /go (pages that know pass theirs, with their `?`).
     env.globals["location_query"] = ""
+    env.globals["go_query"] = ""
     env.globals["alerts_on"] = False  # the results page's alert form; the web router sets it
+    env.globals.update(services=[], error_field=None, filters_on=0, filter_fields=FILTER_FIELDS, back_to_search=None)
     return env
 
 
@@ -81,17 +142,28 @@ def html_page(env: Environment, template: str, status: int = 200, **context: Any
     return HTMLResponse(html, status_code=status, headers=_HEADERS)
 
 
-_ERROR_HEADINGS = {400: "We could not read that address", 404: "Page not found", 429: "Please wait a moment"}
+_ERROR_HEADINGS = {
+    400: N_("We could not read that address"),
+    404: N_("Page not found"),
+    429: N_("Please wait a moment"),
+}
 
 
 def _plain(error: SlotlinksError) -> str:
-    """What went wrong, for a person: our errors say it; the framework's name the part of the address."""
-    names = [part.rpartition(".")[2] for issue in error.issues for part in issue.expression if part]
-    if isinstance(error, InvalidInput) and error.message == "invalid request" and names:
-        text = f"The address has a value we cannot use ({', '.join(names)})."
-    else:
-        text = error.message.rstrip(".") + "."
-    return text + " Please check the link or search again." if error.status == 400 else text
+    """What went wrong, for a person, in the page's language: a search filter the address carries
+    said as the search page says it (with the way out), else what kind of thing went wrong."""
+    named = {part.rpartition(".")[2] for issue in error.issues for part in issue.expression}
+    if isinstance(error, InvalidInput) and named & set(PARAMETERS):
+        return plain_search_error(error, {})[0]
+    if error.status == 400:
+        return _("The address has a value we cannot use. Please check the link or search again.")
+    if error.status == 404:
+        return _("We could not find that page. Please check the link or search again.")
+    if error.status == 429:
+        return _(
+            "We've had a lot of requests from your connection in a short time. Please wait a minute, then try again."
+        )
+    return _("Something went wrong on our side. Please try again in a few minutes.")
 
 
 def _audience_query(request: Request) -> str:
@@ -104,14 +176,29 @@ def _form(request: Request) -> dict[str, str]:
     return {name: request.query_params.get(name, "") for name in PARAMETERS}
 
 
+def _filters_on(form: dict[str, str]) -> int:
+    """How many of the filters behind "Filters" the patient chose (not left as the form sends them)."""
+    return sum(1 for name in FILTER_FIELDS if form.get(name, "").strip() not in ("", _FORM_DEFAULTS.get(name)))
+
+
+def _question(query: str) -> str:
+    return "?" + query if query else ""
+
+
+def _suggestions(form: dict[str, str], names: list[str]) -> list[tuple[str, str]]:
+    """Each service of `names` with the address of this search for it."""
+    return [(name, "/search?" + search_query({**form, "service": name})) for name in names]
+
+
 def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
-    """`/`, `/search`, `/locations/{pk}`, `/status`, `/my-referrals` and `/back` (HTML, not in the
-    OpenAPI document)."""
-    env = make_templates()
+    """`/`, `/search`, `/locations/{pk}`, `/status`, `/my-bookings` (and the old `/my-referrals`) and
+    `/back` (HTML, not in the OpenAPI document)."""
+    env = make_templates(store.clock)
     env.globals["alerts_on"] = bool(settings.smtp_url)  # the results page offers an e-mail alert (alerts/)
+    service_names = ServiceNames()
 
     async def error_page(_request: Request, error: SlotlinksError) -> Response:
-        heading = _ERROR_HEADINGS.get(error.status, "Something went wrong")
+        heading = _(_ERROR_HEADINGS.get(error.status, N_("Something went wrong")))
         return html_page(env, "gone.html", error.status, heading=heading, message=_plain(error), **_empty())
 
     router = APIRouter(include_in_schema=False, route_class=page_route(error_page))
@@ -133,9 +220,15 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         with store.read() as conn:
             return booked_locations(conn, ids)
 
+    def services() -> list[str]:
+        with store.read() as conn:
+            return service_names.names(conn)
+
     @router.get("/", response_class=HTMLResponse)
-    def home(request: Request) -> HTMLResponse:
-        return html_page(env, "index.html", form=_form(request))
+    async def home(request: Request) -> HTMLResponse:
+        form = _form(request)
+        known = await run_in_threadpool(services)
+        return html_page(env, "index.html", form=form, services=known, filters_on=_filters_on(form))
 
     def _search(req: SearchRequest) -> list[LocationResult]:
         with store.read() as conn:
@@ -144,26 +237,41 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
     @router.get("/search", response_class=HTMLResponse)
     async def results(request: Request) -> HTMLResponse:
         form = _form(request)
+        known = await run_in_threadpool(services)
+        common: dict[str, Any] = {"form": form, "services": known, "filters_on": _filters_on(form)}
         try:
             req = parse_search(dict(request.query_params), now=store.clock())
         except InvalidInput as exc:
-            return html_page(env, "results.html", 400, form=form, error=exc.message, where="", locations=[])
+            message, field = plain_search_error(exc, form)
+            return html_page(
+                env, "results.html", 400, error=message, error_field=field, where="", locations=[], summary=[], **common
+            )
         now_ms = store.now_ms()
         if req.start_ms < now_ms:  # the web page starts at now
             req = req.with_changes(start_ms=now_ms, end_ms=max(req.end_ms, now_ms + 1))
         locations = await run_in_threadpool(_search, req)
         booked = await run_in_threadpool(lambda: booked_for(my_ids(request)))
-        where = req.near.label if req.near else ""
-        query = _audience_query(request)
+        suggestions: list[tuple[str, str]] = []
+        unknown_service = False
+        if not locations and known:
+            asked = (req.service or "").casefold()
+            unknown_service = bool(asked) and not any(asked in name.casefold() for name in known)
+            # A service we have none of: those that look like it, else those we have.
+            names = close_services(req.service or "", known) if unknown_service else []
+            suggestions = _suggestions(form, names)
         return html_page(
             env,
             "results.html",
-            form=form,
             error=None,
-            where=where,
+            where=req.near.label if req.near else "",
+            summary=filter_summary(form, req),
             locations=locations,
             booked=booked,
-            location_query="?" + query if query else "",
+            location_query=_question(location_query(form)),
+            go_query=_question(search_query(form)),
+            suggestions=suggestions,
+            unknown_service=unknown_service,
+            **common,
         )
 
     @router.get("/locations/{pk}", response_class=HTMLResponse)
@@ -185,8 +293,8 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
             )
         )
         if context is None:
-            message = "This location is not in the current data of any publisher."
-            return html_page(env, "gone.html", 404, heading="Location not found", message=message, **_empty())
+            message = _("This location is not in the current data of any provider. Please search again.")
+            return html_page(env, "gone.html", 404, heading=_("Location not found"), message=message, **_empty())
         booked = await run_in_threadpool(lambda: booked_for(my_ids(request)))
         return html_page(env, "location.html", booked_here=booked.get(pk, []), **context)
 
@@ -202,29 +310,37 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         with store.read() as conn:
             return load_referrals(conn, ids)
 
-    @router.get("/my-referrals", response_class=HTMLResponse)
-    async def my_referrals(request: Request) -> HTMLResponse:
+    @router.get("/my-bookings", response_class=HTMLResponse)
+    async def my_bookings(request: Request) -> HTMLResponse:
         ids = await run_in_threadpool(my_ids, request)
         views = await run_in_threadpool(_mine, ids)
-        unfinished = [v.id for v in views if v.outcome not in FINAL_OUTCOMES][:MY_REFERRALS_REFRESH]
+        unfinished = [v.id for v in views if v.outcome not in FINAL_OUTCOMES][:MY_BOOKINGS_REFRESH]
         if unfinished:
             await refresh_many(store, settings, unfinished)
             views = await run_in_threadpool(_mine, ids)
-        return html_page(env, "my_referrals.html", referrals=views)
+        return html_page(env, "my_bookings.html", referrals=views)
+
+    @router.get("/my-referrals")
+    async def my_referrals() -> Response:
+        """The page's old address, kept for links and bookmarks made before it was renamed."""
+        return RedirectResponse("/my-bookings", status_code=301)
 
     @router.get("/back")
     async def back(request: Request) -> Response:
-        """The return URL registered with portals: the patient is back from booking or calling off."""
+        """The return URL registered with portals: the patient is back from booking or calling off,
+        and returns to the results the booked time was chosen from (else to "my bookings")."""
         referral = request.query_params.get("booking-referral") or ""
-        response = RedirectResponse("/my-referrals", status_code=303, headers=dict(_HEADERS))
         if not is_referral_id(referral):
-            return response
+            return RedirectResponse("/my-bookings", status_code=303, headers=dict(_HEADERS))
 
-        def known() -> bool:
+        def known() -> tuple[bool, str | None]:
             with store.read() as conn:
-                return is_known_referral(conn, referral)
+                return is_known_referral(conn, referral), stored_search(referral_search(conn, referral))
 
-        if await run_in_threadpool(known):
+        ours, query = await run_in_threadpool(known)
+        target = "/search?" + query if ours and query else "/my-bookings"
+        response = RedirectResponse(target, status_code=303, headers=dict(_HEADERS))
+        if ours:
             await refresh_outcome(store, settings, referral)
             current = request.cookies.get(REFERRAL_COOKIE)
             signing_key = await run_in_threadpool(key)

@@ -2,10 +2,13 @@
 
 Routes stay thin (STYLE.md): parse with `parse_search` (malformed parameters become a 400
 OperationOutcome naming the parameter, through the app's error handlers), call `search`, encode.
-`/go/{pk}` implements the spec's "Deep links" with the stale-slot check of deeplinks.py. Each follow
+`/go/{pk}` implements the spec's "Deep links" with the stale-slot check of deeplinks.py; the search
+a result's time link carries (`?near=...&service=...`, carry.py) is kept with the referral, for the
+way back to the results, and links the fallback pages back to it. Each follow
 stores a referral row and may re-read the slot from its publisher, so it is rate-limited per client
 (`deeplink_attempts` per `deeplink_window_seconds`): over the limit a browser gets a plain-words 429
-page, any other client an OperationOutcome, both with Retry-After.
+page, any other client an OperationOutcome, both with Retry-After. Every page `/go` answers with is in
+plain words, in the patient's language.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from slotlinks.discovery.referrals.deeplinks import (
     record_referral,
     still_free,
 )
+from slotlinks.discovery.search.carry import location_query, search_query
 from slotlinks.discovery.search.execute import LocationResult, search
 from slotlinks.discovery.search.pages import html_page, make_templates
 from slotlinks.discovery.search.query import parse_search
@@ -38,10 +42,13 @@ from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import RateLimited
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.web.errors import FHIR_JSON
+from slotlinks.web.i18n import current_language, gettext_for, translations
 from slotlinks.web.paths import RowPk
-from slotlinks.web.ratelimit import RateLimiter, client_key, wait_in_words
+from slotlinks.web.ratelimit import RateLimiter, client_key
 
 __all__ = ["SearchResponse", "search_response_schema", "search_router"]
+
+_ = gettext_for("slotlinks.discovery")
 
 
 class SearchWindow(msgspec.Struct, kw_only=True):
@@ -105,7 +112,7 @@ _ENCODER = msgspec.json.Encoder()
 def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
     """`GET /api/search` and `GET /go/{slot_pk}`."""
     router = APIRouter()
-    env = make_templates()
+    env = make_templates(store.clock)
     schema = search_response_schema()
     deeplinks = RateLimiter(settings.deeplink_attempts, settings.deeplink_window_seconds)
 
@@ -198,17 +205,42 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         with store.read() as conn:
             return alternatives(conn, target, now_ms=store.now_ms(), link_base=settings.discovery_url)
 
-    def _record(target: SlotTarget, referral: str, link: str) -> None:
+    def _record(target: SlotTarget, referral: str, link: str, search: str) -> None:
         with store.write() as conn:
-            record_referral(conn, target, referral=referral, link=link, now_ms=store.now_ms())
+            record_referral(conn, target, referral=referral, link=link, now_ms=store.now_ms(), search_query=search)
 
-    async def _gone(target: SlotTarget, heading: str, message: str) -> Response:
-        same, nearby = await run_in_threadpool(_alternatives, target)
+    def _page(status: int, heading: str, message: str, search: dict[str, str], **alternatives: Any) -> Response:
+        """A page `/go` answers with instead of the provider's site (`alternatives`: the next open times
+        and the phone, where there are any); its links carry the search on, and lead back to it."""
+        query = search_query(search)
+        places = location_query(search)
+        context: dict[str, Any] = {
+            "phone": None,
+            "same": [],
+            "nearby": [],
+            "location_name": None,
+            "show_alternatives": False,
+            **alternatives,
+        }
         return html_page(
             env,
             "gone.html",
+            status,
             heading=heading,
             message=message,
+            back_to_search="/search?" + query if query else None,
+            go_query="?" + query if query else "",
+            location_query="?" + places if places else "",
+            **context,
+        )
+
+    async def _gone(target: SlotTarget, heading: str, message: str, search: dict[str, str]) -> Response:
+        same, nearby = await run_in_threadpool(_alternatives, target)
+        return _page(
+            200,
+            heading,
+            message,
+            search,
             phone=target.booking_phone,
             same=same,
             nearby=nearby,
@@ -216,25 +248,19 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
             show_alternatives=True,
         )
 
-    def _slow_down(request: Request, wait: int) -> Response:
+    def _slow_down(request: Request, wait: int, search: dict[str, str]) -> Response:
         if "text/html" not in request.headers.get("accept", ""):
             raise RateLimited(wait)  # an OperationOutcome, through the app's error handler
-        message = (
+        minutes = max(1, -(-wait // 60))
+        catalogue = translations("slotlinks.discovery", current_language())
+        message = catalogue.ngettext(
             "We've had a lot of requests to open booking links from your connection in a short time. "
-            f"Please wait about {wait_in_words(wait)}, then choose the time again."
-        )
-        page = html_page(
-            env,
-            "gone.html",
-            429,
-            heading="Please wait a moment",
-            message=message,
-            phone=None,
-            same=[],
-            nearby=[],
-            location_name=None,
-            show_alternatives=False,
-        )
+            "Please wait about %(num)s minute, then choose the time again.",
+            "We've had a lot of requests to open booking links from your connection in a short time. "
+            "Please wait about %(num)s minutes, then choose the time again.",
+            minutes,
+        ) % {"num": minutes}
+        page = _page(429, _("Please wait a moment"), message, search)
         page.headers["Retry-After"] = str(wait)
         return page
 
@@ -248,36 +274,28 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
     async def go(request: Request, slot_pk: RowPk) -> Response:
         peer = request.client.host if request.client else None
         client = client_key(peer, request.headers.get("x-forwarded-for"), behind_proxy=settings.behind_proxy)
+        search = dict(request.query_params)
         if wait := deeplinks.take(client):
-            return _slow_down(request, wait)
+            return _slow_down(request, wait, search)
         target = await run_in_threadpool(_load, slot_pk)
         if target is None:
-            return html_page(
-                env,
-                "gone.html",
-                404,
-                heading="This time is no longer listed",
-                message="The provider no longer publishes this appointment time. Please search again.",
-                phone=None,
-                same=[],
-                nearby=[],
-                location_name=None,
-                show_alternatives=False,
-            )
+            message = _("The provider no longer offers this appointment time. Please choose another time.")
+            return _page(404, _("This time is no longer listed"), message, search)
         if target.status != "free" or target.capacity <= 0:
-            return await _gone(target, "This time is taken", "This appointment time is no longer open.")
+            message = _("Someone else has booked this time. Here are the next open times.")
+            return await _gone(target, _("This time is taken"), message, search)
         link = target.booking_link
         if link is None or not is_bookable_link(link):
-            message = "This provider takes bookings for this time by phone."
-            return await _gone(target, "Book by phone", message)
+            message = _("This provider takes bookings for this time by phone.")
+            return await _gone(target, _("Book by phone"), message, search)
         if await still_free(target, settings=settings) is False:
-            message = "The provider reports that this time was just taken. Here are the next open times."
-            return await _gone(target, "This time was just taken", message)
+            message = _("The provider tells us this time was just taken. Here are the next open times.")
+            return await _gone(target, _("This time was just taken"), message, search)
         referral = new_referral_id()
-        final = build_deep_link(link, source=settings.source_id, referral=referral)
-        await run_in_threadpool(_record, target, referral, final)
+        final = build_deep_link(link, source=settings.source_id, referral=referral, language=current_language())
+        await run_in_threadpool(_record, target, referral, final, search_query(search))
         response = RedirectResponse(final, status_code=303, headers={"Cache-Control": "no-store"})
-        # The browser keeps its referrals (no account): "my referrals" and the booked badges read them.
+        # The browser keeps its referrals (no account): "my bookings" and the booked badges read them.
         add_referral_cookie(
             response,
             key=await run_in_threadpool(_cookie_key),

@@ -270,6 +270,11 @@ referral = Table(
     # and which slot, so a cancellation can undo it.
     Column("local_status", String(24), nullable=True),
     Column("marked_slot_pk", Integer, nullable=True),
+    # What the time was for, as the results showed it ("my bookings"), and the search whose results
+    # listed it, as a query string of its parameters ("back to your search").
+    Column("service", Text, nullable=True),
+    Column("practitioner", Text, nullable=True),
+    Column("search_query", Text, nullable=True),
     Index("ix_referral_created", "created_ms"),
 )
 
