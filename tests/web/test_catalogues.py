@@ -128,5 +128,5 @@ def test_every_file_of_a_catalogue_counts_plurals_alike(package: str) -> None:
     rules = set()
     for path in sorted(folder.glob("*.po")) if folder.is_dir() else []:
         with path.open("rb") as text:
-            rules.add((read_po(text, locale="es").plural_forms))
+            rules.add(read_po(text, locale="es").plural_forms)
     assert rules <= {"nplurals=2; plural=(n != 1);"}, rules
