@@ -184,6 +184,17 @@ def test_a_service_search_keeps_its_service_on_the_location_page(client: httpx.C
     assert data.slots["boston_derm"] in _times(client.get(f"/locations/{data.boston}").text)
 
 
+def test_the_location_page_keeps_the_clinician_and_the_end_date(client: httpx.Client, data: Data) -> None:
+    html = client.get(f"/locations/{data.boston}", params={"practitioner": "jones", "from": "2026-11-26"}).text
+    assert set(_times(html)) == {data.slots["boston_derm"]}
+    assert "Clinician: jones" in html
+    # A search that ends on the 26th: that day's times only, and no week after it to go to.
+    html = client.get(f"/locations/{data.boston}", params={"from": "2026-11-26", "to": "2026-11-26"}).text
+    assert set(_times(html)) == {data.slots["boston_primary"], data.slots["boston_primary2"]}
+    assert "Next week" not in html
+    assert "Previous week" in html  # the 19th's week still holds today
+
+
 def test_each_time_is_its_own_link_named_by_what_it_shows(client: httpx.Client, data: Data) -> None:
     html = client.get(f"/locations/{data.boston}", params={"from": "2026-11-26"}).text
     times = _times(html)
