@@ -102,7 +102,7 @@ def test_booked_referral_shows_and_slot_drops_out_at_once(loop: Loop) -> None:
         page = patient.get(f"/locations/{loc_pk}")
         assert page.status_code == 200
         assert 'class="badge badge-booked">Booked</strong>' in page.text
-        assert "Wed Nov 25, 10:00 AM" in page.text
+        assert "You have an appointment here: Wednesday, November 25, 10:00 AM" in page.text
         results = patient.get("/search", params={"from": "2026-11-25", "to": "2026-11-25"})
         assert results.status_code == 200
         assert re.search(r"You have an appointment here: (Tomorrow|Wed, Nov 25), 10:00 AM EST", results.text)

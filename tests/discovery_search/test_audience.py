@@ -162,10 +162,10 @@ def test_the_filters_carry_to_the_location_calendar(client: httpx.Client, slots:
     assert calendar.status_code == 200
     shown = {slots[int(pk)] for pk in re.findall(r'href="/go/(\d+)"', calendar.text)}
     assert shown == {"open-1", "kids-5"}
-    # Two sets of badges: a lettered key before the table, each time naming its letter in text.
-    assert "Times marked A" in calendar.text
-    assert "Times marked B" in calendar.text
-    assert re.search(r'aria-label="Book [^"]+: New patients welcome, No referral needed, Ages 0\u201317', calendar.text)
+    # Two sets of badges, each before the times it applies to.
+    groups = {tuple(badges): {slots[int(pk)] for pk in links} for badges, links in _badges_before_links(calendar.text)}
+    assert groups[("New patients welcome", "No referral needed", "Ages 0\u201317", "Speaks Portuguese")] == {"kids-5"}
+    assert {"open-1"} in groups.values()
     assert "new_patients=true" in calendar.text  # the week links keep the filters
 
 

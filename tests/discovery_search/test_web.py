@@ -152,15 +152,61 @@ def test_bidi_controls_and_invisible_characters_are_not_shown(
 
 def test_location_calendar(client: httpx.Client, data: Data) -> None:
     html = assert_page(client.get(f"/locations/{data.boston}", params={"from": "2026-11-26"}), "Boston Downtown Clinic")
-    assert "<table>" in html
-    assert '<th scope="col">Thu Nov 26</th>' in html
-    assert '<th scope="row">09:00</th>' in html
-    assert '<th scope="row">10:00</th>' in html
+    assert "<table" not in html  # days as rows: nothing wider than a phone
+    assert "Open times from Thursday, November 26 to Wednesday, December 2. Times are Eastern Time." in html
+    assert '<h2 id="service-1">dermatology</h2>' in html
+    assert '<h2 id="service-2">primary care</h2>' in html
+    assert "<h3>Dr. Alice Smith</h3>" in html
+    assert '<h4 class="day">Thursday, November 26</h4>' in html
     assert f'href="/go/{data.slots["boston_primary"]}"' in html
     assert "Next week" in html
     assert_page(client.get("/locations/99999"), "Location not found", 404)
     assert client.get(f"/locations/{data.old_location}").status_code == 404
     assert client.get(f"/locations/{data.boston}", params={"from": "tuesday"}).status_code == 400
+
+
+def _times(html: str) -> dict[int, str]:
+    """Each /go/ link of a page with its whole text (tags dropped): one time per link."""
+    links = re.findall(r'<a href="/go/(\d+)"[^>]*>(.*?)</a>', html, flags=re.S)
+    return {int(pk): re.sub(r"<[^>]+>", "", text) for pk, text in links}
+
+
+def test_a_service_search_keeps_its_service_on_the_location_page(client: httpx.Client, data: Data) -> None:
+    # The results link with the search's own filters (the contract between the two pages).
+    html = client.get(f"/locations/{data.boston}", params={"service": "primary care", "from": "2026-11-26"}).text
+    primary = {data.slots["boston_primary"], data.slots["boston_primary2"]}
+    assert set(_times(html)) == primary  # dermatology's time on the same days is left out
+    assert "dermatology" not in html
+    assert "Service: primary care" in html
+    assert f'<a href="/locations/{data.boston}">See every open time at this place</a>' in html
+    # The week links keep the service.
+    assert re.search(r'href="/locations/\d+\?from=2026-12-03&amp;service=primary\+care"', html)
+    # Without the query, every service's times are there again.
+    assert data.slots["boston_derm"] in _times(client.get(f"/locations/{data.boston}").text)
+
+
+def test_the_location_page_keeps_the_clinician_and_the_end_date(client: httpx.Client, data: Data) -> None:
+    html = client.get(f"/locations/{data.boston}", params={"practitioner": "jones", "from": "2026-11-26"}).text
+    assert set(_times(html)) == {data.slots["boston_derm"]}
+    assert "Clinician: jones" in html
+    # A search that ends on the 26th: that day's times only, and no week after it to go to.
+    html = client.get(f"/locations/{data.boston}", params={"from": "2026-11-26", "to": "2026-11-26"}).text
+    assert set(_times(html)) == {data.slots["boston_primary"], data.slots["boston_primary2"]}
+    assert "Next week" not in html
+    assert "Previous week" in html  # the 19th's week still holds today
+
+
+def test_each_time_is_its_own_link_named_by_what_it_shows(client: httpx.Client, data: Data) -> None:
+    html = client.get(f"/locations/{data.boston}", params={"from": "2026-11-26"}).text
+    times = _times(html)
+    assert times[data.slots["boston_primary"]] == "Thursday, November 26, 9:00 AM EST, primary care, Dr. Alice Smith"
+    assert times[data.slots["boston_primary2"]] == "Thursday, November 26, 10:00 AM EST, primary care, Dr. Alice Smith"
+    assert times[data.slots["boston_derm"]] == "Sunday, November 29, 9:00 AM EST, dermatology, Dr. Bob Jones"
+    assert len(set(times.values())) == len(times)  # no two links sound the same
+    assert 'aria-label="Book' not in html  # the name is the link's own text, visible time included
+    for pk in times:
+        visible = r"\d{1,2}:\d\d [AP]M EST"
+        assert re.search(rf'<a href="/go/{pk}" rel="nofollow"><span class="vh">[^<]+</span>{visible}<', html)
 
 
 def test_status_page(client: httpx.Client, store: DiscoveryStore, data: Data) -> None:

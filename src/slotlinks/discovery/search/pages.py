@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from jinja2 import Environment
@@ -69,7 +69,7 @@ from slotlinks.discovery.search.pagetext import (
     slot_time,
     today_in,
 )
-from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_day, parse_search
+from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_search
 from slotlinks.discovery.search.suggest import ServiceNames, close_services
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput, SlotlinksError
@@ -276,27 +276,20 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
 
     @router.get("/locations/{pk}", response_class=HTMLResponse)
     async def location_page(pk: RowPk, request: Request) -> HTMLResponse:
-        start_text = request.query_params.get("from") or None
-        service = (request.query_params.get("service") or "").strip()[:200] or None
-        start_day = parse_day("from", start_text) if start_text else None
-        query = _audience_query(request)
-        audience = parse_search(dict(parse_qsl(query)), now=store.clock())
+        booked = await run_in_threadpool(lambda: booked_for(my_ids(request)))
         context = await run_in_threadpool(
             lambda: location_week(
                 store=store,
                 pk=pk,
-                start_day=start_day,
-                service=service,
+                params=request.query_params,
                 link_base=settings.discovery_url,
-                audience=audience,
-                audience_query=query,
+                booked=booked.get(pk),
             )
         )
         if context is None:
             message = _("This location is not in the current data of any provider. Please search again.")
             return html_page(env, "gone.html", 404, heading=_("Location not found"), message=message, **_empty())
-        booked = await run_in_threadpool(lambda: booked_for(my_ids(request)))
-        return html_page(env, "location.html", booked_here=booked.get(pk, []), **context)
+        return html_page(env, "location.html", **context)
 
     @router.get("/status", response_class=HTMLResponse)
     async def status_page() -> HTMLResponse:
