@@ -10,6 +10,10 @@ alert's period ending, expiry, a change whose signal was missed).
 A message is recorded (its times as announced, the alert's `last_sent_ms`) only once the mail server
 took it; a failed send is tried again on the next pass. Several processes over one database would
 each send: run the worker in one (a lease like the sync engine's would lift that).
+
+The worker chooses each alert's channel; what matches and when stay shared: an app's alert (webhook)
+is handed to the `WebhookSender`, which posts it in a task of its own and records it once delivered
+(webhooks.py), an address's alert is mailed here. Without a mailer only apps' alerts go out.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from slotlinks.discovery.alerts.links import alert_key, unsubscribe_url
 from slotlinks.discovery.alerts.mailer import Mailer
 from slotlinks.discovery.alerts.matcher import Match, criteria_of, new_matches
 from slotlinks.discovery.alerts.messages import end_date, matches_message
+from slotlinks.discovery.alerts.webhooks import WebhookSender
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput, Unavailable
 
@@ -40,8 +45,9 @@ log = logging.getLogger(__name__)
 class AlertWorker:
     """Sends the alerts' news; see the module docstring."""
 
-    def __init__(self, store: DiscoveryStore, settings: Settings, mailer: Mailer) -> None:
+    def __init__(self, store: DiscoveryStore, settings: Settings, mailer: Mailer | None) -> None:
         self.store, self.settings, self.mailer = store, settings, mailer
+        self.webhooks = WebhookSender(store, settings)
         self.tick_seconds = float(settings.extra.get("alert_tick_seconds", 30.0))
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -69,6 +75,13 @@ class AlertWorker:
 
     async def run(self, *, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        self.webhooks.start(self._loop)
+        try:
+            await self._passes(stop)
+        finally:
+            await self.webhooks.aclose()
+
+    async def _passes(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -86,23 +99,32 @@ class AlertWorker:
 
     def send_due(self) -> int:
         """One pass (blocking: runs in a thread): expired alerts deleted, each due alert with news sent
-        its message. How many messages went."""
+        its message. How many messages went (an app's: were handed to the webhook sender)."""
         now = self.store.clock()
         now_ms = self.store.now_ms()
         with self.store.write() as conn:
             alerts.purge(conn, now_ms)
             due = alerts.due(conn, now_ms, 1000 * self.settings.alert_period_seconds)
         sent = 0
+        mail_down = False
         for alert in due:
+            if alert.app is None and (self.mailer is None or mail_down):
+                continue
             with self.store.read() as conn:
                 matches = new_matches(conn, alert, now=now, link_base=self.settings.discovery_url)
             if not matches:
                 continue
+            if alert.app is not None:
+                sent += self.webhooks.submit(alert.id, alert.app, matches)
+                continue
+            if self.mailer is None:  # skipped above already; this tells the type checker
+                continue
             try:
                 self.mailer.send(self._message(alert, matches))
-            except Unavailable as exc:  # the mail server is down: every other alert would fail too
+            except Unavailable as exc:  # the mail server is down: every other address alert would fail too
                 log.warning("alert messages wait for the mail server: %s", exc.message)
-                break
+                mail_down = True
+                continue
             with self.store.write() as conn:
                 alerts.record_sent(conn, alert.id, [m.key for m in matches], self.store.now_ms())
             sent += 1

@@ -1,0 +1,95 @@
+"""The routes of apps' alerts (webhooks, `apps.py`):
+
+    PUT    /admin/apps/{name}     {"url": "<webhook>"} registers (201) or replaces (200) the app; the
+                                  answer holds its API key and signing secret, shown this once
+    GET    /admin/apps/{name}     its URL and how many alerts it has
+    DELETE /admin/apps/{name}     forgets it and deletes its alerts (204)
+    DELETE /api/alerts/{id}       with `Authorization: Bearer <app key>`: deletes one of the app's alerts
+
+The admin routes take the admin token as `/admin/publishers` does. An app creates alerts with
+`POST /api/alerts` and its key (`routes.py`). Errors as OperationOutcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from slotlinks.config import Settings
+from slotlinks.discovery.alerts.apps import (
+    app_for_key,
+    check_webhook_url,
+    delete_app,
+    delete_app_alert,
+    get_app,
+    put_app,
+)
+from slotlinks.discovery.publishers.routes import admin_only
+from slotlinks.discovery.store.store import DiscoveryStore
+from slotlinks.errors import InvalidInput
+from slotlinks.web.bodies import read_body
+from slotlinks.web.errors import FHIR_JSON
+
+__all__ = ["apps_router"]
+
+MAX_BODY_BYTES = 4096
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def apps_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
+    router = APIRouter()
+    admin = APIRouter(prefix="/admin/apps", dependencies=[Depends(admin_only(settings))], tags=["apps"])
+
+    @admin.put("/{name}")
+    async def register(name: str, request: Request) -> Response:
+        try:
+            body = orjson.loads(await read_body(request, MAX_BODY_BYTES))
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"the body is not JSON: {exc}") from exc
+        url = body.get("url") if isinstance(body, dict) else None
+        checked = await check_webhook_url(url, allow_private_networks=settings.allow_private_networks)
+        made = await run_in_threadpool(put_app, store, name, checked)
+        answer = {"name": made.name, "url": made.url, "key": made.key, "secret": made.secret}
+        return _json(answer, 201 if made.new else 200)
+
+    @admin.get("/{name}")
+    async def read(name: str) -> Response:
+        return _json(await run_in_threadpool(get_app, store, name))
+
+    @admin.delete("/{name}")
+    async def remove(name: str) -> Response:
+        await run_in_threadpool(delete_app, store, name)
+        return Response(status_code=204)
+
+    @router.delete(
+        "/api/alerts/{alert_id}",
+        summary="Delete one of an app's alerts",
+        description="With `Authorization: Bearer <app key>`; only the app that created the alert may delete it.",
+        status_code=204,
+        response_class=Response,
+        responses={
+            204: {"description": "Deleted"},
+            401: {"description": "No registered app's key", "content": {FHIR_JSON: {}}},
+            404: {"description": "This app has no such alert", "content": {FHIR_JSON: {}}},
+        },
+        tags=["alerts"],
+    )
+    async def delete_alert(alert_id: str, request: Request) -> Response:
+        authorization = request.headers.get("authorization")
+
+        def run() -> None:
+            app = app_for_key(store, authorization)
+            delete_app_alert(store=store, app=app, alert_id=alert_id)
+
+        await run_in_threadpool(run)
+        return Response(status_code=204)
+
+    router.include_router(admin)
+    return router
