@@ -10,6 +10,7 @@ import hmac
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,11 +28,14 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 @dataclass
 class Receiver:
-    """An app's webhook: answers each POST with the next of `statuses` (then 200) and keeps them all."""
+    """An app's webhook: answers each POST with the next of `statuses` (then 200), after `delay`
+    seconds, and keeps them all."""
 
     url: str = ""
     statuses: list[int] = field(default_factory=list)
     posts: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    delay: float = 0.0
+    answered: int = 0
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[dict[str, str], bytes]]:
         deadline = time.monotonic() + timeout
@@ -45,22 +49,25 @@ class Receiver:
         return len(self.posts)
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextmanager
+def receiving() -> Iterator[Receiver]:
     got = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             got.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            time.sleep(got.delay)
             self.send_response(got.statuses.pop(0) if got.statuses else 200)
             self.send_header("Content-Length", "0")
             self.end_headers()
+            got.answered += 1
 
         def log_message(self, *_args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     got.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/slots"
@@ -69,6 +76,12 @@ def receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as got:
+        yield got
 
 
 def register(world: World, name: str, url: str, headers: dict[str, str] = ADMIN) -> httpx.Response:
@@ -192,3 +205,25 @@ def test_only_the_app_that_made_an_alert_can_delete_it(world: World, receiver: R
     assert again.json()["key"] != mine["key"]
     assert ask(world, mine["key"]).status_code == 401
     assert httpx.delete(f"{world.discovery}/admin/apps/mine", headers=ADMIN, timeout=30).status_code == 204
+
+
+def test_a_slow_app_delays_neither_e_mail_alerts_nor_other_apps(world: World, receiver: Receiver) -> None:
+    cancel_link = world.book()
+    world.sync_now()
+    world.clock.advance(minutes=1)
+    with receiving() as slow:
+        slow.delay, slow.statuses = 4.0, [500]
+        ask(world, register(world, "slow", slow.url).json()["key"])  # the oldest alert: first in each pass
+        ask(world, register(world, "fast", receiver.url).json()["key"])
+        assert world.ask(to="2026-11-25").status_code == 202
+        world.confirm(world.inbox.wait_for(1)[0])
+
+        world.clock.advance(minutes=1)
+        world.cancel(cancel_link)
+        started = time.monotonic()
+        world.sync_now()
+        receiver.wait_for(1, timeout=3)
+        world.inbox.wait_for(2, timeout=3)
+        assert slow.answered == 0, "the others went while the slow app had not answered yet"
+        assert time.monotonic() - started < slow.delay
+        slow.wait_for(2, timeout=15)  # its 500, then the retry
