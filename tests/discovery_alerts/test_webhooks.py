@@ -227,3 +227,15 @@ def test_a_slow_app_delays_neither_e_mail_alerts_nor_other_apps(world: World, re
         assert slow.answered == 0, "the others went while the slow app had not answered yet"
         assert time.monotonic() - started < slow.delay
         slow.wait_for(2, timeout=15)  # its 500, then the retry
+
+
+def test_the_openapi_document_describes_registration_and_the_signature(world: World) -> None:
+    spec = httpx.get(f"{world.discovery}/api/openapi.json", timeout=30).json()
+    create = spec["paths"]["/api/alerts"]["post"]
+    assert "Slotlinks-Signature: sha256=<hex>" in create["description"]
+    assert "Slotlinks-Timestamp" in create["description"]
+    assert {"201", "202", "401"} <= set(create["responses"])
+    assert "delete" in spec["paths"]["/api/alerts/{alert_id}"]
+    register = spec["paths"]["/admin/apps/{name}"]["put"]
+    schema = register["responses"]["201"]["content"]["application/json"]["schema"]
+    assert {"key", "secret"} <= set(schema["properties"])

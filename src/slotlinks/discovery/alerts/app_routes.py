@@ -37,6 +37,20 @@ from slotlinks.web.errors import FHIR_JSON
 __all__ = ["apps_router"]
 
 MAX_BODY_BYTES = 4096
+_APP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["url"],
+    "properties": {"url": {"type": "string", "description": "The webhook: where the app's alert news is POSTed"}},
+}
+_REGISTERED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "url": {"type": "string"},
+        "key": {"type": "string", "description": "The app's API key (Authorization: Bearer), shown once"},
+        "secret": {"type": "string", "description": "Signs every notification (HMAC-SHA256), shown once"},
+    },
+}
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -47,7 +61,24 @@ def apps_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
     router = APIRouter()
     admin = APIRouter(prefix="/admin/apps", dependencies=[Depends(admin_only(settings))], tags=["apps"])
 
-    @admin.put("/{name}")
+    @admin.put(
+        "/{name}",
+        summary="Register an app whose alerts are posted to its webhook (or replace its URL, key and secret)",
+        description=(
+            "The URL must be an absolute http(s) URL without credentials or fragment whose host resolves only to "
+            "addresses the SSRF guard allows; nothing is sent to it now. The answer's `key` (for `POST /api/alerts` "
+            "and `DELETE /api/alerts/{id}`) and `secret` (for checking `Slotlinks-Signature`) are shown only here."
+        ),
+        response_class=Response,
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _APP_SCHEMA}}}},
+        responses={
+            200: {"description": "Replaced", "content": {"application/json": {"schema": _REGISTERED_SCHEMA}}},
+            201: {"description": "Registered", "content": {"application/json": {"schema": _REGISTERED_SCHEMA}}},
+            400: {"description": "Not an acceptable URL or name", "content": {FHIR_JSON: {}}},
+            401: {"description": "No valid admin token", "content": {FHIR_JSON: {}}},
+            403: {"description": "The URL's address is one the SSRF guard refuses", "content": {FHIR_JSON: {}}},
+        },
+    )
     async def register(name: str, request: Request) -> Response:
         try:
             body = orjson.loads(await read_body(request, MAX_BODY_BYTES))

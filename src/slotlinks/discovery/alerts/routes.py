@@ -51,9 +51,13 @@ _HEADINGS = {
 
 _BODY_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["email", "near"],
+    "required": ["near"],
     "properties": {
-        "email": {"type": "string", "format": "email", "description": "Where to send the messages"},
+        "email": {
+            "type": "string",
+            "format": "email",
+            "description": "Where to send the messages: required, except from an app (its key), which gives none",
+        },
         "near": {"type": "string", "description": "ZIP code or latitude,longitude (not needed with virtual=true)"},
         "radius": {"type": "string", "description": "25mi, 40km or a bare number of miles; default 25mi"},
         "service": {"type": "string", "description": "Service type: system|code, code, or text"},
