@@ -172,7 +172,7 @@ def world(inbox: tuple[Inbox, str], clock: FixedClock, tmp_path: Path, alert_att
         mail_from="alerts@finder.example.org",
         alert_attempts=alert_attempts,
         # Passes come from "slots changed" signals only, so a test knows when one runs.
-        extra={"alert_tick_seconds": 3600.0},
+        extra={"alert_tick_seconds": 3600.0, "webhook_backoff_seconds": 0.05},
     )
 
     def make_provider(origin: str) -> Any:

@@ -78,3 +78,23 @@ def test_remove_deletes_the_alert_and_its_announcements(store: DiscoveryStore) -
         assert alerts.remove(conn, "to-remove") is False
         assert alerts.get(conn, "to-remove") is None
         assert conn.execute(select(func.count()).select_from(t.alert_announced)).scalar_one() == 0
+
+
+def test_an_apps_alerts_are_due_at_once_and_go_with_the_app(store: DiscoveryStore) -> None:
+    now = store.now_ms()
+    _add(store, "by-mail", confirmed=False)
+    with store.write() as conn:
+        for alert_id in ("app-1", "app-2"):
+            alerts.insert_app_alert(
+                conn, alert_id=alert_id, app="maker", criteria="{}", created_ms=now, expires_ms=now + 30 * DAY
+            )
+        alerts.record_sent(conn, "app-1", [(1, "slot-a", now)], now)
+    assert _ids(store, now) == ["app-2"]  # no confirmation step; app-1 waits out its period
+    with store.write() as conn:
+        assert alerts.count_for_app(conn, "maker") == 2
+        row = alerts.get(conn, "app-2")
+        assert row is not None
+        assert row.email is None
+        assert alerts.remove_for_app(conn, "maker") == 2
+        assert conn.execute(select(func.count()).select_from(t.alert_announced)).scalar_one() == 0
+        assert [row.id for row in conn.execute(select(t.alert.c.id))] == ["by-mail"]

@@ -21,6 +21,7 @@ from slotlinks.discovery.aggregate.fhirstore import DiscoveryFhirStore
 from slotlinks.discovery.aggregate.push_routes import aggregate_push_router
 from slotlinks.discovery.aggregate.pushstore import AggregatePushStore
 from slotlinks.discovery.aggregate.routes import aggregate_router
+from slotlinks.discovery.alerts.app_routes import apps_router
 from slotlinks.discovery.alerts.mailer import SmtpMailer
 from slotlinks.discovery.alerts.routes import alerts_router
 from slotlinks.discovery.alerts.worker import AlertWorker
@@ -52,7 +53,8 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
     store = store or open_store(settings.discovery_db_url)
     # E-mail alerts (when an SMTP server is configured) hear of changed slots from polls and from push.
     mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else None
-    alert_worker = AlertWorker(store, settings, mailer) if mailer else None
+    # Apps' alerts (webhooks) need no mail server, only the admin API that registers the apps.
+    alert_worker = AlertWorker(store, settings, mailer) if mailer or settings.admin_enabled else None
     # One sync engine for the background loop and "sync now", so a publisher is never polled twice at once.
     sync_engine = SyncEngine(store, settings, on_change=alert_worker.wake if alert_worker else None)
     fhir_base = settings.discovery_url.rstrip("/") + "/fhir"
@@ -117,6 +119,7 @@ def create_app(settings: Settings, store: DiscoveryStore | None = None, *, backg
     app.include_router(aggregate_push_router(settings, store, aggregate_push, deliverer, fhir_base=fhir_base))
     app.include_router(fhir_router(fhir_base, fhir_store, extra_resources=[capability_resource()]))
     app.include_router(alerts_router(settings, store, mailer))
+    app.include_router(apps_router(settings, store))
     app.include_router(web_router(settings, store))
     app.state.store = store
     return app

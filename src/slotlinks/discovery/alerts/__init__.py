@@ -12,6 +12,10 @@ opt-in), and one message within seconds of a matching time opening at any publis
 - `store`: The alerts' SQL: an alert row per address and criteria, and the slots each has announced.
 - `worker`: The alert worker: when the discovery side learns of changed slots, each confirmed alert
   with news gets one message, at most one per period.
+- `apps`: Apps that create alerts for their users and hear of matches by webhook (registration,
+  their keys, their alerts).
+- `webhooks`: Posting an app's alert news to its webhook, signed, retried with backoff.
+- `app_routes`: `PUT|GET|DELETE /admin/apps/{name}` and `DELETE /api/alerts/{id}` for an app.
 - `catcher`: A local SMTP catcher for the demo: every message it takes becomes an `.eml` file.
 - `earlier`: Earlier-time offers: an alert bound to a booked referral, whose news are times before the
   booked one at the same place for the same service, ending when the booking is cancelled.

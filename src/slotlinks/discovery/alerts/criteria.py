@@ -19,7 +19,7 @@ from slotlinks.discovery.search.query import PARAMETERS, SearchRequest, parse_se
 from slotlinks.errors import InvalidInput
 from slotlinks.web.i18n import LANGUAGES, current_language
 
-__all__ = ["CRITERIA", "AlertRequest", "parse_alert", "parse_email", "search_for"]
+__all__ = ["CRITERIA", "AlertRequest", "parse_alert", "parse_criteria", "parse_email", "search_for"]
 
 #: The search parameters an alert keeps (paging and `include_busy` make no sense for "a time opened").
 CRITERIA = tuple(name for name in PARAMETERS if name not in {"sort", "limit", "per_location", "include_busy"})
@@ -58,7 +58,22 @@ def search_for(criteria: Mapping[str, str], *, now: datetime) -> SearchRequest:
 
 def parse_alert(values: Mapping[str, object], *, now: datetime) -> AlertRequest:
     """Reads `email` and the criteria; raises `InvalidInput` naming the first bad parameter."""
-    unknown = sorted(str(k) for k in values if k not in ("email", "language") and k not in PARAMETERS)
+    criteria = _criteria(values, also=("email", "language"))
+    email = parse_email(values.get("email"))
+    language = values.get("language") or current_language()
+    if language not in LANGUAGES:
+        raise InvalidInput(f"parameter 'language': one of {', '.join(LANGUAGES)}", expression=("language",))
+    return AlertRequest(email=email, criteria=_checked_search(criteria, now=now), language=str(language))
+
+
+def parse_criteria(values: Mapping[str, object], *, now: datetime) -> dict[str, str]:
+    """The criteria alone, for an app's alert (no address: its webhook is the channel); errors as
+    `parse_alert`'s."""
+    return _checked_search(_criteria(values), now=now)
+
+
+def _criteria(values: Mapping[str, object], *, also: tuple[str, ...] = ()) -> dict[str, str]:
+    unknown = sorted(str(k) for k in values if k not in also and k not in PARAMETERS)
     if unknown:
         raise InvalidInput(f"parameter '{unknown[0]}' is not one an alert takes", expression=(unknown[0],))
     criteria: dict[str, str] = {}
@@ -72,13 +87,13 @@ def parse_alert(values: Mapping[str, object], *, now: datetime) -> AlertRequest:
             criteria[name] = str(value)
         else:
             raise InvalidInput(f"parameter '{name}': expected text", expression=(name,))
-    email = parse_email(values.get("email"))
+    return criteria
+
+
+def _checked_search(criteria: dict[str, str], *, now: datetime) -> dict[str, str]:
     request = search_for(criteria, now=now)
     if request.near is None and request.virtual is not True:
         raise InvalidInput("parameter 'near': an alert needs a place (or virtual=true)", expression=("near",))
     if request.end_ms <= int(now.timestamp() * 1000):
         raise InvalidInput("parameter 'to': the dates asked for have passed", expression=("to",))
-    language = values.get("language") or current_language()
-    if language not in LANGUAGES:
-        raise InvalidInput(f"parameter 'language': one of {', '.join(LANGUAGES)}", expression=("language",))
-    return AlertRequest(email=email, criteria=criteria, language=str(language))
+    return criteria

@@ -49,6 +49,8 @@ class Match:
     when: str  # in the location's own zone, as the pages say it
     link: str  # through the discovery server's /go, so the stale-slot check and referrals apply
     service: str | None
+    start: str = ""  # FHIR instants, for webhooks (JSON) rather than people
+    end: str = ""
 
 
 def criteria_of(alert: Row[Any]) -> dict[str, str]:
@@ -103,7 +105,11 @@ def unannounced(
             if stamp is None or stamp[1] <= since or stamp[0] in seen or stamp[0] in skip:
                 continue
             when = moment_text(in_zone(slot.start, loc.tz))
-            matches.append(Match(stamp[0], loc.name, place, loc.distance_miles, when, slot.link, slot.service))
+            matches.append(
+                Match(
+                    stamp[0], loc.name, place, loc.distance_miles, when, slot.link, slot.service, slot.start, slot.end
+                )
+            )
             if len(matches) >= most:
                 return matches
     return matches

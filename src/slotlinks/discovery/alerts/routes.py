@@ -9,6 +9,10 @@ the link, and RFC 8058's one-click POST to the same URL does it too: at worst a 
 never starts one. Creation is rate-limited per client (`alert_attempts` per `alert_window_seconds`)
 and at most `alerts_per_address` per address. Without `--smtp-url` alerts are off: there is no
 `POST /api/alerts`, the results page shows no form, and the links of alerts made before still work.
+
+An app registered by the admin (`app_routes.py`) posts to `POST /api/alerts` with `Authorization:
+Bearer <app key>` and no `email`: its alert is active at once, and its news goes to the app's webhook.
+That takes no mail server, so with the admin API on the route is there without `--smtp-url` too.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
 from slotlinks.config import Settings
+from slotlinks.discovery.alerts.apps import app_for_key, create_app_alert
 from slotlinks.discovery.alerts.criteria import CRITERIA, parse_alert
 from slotlinks.discovery.alerts.links import alert_key
 from slotlinks.discovery.alerts.mailer import Mailer
@@ -51,9 +56,13 @@ _HEADINGS = {
 
 _BODY_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["email", "near"],
+    "required": ["near"],
     "properties": {
-        "email": {"type": "string", "format": "email", "description": "Where to send the messages"},
+        "email": {
+            "type": "string",
+            "format": "email",
+            "description": "Where to send the messages: required, except from an app (its key), which gives none",
+        },
         "near": {"type": "string", "description": "ZIP code or latitude,longitude (not needed with virtual=true)"},
         "radius": {"type": "string", "description": "25mi, 40km or a bare number of miles; default 25mi"},
         "service": {"type": "string", "description": "Service type: system|code, code, or text"},
@@ -77,7 +86,7 @@ _CREATED_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "id": {"type": "string"},
-        "status": {"type": "string", "enum": ["confirmation-sent"]},
+        "status": {"type": "string", "enum": ["confirmation-sent", "active"]},
         "expires": {"type": "string", "description": "When the alert ends (FHIR instant)"},
         "message": {"type": "string"},
     },
@@ -126,6 +135,16 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
             "message": f"A message was sent to {made.email}: the alert starts when its link is followed.",
         }
 
+    def create_for_app(request: Request, values: dict[str, Any]) -> dict[str, Any]:
+        app = app_for_key(store, request.headers.get("authorization"))
+        made = create_app_alert(store=store, settings=settings, app=app, values=values)
+        return {
+            "id": made.id,
+            "status": "active",
+            "expires": ms_to_instant(made.expires_ms),
+            "message": "The alert is on: matching times are posted to the app's webhook.",
+        }
+
     api = APIRouter()
     pages = APIRouter(include_in_schema=False, route_class=page_route(error_page))
 
@@ -136,13 +155,23 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
             "Double opt-in: only a confirmation message is sent until its link is followed. Then at most one "
             "message per period (default 15 minutes) lists the best new matching times, each linked through "
             "/go. Every message has a one-click unsubscribe link (RFC 8058). Alerts end after 30 days "
-            "(configurable); a few per address; creation is rate-limited per client."
+            "(configurable); a few per address; creation is rate-limited per client.\n\n"
+            "An app registered with `PUT /admin/apps/{name}` sends `Authorization: Bearer <app key>` and no "
+            "`email`: the alert is active at once (201) and each message is a JSON POST to the app's webhook, "
+            "signed: header `Slotlinks-Timestamp: <Unix seconds>` and `Slotlinks-Signature: sha256=<hex>`, the "
+            "HMAC-SHA256 with the app's secret of `<timestamp>.<body>`. Failed deliveries (no answer, 5xx, 429) "
+            "are retried with exponential backoff; `DELETE /api/alerts/{id}` with the key ends the alert."
         ),
         status_code=202,
         response_class=Response,
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}},
         responses={
+            201: {
+                "description": "An app's alert, active",
+                "content": {"application/json": {"schema": _CREATED_SCHEMA}},
+            },
             202: {"description": "Confirmation sent", "content": {"application/json": {"schema": _CREATED_SCHEMA}}},
+            401: {"description": "An Authorization header that is no app's key", "content": {FHIR_JSON: {}}},
             400: {"description": "A malformed parameter (OperationOutcome naming it)", "content": {FHIR_JSON: {}}},
             409: {"description": "This address has the most alerts allowed", "content": {FHIR_JSON: {}}},
             413: {"description": "The body is too large", "content": {FHIR_JSON: {}}},
@@ -159,6 +188,9 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
             raise InvalidInput("the body is not JSON") from None
         if not isinstance(values, dict):
             raise InvalidInput("the body must be a JSON object of the alert's parameters")
+        if "authorization" in request.headers:
+            made = await run_in_threadpool(create_for_app, request, values)
+            return Response(orjson.dumps(made), status_code=201, media_type="application/json")
         made = await run_in_threadpool(create, request, values)
         return Response(orjson.dumps(made), status_code=202, media_type="application/json")
 
@@ -215,7 +247,7 @@ def alerts_router(settings: Settings, store: DiscoveryStore, mailer: Mailer | No
     add_offer_route(pages, settings=settings, store=store, mailer=mailer, key=key, admit=admit, page=page)
     router = APIRouter()
     router.include_router(pages)
-    if mailer is not None:  # the API (and its OpenAPI entry) only where it can work
+    if mailer is not None or settings.admin_enabled:  # the API (and its OpenAPI entry) only where it can work
         router.include_router(api)
     return router
 

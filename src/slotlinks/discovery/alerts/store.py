@@ -22,12 +22,15 @@ __all__ = [
     "announced",
     "confirm",
     "count_for_address",
+    "count_for_app",
     "due",
     "get",
     "insert_alert",
+    "insert_app_alert",
     "purge",
     "record_sent",
     "remove",
+    "remove_for_app",
 ]
 
 UNCONFIRMED_DAYS = 2
@@ -120,3 +123,33 @@ def record_sent(conn: Connection, alert_id: str, keys: Iterable[SlotKey], now_ms
     if rows:
         conn.execute(insert(t.alert_announced), rows)
     conn.execute(update(t.alert).where(_A.id == alert_id).values(last_sent_ms=now_ms))
+
+
+# An app's alerts (webhooks, apps.py): no address, active from creation (the app owns its user's consent).
+
+
+def count_for_app(conn: Connection, app: str) -> int:
+    return int(conn.execute(select(func.count()).where(_A.app == app)).scalar_one())
+
+
+def insert_app_alert(
+    conn: Connection, *, alert_id: str, app: str, criteria: str, created_ms: int, expires_ms: int
+) -> None:
+    conn.execute(
+        insert(t.alert).values(
+            id=alert_id,
+            app=app,
+            criteria=criteria,
+            created_ms=created_ms,
+            confirmed_ms=created_ms,
+            expires_ms=expires_ms,
+        )
+    )
+
+
+def remove_for_app(conn: Connection, app: str) -> int:
+    """Deletes every alert of `app` and what they announced; how many went."""
+    ids = list(conn.execute(select(_A.id).where(_A.app == app)).scalars())
+    for alert_id in ids:
+        remove(conn, alert_id)
+    return len(ids)

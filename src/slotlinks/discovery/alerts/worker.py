@@ -15,6 +15,10 @@ took it; a failed send is tried again on the next pass. Where several processes 
 only the one holding the alerts' singleton (`db.singleton`) makes passes; another takes over within a
 tick when it stops or dies, so each message goes once. A change another process learns of wakes only
 its own worker: the holder sees it at its next tick.
+
+The worker chooses each alert's channel; what matches and when stay shared: an app's alert (webhook)
+is handed to the `WebhookSender`, which posts it in a task of its own and records it once delivered
+(webhooks.py), an address's alert is mailed here. Without a mailer only apps' alerts go out.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from slotlinks.discovery.alerts.mailer import Mailer
 from slotlinks.discovery.alerts.matcher import Match, criteria_of, new_matches
 from slotlinks.discovery.alerts.messages import end_date, matches_message
 from slotlinks.discovery.alerts.offer_text import earlier_message
+from slotlinks.discovery.alerts.webhooks import WebhookSender
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput, Unavailable
 from slotlinks.web.i18n import speaking
@@ -49,8 +54,9 @@ log = logging.getLogger(__name__)
 class AlertWorker:
     """Sends the alerts' news; see the module docstring."""
 
-    def __init__(self, store: DiscoveryStore, settings: Settings, mailer: Mailer) -> None:
+    def __init__(self, store: DiscoveryStore, settings: Settings, mailer: Mailer | None) -> None:
         self.store, self.settings, self.mailer = store, settings, mailer
+        self.webhooks = WebhookSender(store, settings)
         self.tick_seconds = float(settings.extra.get("alert_tick_seconds", 30.0))
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -79,47 +85,61 @@ class AlertWorker:
 
     async def run(self, *, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        self.webhooks.start(self._loop)
         try:
-            while not stop.is_set():
-                self._wake.clear()
-                try:
-                    if await asyncio.to_thread(self.singleton.held):
-                        await asyncio.to_thread(self.send_due)
-                except Exception:  # the store's or a bug's trouble must not end the worker; tried again later
-                    log.exception("alert pass failed")
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.tick_seconds):
-                        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-                        try:
-                            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                        finally:
-                            for wait in waits:
-                                wait.cancel()
+            await self._passes(stop)
         finally:
             self.singleton.release()
+            await self.webhooks.aclose()
+
+    async def _passes(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                if await asyncio.to_thread(self.singleton.held):
+                    await asyncio.to_thread(self.send_due)
+            except Exception:  # the store's or a bug's trouble must not end the worker; tried again later
+                log.exception("alert pass failed")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.tick_seconds):
+                    waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+                    try:
+                        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        for wait in waits:
+                            wait.cancel()
 
     def send_due(self) -> int:
         """One pass (blocking: runs in a thread): expired alerts deleted, each due alert with news sent
-        its message. How many messages went."""
+        its message. How many messages went (an app's: were handed to the webhook sender)."""
         now = self.store.clock()
         now_ms = self.store.now_ms()
         with self.store.write() as conn:
             alerts.purge(conn, now_ms)
             due = alerts.due(conn, now_ms, 1000 * self.settings.alert_period_seconds)
         sent = 0
+        mail_down = False
         for alert in due:
+            if alert.app is None and (self.mailer is None or mail_down):
+                continue
             # In the language the alert was asked in: its times, its places' words, its message.
             with speaking(alert.language), self.store.read() as conn:
                 find = earlier_matches if alert.referral_id is not None else new_matches
                 matches = find(conn, alert, now=now, link_base=self.settings.discovery_url)
-                message = self._message(alert, matches) if matches else None
-            if message is None:
+                message = self._message(alert, matches) if matches and alert.app is None else None
+            if not matches:
+                continue
+            if alert.app is not None:
+                sent += self.webhooks.submit(alert.id, alert.app, matches)
+                continue
+            if self.mailer is None or message is None:  # skipped above already; this tells the type checker
                 continue
             try:
                 self.mailer.send(message)
-            except Unavailable as exc:  # the mail server is down: every other alert would fail too
+            except Unavailable as exc:  # the mail server is down: every other address alert would fail too
                 log.warning("alert messages wait for the mail server: %s", exc.message)
-                break
+                mail_down = True
+                continue
             with self.store.write() as conn:
                 alerts.record_sent(conn, alert.id, [m.key for m in matches], self.store.now_ms())
             sent += 1

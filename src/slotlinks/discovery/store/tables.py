@@ -39,6 +39,7 @@ __all__ = [
     "aggregate_subscription",
     "alert",
     "alert_announced",
+    "alert_app",
     "bad_line",
     "discovery_setting",
     "healthcare_service",
@@ -339,7 +340,7 @@ alert = Table(
     "alert",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("email", String(254), nullable=False, index=True),
+    Column("email", String(254), nullable=True, index=True),  # None for an app's alert (webhook)
     Column("criteria", Text, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("confirmed_ms", BigInteger, nullable=True),
@@ -350,6 +351,7 @@ alert = Table(
     Column("referral_id", String(64), nullable=True),
     # The language of its messages, the one it was asked in (`web.i18n.LANGUAGES`).
     Column("language", String(8), nullable=False, server_default="en"),
+    Column("app", String(64), nullable=True, index=True),  # the app whose webhook it posts to (migration 0010)
 )
 
 # The slots an alert has announced, by natural key (a slot's pk changes with each full load), so none
@@ -362,4 +364,18 @@ alert_announced = Table(
     Column("slot_source_id", String(200), primary_key=True),
     Column("start_ms", BigInteger, primary_key=True),
     Column("announced_ms", BigInteger, nullable=False),
+)
+
+
+# Apps that create alerts through the API and hear of matches by webhook (discovery/alerts/apps.py),
+# registered by the admin: their API key kept only as its SHA-256; the signing secret kept as it is,
+# since every notification is signed with it.
+alert_app = Table(
+    "alert_app",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("secret", String(64), nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
 )
