@@ -119,6 +119,9 @@ def _provider(tmp: Path, name: str, seed: int) -> Iterator[RunningProvider]:
             admin_token=ADMIN_TOKEN,
             portal_secret=f"{slug}-portal-secret-0123456789",
             max_age=60,
+            # Every patient of these tests books from 127.0.0.1: one address, many patients, far more
+            # attempts than one person makes (the limit itself is tested in tests/staff).
+            booking_attempts=10_000,
         )
         return create_app(settings, store)
 

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LOCAL_ZONE, NEAR_ZIP, RADIUS, Shots, World
+from tests.e2e.test_journey import fill_birth_date
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +54,7 @@ def _book(page: Page, shot: Shots, step: str) -> str:
         new_patient.check()
     about = page.get_by_role("group", name="About you")
     about.get_by_label("Full name", exact=True).fill("Rosa Almeida")
-    about.get_by_label("Date of birth", exact=True).fill(_adult_birth_date())
+    fill_birth_date(about, _adult_birth_date())
     about.get_by_label("Mobile phone", exact=True).fill("401-555-0142")
     shot(page, f"{step}-answers")
     page.get_by_role("button", name="Book this appointment").click()

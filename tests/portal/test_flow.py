@@ -25,7 +25,7 @@ def test_landing_shows_the_slot_and_changes_nothing_but_the_referral_log(portal:
         page = browser.get(f"/book/{slot_id}", source="finder", **{"booking-referral": "ref-land"})
     assert page.status_code == 200
     text = page.text
-    assert "Wednesday, November 25, 2026, 10:00 AM" in text  # local time at the location
+    assert "November 25, 10:00 AM to 10:20 AM EST" in text  # local time at the location
     assert "Test Health" in text
     assert "tel:" in text
     assert 'name="source" value="finder"' in text

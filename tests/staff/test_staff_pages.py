@@ -310,8 +310,13 @@ def test_bookings_are_listed_with_answers_per_location(server: Server) -> None:
         assert "Do you have a referral for this visit" in text  # the deciding question, asked first
         assert "<strong>Yes</strong>" in text
         assert "<strong>Migraine</strong>" in text
-        assert "10:00 AM to 10:20 AM" in text  # local time at the location
-        assert "Wednesday, November 25, 2026" in text
+        assert "10:00 AM to 10:20 AM EST" in text  # local time at the location
+        assert "November 25" in text
+        # The booking reference the patient reads on the phone, beside each booking.
+        with server.store.read() as conn:
+            references = list(conn.execute(select(t.appointment.c.reference)).scalars())
+        for reference in references:
+            assert f"Reference {reference[:4]} {reference[4:]}" in text
         # Filters: one location; a day with nothing booked.
         one = client.get("/staff/", params={"location": second_location})
         assert "Grace Hopper" in one.text

@@ -3,6 +3,7 @@
 - `catalog`: A catalog of realistic services, and name material, for generated demo providers.
 - `generate`: `slotlinks generate provider`: a realistic, deterministic provider for demos, tests and benchmarks.
 - `questionnaires`: Realistic pre-booking questionnaires for generated providers (`slotlinks generate provider`).
+- `spanish`: Spanish for the demo's questionnaires, so a patient who reads Spanish meets no English question.
 """
 
 from __future__ import annotations

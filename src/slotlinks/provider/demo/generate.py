@@ -40,6 +40,7 @@ from slotlinks.fhir.resources import (
 from slotlinks.provider.demo import catalog
 from slotlinks.provider.demo.catalog import street_address
 from slotlinks.provider.demo.questionnaires import seed_questionnaires
+from slotlinks.provider.demo.spanish import translate_stored_questionnaires
 from slotlinks.provider.places import Place, phone_for, pick_places
 from slotlinks.provider.records.audience import Audience, Patients, owner_audience
 from slotlinks.provider.records.audience_store import set_audience
@@ -332,6 +333,7 @@ def generate_provider(store: ProviderStore, options: GenerateOptions) -> dict[st
         regenerate(change, today=options.today, horizon_days=options.days)
         seed_questionnaires(change, builder.schedules)
         builder.set_audiences()
+        translate_stored_questionnaires(change)
         _mark_some_busy(change, options.seed)
         return _counts(change)
 

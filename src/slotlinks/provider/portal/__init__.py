@@ -17,6 +17,8 @@ Book").
 - `ics`: An appointment as an iCalendar file (RFC 5545), for the confirmation page's "add to calendar".
 - `patient`: The patient's details on the booking form, checked field by field (a pure decision).
 - `questionnaires`: Pre-booking questionnaires: the provider's questions, asked once, on the portal (UX problem 1).
+- `reference`: Booking references: the short code a patient reads on the confirmation, the cancel page and the
+  calendar file, and can say on the phone, in place of the appointment's internal id.
 - `referrals`: Referral outcomes: the answer to UX problem 3 ("the search tool does not learn whether the booking
   succeeded, nor its final time and place"; SPEC-NOTES "Deep links": the portal may keep `booking-referral` so the
   client can later learn the outcome).

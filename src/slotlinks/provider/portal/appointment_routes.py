@@ -1,12 +1,14 @@
 """The booked appointment's pages, for the patient who booked it (no account; UX problem 1).
 
-    GET      /book/appointment/{id}?token=                    confirmation: what, when, where, .ics, cancel link
-    GET      /book/appointment/{id}/appointment.ics?token=    the appointment as an iCalendar file (RFC 5545)
-    GET|POST /book/appointment/{id}/cancel?token=             confirm, then cancel (frees the slot)
+    GET      /book/appointment/{ref}?token=                    confirmation: what, when, where, .ics, cancel link
+    GET      /book/appointment/{ref}/appointment.ics?token=    the appointment as an iCalendar file (RFC 5545)
+    GET|POST /book/appointment/{ref}/cancel?token=             confirm, then cancel (frees the slot)
 
-Each link carries `HMAC(secret, appointment:<id>)` (`csrf.sign`): a wrong or missing token is the same
-friendly 404 as an unknown appointment. The cancellation form also carries a CSRF token bound to the
-browser's flow. Mounted by `routes.portal_router`, whose page frame (`responses.PortalPages`) it shares.
+`{ref}` is the booking reference the patient reads (`reference`), or the internal id in links sent before
+references existed, which keep working. Each link carries `HMAC(secret, appointment:<ref>)`
+(`csrf.sign`): a wrong or missing token is the same friendly 404 as an unknown appointment. The
+cancellation form also carries a CSRF token bound to the browser's flow. Mounted by
+`routes.portal_router`, whose page frame (`responses.PortalPages`) it shares.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ from starlette.responses import Response
 
 from slotlinks.errors import NotFound
 from slotlinks.provider.portal import csrf
-from slotlinks.provider.portal.booking import AppointmentRecord, cancel, get_appointment
+from slotlinks.provider.portal.booking import AppointmentRecord, cancel, find_appointment
 from slotlinks.provider.portal.holds import get_hold
 from slotlinks.provider.portal.ics import appointment_ics
+from slotlinks.provider.portal.reference import spaced
 from slotlinks.provider.portal.referrals import return_link
 from slotlinks.provider.portal.responses import PortalPages
 from slotlinks.provider.portal.slotinfo import SlotView, slot_view
 from slotlinks.provider.store.settings import BOOKING_PATH
 from slotlinks.web.bodies import read_form
+from slotlinks.web.i18n import gettext_for
 
 __all__ = ["appointment_router"]
+
+_ = gettext_for("slotlinks.provider")
 
 
 def appointment_router(pages: PortalPages) -> APIRouter:
@@ -39,7 +45,7 @@ def appointment_router(pages: PortalPages) -> APIRouter:
         if not csrf.verify(pages.secret(), "appointment:" + appointment_id, token):
             raise NotFound("no such appointment")
         with store.read() as conn:
-            record = get_appointment(conn, appointment_id)
+            record = find_appointment(conn, appointment_id)
             view = slot_view(conn, record.slot_id)
             hold = get_hold(conn, record.hold_id)
             back = return_link(conn, hold.source, hold.referral)
@@ -68,18 +74,25 @@ def appointment_router(pages: PortalPages) -> APIRouter:
     @router.get(BOOKING_PATH + "appointment/{appointment_id}/appointment.ics")
     def calendar(appointment_id: str, request: Request) -> Response:
         try:
-            record, view, _ = appointment_for(appointment_id, request.query_params.get("token"))
+            record, view, _back = appointment_for(appointment_id, request.query_params.get("token"))
         except NotFound:
             return pages.expired_form(request, 404)
         where = ", ".join([view.location_name, *view.address])
-        who = f" with {view.practitioner}" if view.practitioner else ""
+        summary = (
+            _("%(service)s with %(practitioner)s", service=view.service, practitioner=view.practitioner)
+            if view.practitioner
+            else view.service
+        )
+        lines = [_("Booking reference: %(reference)s", reference=spaced(record.reference))] if record.reference else []
+        if view.phone:
+            lines.append(_("Questions or changes: call %(phone)s", phone=view.phone))
         body = appointment_ics(
             uid=f"{record.id}@slotlinks",
             start=view.start,
             end=view.end,
-            summary=f"{view.service}{who}",
+            summary=summary,
             location=where,
-            description=f"Questions or changes: call {view.phone}" if view.phone else "",
+            description="\n".join(lines),
             stamp=clock(),
             cancelled=record.state == "cancelled",
         )
@@ -121,10 +134,10 @@ def appointment_router(pages: PortalPages) -> APIRouter:
         if not csrf.check_csrf(pages.secret(), cookie, f"cancel:{appointment_id}", form.get("csrf")):
             return pages.expired_form(request, 403)
         try:
-            await run_in_threadpool(appointment_for, appointment_id, token)
+            record, _view, _back = await run_in_threadpool(appointment_for, appointment_id, token)
         except NotFound:
             return pages.expired_form(request, 404)
-        await run_in_threadpool(cancel, store=store, clock=clock, appointment_id=appointment_id)
+        await run_in_threadpool(cancel, store=store, clock=clock, appointment_id=record.id)
         record, view, back = await run_in_threadpool(appointment_for, appointment_id, token)
         return pages.page(
             request, "cancel.html", slot=view, record=record, token=token, back=back, done=True, purpose="", action=""

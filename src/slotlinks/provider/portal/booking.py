@@ -23,11 +23,20 @@ from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.provider.portal.audit import audit
 from slotlinks.provider.portal.holds import get_hold, reserve
 from slotlinks.provider.portal.patient import Patient
+from slotlinks.provider.portal.reference import looks_like_reference, new_reference
 from slotlinks.provider.portal.referrals import record_outcome
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import Change, ProviderStore
 
-__all__ = ["AppointmentRecord", "appointment_for_hold", "book", "book_hold", "cancel", "get_appointment"]
+__all__ = [
+    "AppointmentRecord",
+    "appointment_for_hold",
+    "book",
+    "book_hold",
+    "cancel",
+    "find_appointment",
+    "get_appointment",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +48,37 @@ class AppointmentRecord:
     hold_id: str
     state: str
     resource: dict[str, Any]
+    reference: str = ""
+
+    @property
+    def key(self) -> str:
+        """What the patient's links name the appointment by: its reference (its id before it had one)."""
+        return self.reference or self.id
 
 
 def _record(row: Row[Any]) -> AppointmentRecord:
-    return AppointmentRecord(row.id, row.slot_id, row.hold_id, row.state, orjson.loads(row.resource))
+    return AppointmentRecord(
+        row.id, row.slot_id, row.hold_id, row.state, orjson.loads(row.resource), row.reference or ""
+    )
 
 
 def get_appointment(conn: Connection, appointment_id: str) -> AppointmentRecord:
     row = conn.execute(select(t.appointment).where(t.appointment.c.id == appointment_id)).first()
     if row is None:
         raise NotFound(f"no appointment {appointment_id!r}")
+    return _record(row)
+
+
+def find_appointment(conn: Connection, key: str) -> AppointmentRecord:
+    """The appointment a patient's link names: by its booking reference, or by its id (links sent
+    before references existed keep working)."""
+    a = t.appointment.c
+    column = a.reference if looks_like_reference(key) else a.id
+    row = conn.execute(select(t.appointment).where(column == key)).first()
+    if row is None and column is a.reference:
+        row = conn.execute(select(t.appointment).where(a.id == key)).first()
+    if row is None:
+        raise NotFound(f"no appointment {key!r}")
     return _record(row)
 
 
@@ -164,6 +194,7 @@ def book_hold(
         raise SlotUnavailable(hold.slot_id, "taken")
     conn.execute(update(t.hold).where(t.hold.c.id == hold_id).values(state="booked", last_updated=change.stamp_ms))
     appointment_id = secrets.token_hex(16)
+    reference = new_reference(conn)
     resource = _appointment_resource(
         conn, appointment_id=appointment_id, slot_id=hold.slot_id, patient=patient, response=response, at_ms=at_ms
     )
@@ -177,6 +208,7 @@ def book_hold(
             questionnaire_response=orjson.dumps(response).decode() if response is not None else None,
             created_ms=at_ms,
             last_updated=change.stamp_ms,
+            reference=reference,
         )
     )
     audit(conn, at_ms=at_ms, action="book", slot_id=hold.slot_id, hold_id=hold_id, appointment_id=appointment_id)
@@ -189,7 +221,7 @@ def book_hold(
         slot_id=hold.slot_id,
         hold_id=hold_id,
     )
-    return AppointmentRecord(appointment_id, hold.slot_id, hold_id, "booked", resource)
+    return AppointmentRecord(appointment_id, hold.slot_id, hold_id, "booked", resource, reference)
 
 
 def cancel(*, store: ProviderStore, clock: Clock, appointment_id: str, staff: str | None = None) -> AppointmentRecord:
@@ -231,4 +263,4 @@ def cancel(*, store: ProviderStore, clock: Clock, appointment_id: str, staff: st
             slot_id=record.slot_id,
             only_if_hold=hold.id,
         )
-        return AppointmentRecord(record.id, record.slot_id, record.hold_id, "cancelled", resource)
+        return AppointmentRecord(record.id, record.slot_id, record.hold_id, "cancelled", resource, record.reference)

@@ -29,7 +29,7 @@ from datetime import date
 from typing import Any, Literal
 
 from slotlinks.errors import InvalidInput
-from slotlinks.provider.portal.questionnaires import Answer, QCoding, QExtension, Questionnaire
+from slotlinks.provider.portal.questionnaires import Answer, QCoding, QExtension, Questionnaire, translated
 
 __all__ = ["ELIGIBILITY_RULE", "Decision", "Rule", "age_on", "decide", "parse_rules"]
 
@@ -72,7 +72,9 @@ def parse_rules(questionnaire: Questionnaire) -> list[Rule]:
         parts: dict[str, Any] = {}
         any_of: list[QCoding] = []
         for sub in ext.extension:
-            if sub.url == "anyOf" and sub.valueCoding is not None:
+            if sub.url == "message":  # shown to the patient: in the page's language when translated
+                parts["message"] = translated(sub.valueString, sub.valueString_)
+            elif sub.url == "anyOf" and sub.valueCoding is not None:
                 any_of.append(sub.valueCoding)
             elif sub.url in ("item", "unmet", "message", "minAge", "maxAge", "minValue", "maxValue", "equals"):
                 parts[sub.url] = _value(sub)

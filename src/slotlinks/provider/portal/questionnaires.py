@@ -28,9 +28,13 @@ from slotlinks.errors import InvalidInput, NotFound
 from slotlinks.fhir.ids import is_valid_id
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import Change
+from slotlinks.web.i18n import current_language, gettext_for
+
+_ = gettext_for("slotlinks.provider")
 
 __all__ = [
     "BIRTH_DATE",
+    "TRANSLATION",
     "Answer",
     "Item",
     "Questionnaire",
@@ -42,24 +46,58 @@ __all__ = [
     "questionnaire_for_schedule",
     "read_questionnaire",
     "response_resource",
+    "translated",
 ]
 
 LOINC = "http://loinc.org"
+TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 BIRTH_DATE = "21112-8"
 OWNER_TYPES = ("Schedule", "HealthcareService")
 ItemType = Literal["boolean", "choice", "string", "date", "integer", "display"]
+
+
+class QExtension(msgspec.Struct, kw_only=True, omit_defaults=True):
+    url: str
+    extension: list[QExtension] = []
+    valueString: str | None = None
+    valueCode: str | None = None
+    valueInteger: int | None = None
+    valueBoolean: bool | None = None
+    valueCoding: QCoding | None = None
+    valueString_: Element | None = msgspec.field(default=None, name="_valueString")
+
+
+class Element(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The extensions of a primitive value (FHIR's `_text`, `_display`...), where its translations live."""
+
+    extension: list[QExtension] = []
 
 
 class QCoding(msgspec.Struct, kw_only=True, omit_defaults=True):
     system: str | None = None
     code: str | None = None
     display: str | None = None
+    display_: Element | None = msgspec.field(default=None, name="_display")
+
+
+def translated(text: str | None, element: Element | None) -> str | None:
+    """`text` in the page's language: the content of the FHIR translation extension whose `lang` is
+    that language (`es`, `es-MX`), else `text` as written."""
+    language = current_language()
+    for ext in element.extension if element is not None else ():
+        if ext.url != TRANSLATION:
+            continue
+        parts = {part.url: part.valueCode or part.valueString for part in ext.extension}
+        if (parts.get("lang") or "").split("-")[0].lower() == language and parts.get("content"):
+            return parts["content"]
+    return text
 
 
 class AnswerOption(msgspec.Struct, kw_only=True, omit_defaults=True):
     valueCoding: QCoding | None = None
     valueString: str | None = None
     valueInteger: int | None = None
+    valueString_: Element | None = msgspec.field(default=None, name="_valueString")
 
 
 class EnableWhen(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -76,6 +114,7 @@ class Item(msgspec.Struct, kw_only=True, omit_defaults=True):
     linkId: str
     type: ItemType
     text: str | None = None
+    text_: Element | None = msgspec.field(default=None, name="_text")
     code: list[QCoding] = []
     required: bool = False
     enableWhen: list[EnableWhen] = []
@@ -86,24 +125,25 @@ class Item(msgspec.Struct, kw_only=True, omit_defaults=True):
     def is_birth_date(self) -> bool:
         return self.type == "date" and any(c.code == BIRTH_DATE for c in self.code)
 
-
-class QExtension(msgspec.Struct, kw_only=True, omit_defaults=True):
-    url: str
-    extension: list[QExtension] = []
-    valueString: str | None = None
-    valueCode: str | None = None
-    valueInteger: int | None = None
-    valueBoolean: bool | None = None
-    valueCoding: QCoding | None = None
+    @property
+    def shown_text(self) -> str:
+        """The question in the page's language (its translation when it has one)."""
+        return translated(self.text, self.text_) or self.linkId
 
 
 class Questionnaire(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="resourceType", tag=True):
     id: str | None = None
     url: str | None = None
     title: str | None = None
+    title_: Element | None = msgspec.field(default=None, name="_title")
     status: Literal["draft", "active", "retired", "unknown"]
     item: list[Item] = []
     extension: list[QExtension] = []
+
+    @property
+    def shown_title(self) -> str | None:
+        """The title in the page's language (its translation when it has one)."""
+        return translated(self.title, self.title_)
 
 
 # An answer as kept: bool, str, int, date or a coding (for choice items).
@@ -126,9 +166,12 @@ def _option_key(option: AnswerOption) -> str:
 
 
 def option_label(option: AnswerOption) -> str:
+    """The answer as the page shows it, in its language when the questionnaire translates it."""
     value = _option_value(option)
     if isinstance(value, QCoding):
-        return value.display or value.code or ""
+        return translated(value.display, value.display_) or value.code or ""
+    if isinstance(value, str):
+        return translated(value, option.valueString_) or value
     return str(value)
 
 
@@ -301,7 +344,7 @@ def parse_answers(questionnaire: Questionnaire, form: Mapping[str, str], birth_d
         raw = (form.get(f"q-{item.linkId}") or "").strip()
         if not raw:
             if item.required:
-                out.errors[item.linkId] = "Please answer this question."
+                out.errors[item.linkId] = _("Please answer this question.")
             continue
         value: Answer | None = None
         match item.type:
@@ -322,9 +365,9 @@ def parse_answers(questionnaire: Questionnaire, form: Mapping[str, str], birth_d
                         value = _option_value(option)
         if value is None:
             out.errors[item.linkId] = {
-                "integer": "Please enter a whole number.",
-                "date": "Please enter a date as YYYY-MM-DD.",
-            }.get(item.type, "Please choose one of the answers.")
+                "integer": _("Please enter a whole number."),
+                "date": _("Please enter a date as YYYY-MM-DD."),
+            }.get(item.type) or _("Please choose one of the answers.")
             continue
         out.answers[item.linkId] = value
     return out

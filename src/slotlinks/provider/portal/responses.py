@@ -11,7 +11,6 @@ problem 2), never an error.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,9 +24,10 @@ from slotlinks.provider.portal import csrf
 from slotlinks.provider.portal.flows import FlowCookies
 from slotlinks.provider.portal.holds import Hold
 from slotlinks.provider.portal.questionnaires import option_key, option_label
+from slotlinks.provider.portal.reference import spaced
 from slotlinks.provider.portal.referrals import return_link
 from slotlinks.provider.portal.slotinfo import alternatives, slot_view
-from slotlinks.provider.store.settings import BOOKING_PATH
+from slotlinks.provider.store.settings import BOOKING_PATH, NAME_SETTING
 from slotlinks.provider.store.store import ProviderStore
 from slotlinks.web.headers import csp_nonce
 from slotlinks.web.templating import page_templates
@@ -35,20 +35,11 @@ from slotlinks.web.templating import page_templates
 __all__ = ["PORTAL_QUERY", "PortalPages", "link_query", "make_templates"]
 
 
-def _time(moment: datetime) -> str:
-    hour = moment.hour % 12 or 12
-    return f"{hour}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
-
-
-def _day(moment: datetime) -> str:
-    return f"{moment:%A, %B} {moment.day}, {moment.year}"
-
-
 def make_templates() -> Environment:
-    """The provider's page templates (portal and staff), with the portal's time and answer filters."""
+    """The provider's page templates (portal and staff), with the portal's answer helpers; times are
+    written by `web.timetext`'s filters, as on every page."""
     env = page_templates("slotlinks.provider")
-    env.filters["time"] = _time
-    env.filters["day"] = _day
+    env.filters["spaced"] = spaced
     env.globals["option_key"] = option_key
     env.globals["option_label"] = option_label
     return env
@@ -91,6 +82,9 @@ class PortalPages:
         context.setdefault("csrf_for", lambda purpose: csrf.csrf_token(self.secret(), flow, purpose))
         context.setdefault("attempt_for", lambda purpose: csrf.attempt_token(self.secret(), flow, purpose))
         context.setdefault("back", None)
+        context.setdefault("slot", None)
+        # The header names the provider from its own settings, never from the request (its Host).
+        context.setdefault("provider_name", self.store.get_setting(NAME_SETTING))
         html = self.env.get_template(template).render(nonce=nonce, **context)
         response = Response(html, status_code=status, media_type="text/html; charset=utf-8")
         response.headers.update(csrf.page_headers())
@@ -141,7 +135,8 @@ class PortalPages:
         it is shown, only the way to choose a time."""
         return self.page(request, "other_browser.html", 403, again=BOOKING_PATH + hold.slot_id)
 
-    def appointment_url(self, record_id: str) -> str:
-        """The patient's own link to the confirmation page, signed so only it opens the appointment."""
-        token = csrf.sign(self.secret(), "appointment:" + record_id)
-        return f"{BOOKING_PATH}appointment/{record_id}?token={token}"
+    def appointment_url(self, key: str) -> str:
+        """The patient's own link to the confirmation page (`key`: the booking reference), signed so
+        only it opens the appointment."""
+        token = csrf.sign(self.secret(), "appointment:" + key)
+        return f"{BOOKING_PATH}appointment/{key}?token={token}"

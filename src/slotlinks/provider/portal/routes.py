@@ -35,6 +35,7 @@ from slotlinks.provider.portal.appointment_routes import appointment_router
 from slotlinks.provider.portal.booking import appointment_for_hold
 from slotlinks.provider.portal.booking_store import SqlBookingStore
 from slotlinks.provider.portal.holds import Hold, get_hold, held_by, place_hold, release_hold
+from slotlinks.provider.portal.patient import with_birth_date
 from slotlinks.provider.portal.questionnaires import questionnaire_for_schedule
 from slotlinks.provider.portal.referrals import clean_handle, record_landing
 from slotlinks.provider.portal.responses import PortalPages, link_query
@@ -177,7 +178,7 @@ def portal_router(
         if hold.state == "booked":
             with store.read() as conn:
                 record = appointment_for_hold(conn, hold.id)
-            return RedirectResponse(pages.appointment_url(record.id), status_code=303)
+            return RedirectResponse(pages.appointment_url(record.key), status_code=303)
         again = BOOKING_PATH + hold.slot_id + link_query(hold.source, hold.referral)
         return pages.expired_form(request, 410, again, hold_expired=True)
 
@@ -194,7 +195,7 @@ def portal_router(
 
     @router.post(BOOKING_PATH + "hold/{hold_id}", dependencies=attempt_limit)
     async def submit_hold(hold_id: str, request: Request) -> Response:
-        form = await read_form(request)
+        form = with_birth_date(await read_form(request))
         hold = await run_in_threadpool(find_hold, hold_id)
         if hold is None:
             return pages.expired_form(request, 403)
@@ -235,7 +236,7 @@ def portal_router(
         result = submit_booking(store=bookings, clock=clock, hold_id=hold.id, token=hold.token, form=form)
         match result:
             case Booked(record):
-                return RedirectResponse(pages.appointment_url(record.id), status_code=303)
+                return RedirectResponse(pages.appointment_url(record.key), status_code=303)
             case Invalid(errors):
                 return hold_page(request, hold, 422, values=form, errors=errors, screened=True)
             case CalledOff(outcome, messages):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import msgspec
+from babel.dates import format_date
 
 from slotlinks.clock import Clock, now_ms
 from slotlinks.provider.portal.booking_store import BookingStore
@@ -35,10 +36,13 @@ from slotlinks.provider.portal.eligibility import decide, parse_rules
 from slotlinks.provider.portal.patient import check_birth_date
 from slotlinks.provider.portal.questionnaires import Item, Questionnaire, option_key, option_label, parse_answers
 from slotlinks.provider.portal.submission import CalledOff, Invalid, NotBookable, held_slot
+from slotlinks.web.i18n import current_language, gettext_for
 
 __all__ = ["BIRTH_FIELD", "Screened", "ScreeningResult", "deciding_items", "first_fields", "screen", "summary"]
 
 BIRTH_FIELD = "birthDate"
+
+_ = gettext_for("slotlinks.provider")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +82,7 @@ def first_fields(questionnaire: Questionnaire | None) -> set[str]:
 
 def _label(item: Item, raw: str) -> str:
     if item.type == "boolean":
-        return {"yes": "Yes", "no": "No"}.get(raw, raw)
+        return {"yes": _("Yes"), "no": _("No")}.get(raw, raw)
     if item.type == "choice":
         return next((option_label(o) for o in item.answerOption if option_key(o) == raw), raw)
     if item.type == "date":
@@ -86,7 +90,7 @@ def _label(item: Item, raw: str) -> str:
             day = date.fromisoformat(raw)
         except ValueError:
             return raw
-        return f"{day:%B} {day.day}, {day.year}"
+        return format_date(day, "long", locale=current_language())
     return raw
 
 
@@ -96,7 +100,7 @@ def summary(questionnaire: Questionnaire | None, carried: Mapping[str, str]) -> 
     for item in deciding_items(questionnaire):
         raw = carried.get(_field(item))
         if raw:
-            pairs.append((item.text or item.linkId, _label(item, raw)))
+            pairs.append((item.shown_text, _label(item, raw)))
     return pairs
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 
 from slotlinks.clock import Clock
 from slotlinks.provider.portal.booking import AppointmentRecord, cancel
+from slotlinks.provider.portal.reference import spaced
 from slotlinks.provider.portal.slotinfo import SlotView, slot_view
 from slotlinks.provider.store import tables as t
 from slotlinks.provider.store.store import ProviderStore
@@ -50,6 +51,7 @@ class Answer:
 @dataclass(frozen=True, slots=True)
 class StaffBooking:
     appointment_id: str
+    reference: str  # what the patient reads out on the phone (`portal.reference`)
     slot: SlotView
     today: bool
     patient_name: str
@@ -115,6 +117,7 @@ def _booking(row: Any, view: SlotView, today: bool) -> StaffBooking:
     names = patient.get("name") or [{}]
     return StaffBooking(
         appointment_id=str(row.id),
+        reference=spaced(str(row.reference or "")),
         slot=view,
         today=today,
         patient_name=str(names[0].get("text") or ""),
@@ -137,7 +140,7 @@ def staff_bookings(
     was cut at `MAX_BOOKINGS`."""
     a, s, sc = t.appointment.c, t.slot.c, t.schedule.c
     query = (
-        select(a.id, a.slot_id, a.resource, a.questionnaire_response, s.start_ms)
+        select(a.id, a.slot_id, a.resource, a.questionnaire_response, a.reference, s.start_ms)
         .join(t.slot, s.id == a.slot_id)
         .join(t.schedule, sc.id == s.schedule_id)
         .where(a.state == "booked")

@@ -57,6 +57,7 @@ from slotlinks.provider.staff.bookings import cancel_for_patient, locations, sta
 from slotlinks.provider.store.store import ProviderStore
 from slotlinks.web.bodies import MAX_BODY_BYTES, read_body, read_form
 from slotlinks.web.headers import csp_nonce
+from slotlinks.web.i18n import gettext_for
 from slotlinks.web.ratelimit import Backoff, RateLimiter, client_key, wait_in_words
 
 __all__ = ["BookingAttempts", "rate_limited_page", "staff_admin_router", "staff_router"]
@@ -64,6 +65,7 @@ __all__ = ["BookingAttempts", "rate_limited_page", "staff_admin_router", "staff_
 STAFF_PATH = "/staff/"
 SESSION_COOKIE = "slotlinks_staff"
 LOGIN_COOKIE = "slotlinks_staff_login"
+_ = gettext_for("slotlinks.provider")
 WRONG_CREDENTIALS = "That username and password do not match an account."
 
 
@@ -108,6 +110,21 @@ class BookingAttempts:
             raise RateLimited(wait)
 
 
+def _patient_wait(seconds: int) -> str:
+    # A patient's page (the booking attempts' limit), so in the patient's language.
+    minutes = max(1, -(-seconds // 60))
+    if minutes == 1:
+        return _(
+            "We've had a lot of booking attempts from your connection in a short time. "
+            "Please wait about a minute, then try again. Nothing has been booked."
+        )
+    return _(
+        "We've had a lot of booking attempts from your connection in a short time. "
+        "Please wait about %(minutes)s minutes, then try again. Nothing has been booked.",
+        minutes=minutes,
+    )
+
+
 async def rate_limited_page(_request: Request, exc: Exception) -> Response:
     """The polite 429 page (an exception handler for `RateLimited`)."""
     assert isinstance(exc, RateLimited)
@@ -115,12 +132,9 @@ async def rate_limited_page(_request: Request, exc: Exception) -> Response:
         "staff_message.html",
         429,
         headers={"Retry-After": str(exc.retry_after)},
-        title="Please wait a moment",
-        heading="Please wait a moment",
-        message=(
-            "We've had a lot of booking attempts from your connection in a short time. "
-            f"Please wait about {wait_in_words(exc.retry_after)}, then try again. Nothing has been booked."
-        ),
+        title=_("Please wait a moment"),
+        heading=_("Please wait a moment"),
+        message=_patient_wait(exc.retry_after),
         link=None,
     )
 

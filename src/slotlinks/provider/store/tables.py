@@ -229,6 +229,8 @@ appointment = Table(
     Column("questionnaire_response", Text, nullable=True),
     Column("created_ms", BigInteger, nullable=False),
     Column("last_updated", BigInteger, nullable=False),
+    # The short reference the patient reads (`portal.reference`); set on every booking.
+    Column("reference", String(16), nullable=True, unique=True, index=True),
 )
 
 # Pre-booking questionnaires (FHIR Questionnaire JSON), one per Schedule or HealthcareService:
