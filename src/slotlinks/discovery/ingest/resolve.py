@@ -12,6 +12,10 @@ full load writes generation g+1 beside g (generation.py); then, in the sync engi
 3. `flip_generation` makes g+1 the one searches see in one short statement, and
    `discard_other_generations` deletes g.
 
+g+1 is the number `take_generation` handed the load (above every number handed out before, so it
+may be more than g+1). On PostgreSQL the new generation's Slots are in the load's own table until
+the flip attaches it (partitions.py): the functions that read or write them take that table.
+
 All functions take a `Connection` and are synchronous.
 """
 
@@ -191,13 +195,21 @@ def load_lookups(conn: Connection, publisher_id: int, generation: int) -> Lookup
 
 
 def resolve_generation(
-    conn: Connection, publisher_id: int, generation: int, *, only_unresolved: bool = False, slots: Table = t.slot
+    conn: Connection,
+    publisher_id: int,
+    generation: int,
+    *,
+    only_unresolved: bool = False,
+    resolve_slots: bool = True,
+    slots: Table = t.slot,
 ) -> None:
     """Fill the `*_pk` columns and Schedule search keys of one generation (its Slots in `slots`, as
     for `diff_generations`).
 
     Schedules are re-derived in full (they are few); Slots get their `schedule_pk` by SQL, all of
-    them, or with `only_unresolved` only those still without one (an incremental load).
+    them, or with `only_unresolved` only those still without one (an incremental load), or none
+    without `resolve_slots` (a full load whose writer gave each Slot its Schedule's already:
+    generation.py `GenerationWriter.slots_resolved`).
     """
     lookups = load_lookups(conn, publisher_id, generation)
     s = t.schedule.c
@@ -230,6 +242,8 @@ def resolve_generation(
     if changes:
         stmt = update(t.schedule).where(s.pk == bindparam("b_pk"))
         conn.execute(stmt, changes)
+    if not resolve_slots:
+        return
     sl = slots.c
     target = (
         select(s.pk)

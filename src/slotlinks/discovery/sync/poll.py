@@ -233,15 +233,17 @@ class _Poll:
         await self._keep_since_validators()
 
         def finish() -> ChangeCounts:
-            if by_partition:  # the load's own table, which nothing else touches: no turn, no guard
-                with store.write() as conn:
-                    index_load_table(conn, slots)
             with loads.transaction() as conn:
                 guard(conn)
-                resolve_generation(conn, pub.id, new, only_unresolved=writer.slots_resolved, slots=slots)
+                resolve_generation(conn, pub.id, new, resolve_slots=not writer.slots_resolved, slots=slots)
                 self.result.warnings.update(dangling_references(conn, pub.id, new, slots=slots))
                 counts = diff_generations(conn, pub.id, old, new, slots=slots)
                 carry_unchanged_stamps(conn, pub.id, old, new, slots=slots)
+            if by_partition:
+                # After the stamps: rewriting unchanged rows then touches no index. The load's own
+                # table, which nothing else uses: no turn, no guard.
+                with store.write() as conn:
+                    index_load_table(conn, slots)
             with loads.transaction() as conn:
                 guard(conn)
                 if by_partition:
