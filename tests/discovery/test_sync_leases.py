@@ -201,7 +201,7 @@ def test_a_killed_workers_publishers_are_finished_by_another_after_its_lease_lap
         assert [(r.publisher_id, r.outcome) for r in results] == [(pid, "full") for pid in ids], results
         for pid in ids:
             assert held(store, pid)["Slot"] == slots
-            assert generation_rows(store, pid) == {1: slots}
+            assert generation_rows(store, pid) == {2: slots}  # a generation number of its own
         assert runs(store) == Counter({(pid, "full"): 1 for pid in ids})  # the killed loads recorded nothing
         assert set(leases(store).values()) == {None}
     finally:

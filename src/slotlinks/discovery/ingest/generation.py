@@ -99,10 +99,15 @@ class GenerationWriter:
     (no Schedule arrived after a Slot was written), so the final resolve may skip them.
     """
 
-    def __init__(self, publisher_id: int, generation: int, now_ms: int) -> None:
+    def __init__(
+        self, publisher_id: int, generation: int, now_ms: int, *, slot_table: Table = t.slot, load_key: int = 0
+    ) -> None:
         self.publisher_id = publisher_id
         self.generation = generation
         self.now_ms = now_ms
+        # Where its Slots go on PostgreSQL: the load's own table and key (partitions.py), or `feed_slot`.
+        self.slot_table = slot_table
+        self.load_key = load_key
         self._pending: dict[str, list[Any]] = {}
         self._count = 0
         self._schedule_pks: dict[str, int] | None = None  # stored Schedules: source id -> (highest) pk
@@ -173,7 +178,9 @@ class GenerationWriter:
             else:
                 if self._schedule_pks is None:
                     self._schedule_pks = self._load_schedule_pks(conn)
-                copy_slots_postgres(conn, slots, self._schedule_pks, shared)
+                copy_slots_postgres(
+                    conn, slots, self._schedule_pks, shared, table=self.slot_table.name, load_key=self.load_key
+                )
             self._slots_written = True
 
     def _load_schedule_pks(self, conn: Connection) -> dict[str, int]:

@@ -12,6 +12,10 @@ full load writes generation g+1 beside g (generation.py); then, in the sync engi
 3. `flip_generation` makes g+1 the one searches see in one short statement, and
    `discard_other_generations` deletes g.
 
+g+1 is the number `take_generation` handed the load (above every number handed out before, so it
+may be more than g+1). On PostgreSQL the new generation's Slots are in the load's own table until
+the flip attaches it (partitions.py): the functions that read or write them take that table.
+
 All functions take a `Connection` and are synchronous.
 """
 
@@ -29,6 +33,7 @@ from slotlinks.discovery.ingest.audience import SCHEDULE_AUDIENCE_COLUMNS
 from slotlinks.discovery.ingest.descriptive import Lookups, schedule_row
 from slotlinks.discovery.ingest.fastslot import reference_id
 from slotlinks.discovery.ingest.generation import TABLES
+from slotlinks.discovery.ingest.partitions import drop_other_generations, partitioned
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.resources import HealthcareService, Reference, Schedule
 
@@ -41,6 +46,7 @@ __all__ = [
     "flip_generation",
     "load_lookups",
     "resolve_generation",
+    "take_generation",
 ]
 
 _SCHEDULE_DECODER = msgspec.json.Decoder(Schedule)
@@ -80,9 +86,15 @@ class ChangeCounts:
 
 
 def discard_other_generations(conn: Connection, publisher_id: int, keep: int) -> None:
-    """Delete rows of any generation but `keep` (leftovers of an interrupted or replaced load)."""
+    """Delete rows of any generation but `keep` (leftovers of an interrupted or replaced load); on
+    PostgreSQL the Slots of other generations go with their partitions (partitions.py), last, and
+    the publisher's current generation is kept too."""
+    by_partition = partitioned(conn)
     for table in TABLES.values():
-        conn.execute(delete(table).where(table.c.publisher_id == publisher_id, table.c.generation != keep))
+        if not (by_partition and table is t.slot):
+            conn.execute(delete(table).where(table.c.publisher_id == publisher_id, table.c.generation != keep))
+    if by_partition:
+        drop_other_generations(conn, publisher_id, keep)
 
 
 def _key_match(new: FromClause, old: FromClause, rtype: str) -> ColumnElement[bool]:
@@ -92,11 +104,14 @@ def _key_match(new: FromClause, old: FromClause, rtype: str) -> ColumnElement[bo
     return cond
 
 
-def diff_generations(conn: Connection, publisher_id: int, old_gen: int, new_gen: int) -> ChangeCounts:
-    """Added, changed and removed resources between two generations of one publisher."""
+def diff_generations(
+    conn: Connection, publisher_id: int, old_gen: int, new_gen: int, *, slots: Table = t.slot
+) -> ChangeCounts:
+    """Added, changed and removed resources between two generations of one publisher (the new
+    generation's Slots in `slots`: on PostgreSQL a full load's own table, partitions.py)."""
     counts = ChangeCounts()
     for rtype, table in TABLES.items():
-        new, old = table.alias("n"), table.alias("o")
+        new, old = (slots if rtype == "Slot" else table).alias("n"), table.alias("o")
         match = and_(_key_match(new, old, rtype), old.c.generation == old_gen)
         in_new = and_(new.c.publisher_id == publisher_id, new.c.generation == new_gen)
         in_old = and_(old.c.publisher_id == publisher_id, old.c.generation == old_gen)
@@ -121,13 +136,16 @@ def _has_rows(conn: Connection, table: Table, publisher_id: int, generation: int
     return conn.execute(query).first() is not None
 
 
-def carry_unchanged_stamps(conn: Connection, publisher_id: int, old_gen: int, new_gen: int) -> None:
+def carry_unchanged_stamps(
+    conn: Connection, publisher_id: int, old_gen: int, new_gen: int, *, slots: Table = t.slot
+) -> None:
     """Rows of the new generation identical to their old selves keep the old `updated_ms`, so a full
-    refresh that changed little looks small to `_since` readers of the aggregate publication."""
-    for rtype, table in TABLES.items():
-        if not _has_rows(conn, table, publisher_id, old_gen):
+    refresh that changed little looks small to `_since` readers of the aggregate publication (the new
+    Slots in `slots`, as for `diff_generations`)."""
+    for rtype, stored in TABLES.items():
+        if not _has_rows(conn, stored, publisher_id, old_gen):
             continue
-        old = table.alias("o")
+        old, table = stored.alias("o"), slots if rtype == "Slot" else stored
         same = and_(_key_match(table, old, rtype), old.c.generation == old_gen, old.c.resource == table.c.resource)
         previous = select(func.min(old.c.updated_ms)).where(same).scalar_subquery()
         conn.execute(
@@ -176,11 +194,22 @@ def load_lookups(conn: Connection, publisher_id: int, generation: int) -> Lookup
     return Lookups(locations, roles, services, role_links, languages)
 
 
-def resolve_generation(conn: Connection, publisher_id: int, generation: int, *, only_unresolved: bool = False) -> None:
-    """Fill the `*_pk` columns and Schedule search keys of one generation.
+def resolve_generation(
+    conn: Connection,
+    publisher_id: int,
+    generation: int,
+    *,
+    only_unresolved: bool = False,
+    resolve_slots: bool = True,
+    slots: Table = t.slot,
+) -> None:
+    """Fill the `*_pk` columns and Schedule search keys of one generation (its Slots in `slots`, as
+    for `diff_generations`).
 
     Schedules are re-derived in full (they are few); Slots get their `schedule_pk` by SQL, all of
-    them, or with `only_unresolved` only those still without one (an incremental load).
+    them, or with `only_unresolved` only those still without one (an incremental load), or none
+    without `resolve_slots` (a full load whose writer gave each Slot its Schedule's already:
+    generation.py `GenerationWriter.slots_resolved`).
     """
     lookups = load_lookups(conn, publisher_id, generation)
     s = t.schedule.c
@@ -213,7 +242,9 @@ def resolve_generation(conn: Connection, publisher_id: int, generation: int, *, 
     if changes:
         stmt = update(t.schedule).where(s.pk == bindparam("b_pk"))
         conn.execute(stmt, changes)
-    sl = t.slot.c
+    if not resolve_slots:
+        return
+    sl = slots.c
     target = (
         select(s.pk)
         .where(s.publisher_id == sl.publisher_id, s.generation == sl.generation, s.source_id == sl.schedule_source_id)
@@ -228,17 +259,19 @@ def resolve_generation(conn: Connection, publisher_id: int, generation: int, *, 
         if conn.execute(select(sl.pk).where(sl.schedule_pk.is_(None)).limit(1)).first() is None:
             return
         where.append(sl.schedule_pk.is_(None))
-    conn.execute(update(t.slot).where(*where).values(schedule_pk=target))
+    conn.execute(update(slots).where(*where).values(schedule_pk=target))
 
 
-def dangling_references(conn: Connection, publisher_id: int, generation: int) -> dict[str, int]:
+def dangling_references(
+    conn: Connection, publisher_id: int, generation: int, *, slots: Table = t.slot
+) -> dict[str, int]:
     """The references of a resolved generation that point at nothing in it, by kind (warning kinds of
     the sync run): `dangling-schedule`, Slots whose Schedule is missing (kept, but no search finds
     them), and `dangling-location`, Schedules naming a Location that is missing (found without a place)."""
-    sl, s = t.slot.c, t.schedule.c
-    slots = conn.execute(
+    sl, s = slots.c, t.schedule.c
+    unplaced = conn.execute(
         select(func.count())
-        .select_from(t.slot)
+        .select_from(slots)
         .where(sl.publisher_id == publisher_id, sl.generation == generation, sl.schedule_pk.is_(None))
     ).scalar_one()
     schedules = conn.execute(
@@ -251,8 +284,18 @@ def dangling_references(conn: Connection, publisher_id: int, generation: int) ->
             s.location_pk.is_(None),
         )
     ).scalar_one()
-    found = {"dangling-schedule": int(slots), "dangling-location": int(schedules)}
+    found = {"dangling-schedule": int(unplaced), "dangling-location": int(schedules)}
     return {kind: n for kind, n in found.items() if n}
+
+
+def take_generation(conn: Connection, publisher_id: int) -> int:
+    """The generation number of a full load about to start: the next never handed out before, so a
+    worker that outlived its lease and goes on writing never writes into the load that replaced it."""
+    p = t.publisher.c
+    row = conn.execute(select(p.generation, p.last_generation).where(p.id == publisher_id)).one()
+    taken = max(int(row.generation), int(row.last_generation)) + 1
+    conn.execute(update(t.publisher).where(p.id == publisher_id).values(last_generation=taken))
+    return taken
 
 
 def flip_generation(conn: Connection, publisher_id: int, generation: int, **state: Any) -> None:

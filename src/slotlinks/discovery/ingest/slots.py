@@ -88,25 +88,31 @@ def slot_tuple(slot: Slot, raw: bytes) -> tuple[Any, ...]:
 
 
 def copy_slots_postgres(
-    conn: Connection, rows: list[tuple[Any, ...]], schedule_pks: dict[str, int], shared: tuple[int, int, int]
+    conn: Connection,
+    rows: list[tuple[Any, ...]],
+    schedule_pks: dict[str, int],
+    shared: tuple[int, int, int],
+    *,
+    table: str = t.slot.name,
+    load_key: int = 0,
 ) -> None:
-    """Insert Slot rows (`SLOT_COLUMNS` tuples) on PostgreSQL with one COPY, inside the connection's
-    open transaction: the server parses a stream of rows instead of planning and binding an INSERT
-    per few hundred rows, which made PostgreSQL loads a quarter of SQLite's speed."""
+    """Insert Slot rows (`SLOT_COLUMNS` tuples) on PostgreSQL with one COPY into `table` (a full
+    load's own, with its `load_key`: partitions.py), inside the connection's open transaction: the
+    server parses a stream of rows instead of planning and binding an INSERT per few hundred rows,
+    which made PostgreSQL loads a quarter of SQLite's speed."""
     driver = conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     pk_of, at = schedule_pks.get, _SCHEDULE_AT
-    with driver.cursor() as cursor, cursor.copy(_SLOT_COPY_SQL) as copy:
+    with driver.cursor() as cursor, cursor.copy(_slot_copy_sql(table)) as copy:
         write = copy.write_row
         for row in rows:
-            write((*shared, *row, pk_of(row[at])))
+            write((*shared, *row, pk_of(row[at]), load_key))
 
 
-_SLOT_COPY_SQL = (
-    f"COPY {t.slot.name} ("
-    + ", ".join(("publisher_id", "generation", "updated_ms", *SLOT_COLUMNS, "schedule_pk"))
-    + ") FROM STDIN"
-)
+@lru_cache(maxsize=16)
+def _slot_copy_sql(table: str) -> str:
+    columns = ", ".join(("publisher_id", "generation", "updated_ms", *SLOT_COLUMNS, "schedule_pk", "load_key"))
+    return f"COPY {table} ({columns}) FROM STDIN"
 
 
 def insert_slots_sqlite(conn: Connection, rows: list[tuple[Any, ...]], shared: tuple[int, int, int]) -> None:

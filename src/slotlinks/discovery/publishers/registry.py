@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, select, update
 
 from slotlinks.discovery.ingest.generation import TABLES
+from slotlinks.discovery.ingest.partitions import drop_other_generations, partitioned
 from slotlinks.discovery.publishers.freshness import PushState, push_states
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
@@ -246,13 +247,18 @@ def set_referral_secret(
 
 
 def remove_publisher(store: DiscoveryStore, publisher_id: int) -> None:
-    """Forget a publisher and all its data, runs and bad lines."""
+    """Forget a publisher and all its data, runs and bad lines (on PostgreSQL its Slots' partitions
+    too: nothing else removes them, as no foreign key ties them to the publisher)."""
     with store.write() as conn:
+        by_partition = partitioned(conn)
         for table in (*TABLES.values(), t.bad_line, t.sync_run):
-            conn.execute(delete(table).where(table.c.publisher_id == publisher_id))
+            if not (by_partition and table is t.slot):
+                conn.execute(delete(table).where(table.c.publisher_id == publisher_id))
         done = conn.execute(delete(t.publisher).where(t.publisher.c.id == publisher_id))
         if not done.rowcount:
             raise NotFound(f"no publisher with id {publisher_id}")
+        if by_partition:
+            drop_other_generations(conn, publisher_id, keep=-1, lock_timeout=None)
 
 
 def _entries(data: Any) -> list[Any]:

@@ -68,6 +68,8 @@ publisher = Table(
     Column("paused", Boolean, nullable=False, default=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("generation", Integer, nullable=False, default=0),  # the data generation searches see
+    # The highest generation number handed to a full load: each load takes the next (sync/poll.py).
+    Column("last_generation", Integer, nullable=False, default=0, server_default="0"),
     # Polling state.
     Column("etag", Text, nullable=True),
     Column("last_modified", Text, nullable=True),
@@ -231,6 +233,9 @@ schedule = _data_table(
     Index("ix_feed_schedule_location", "location_pk"),
 )
 
+# On PostgreSQL (migration 0011) `feed_slot` is partitioned by list of a column only PostgreSQL has,
+# `load_key`: each full load's Slots are a partition of their own, every other row is in
+# `feed_slot_other` (ingest/partitions.py), and there is no foreign key to `publisher`.
 slot = _data_table(
     "slot",
     Column("schedule_source_id", String(200), nullable=False),

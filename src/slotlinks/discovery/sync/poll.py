@@ -35,6 +35,13 @@ from slotlinks.config import Settings
 from slotlinks.discovery.ingest.generation import TABLES, GenerationWriter, LineReader, NumberedLine
 from slotlinks.discovery.ingest.incremental import Spool, apply_incremental
 from slotlinks.discovery.ingest.loadwriter import LoadWriter
+from slotlinks.discovery.ingest.partitions import (
+    attach_sql,
+    create_load_table,
+    index_load_table,
+    load_key,
+    partitioned,
+)
 from slotlinks.discovery.ingest.quirks import Warnings, read_manifest, read_resource
 from slotlinks.discovery.ingest.resolve import (
     ChangeCounts,
@@ -44,6 +51,7 @@ from slotlinks.discovery.ingest.resolve import (
     discard_other_generations,
     flip_generation,
     resolve_generation,
+    take_generation,
 )
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
@@ -181,15 +189,25 @@ class _Poll:
 
     async def _full(self, outputs: list[Any]) -> None:
         pub, store, loads, guard = self.pub, self.store, self.loads, self.guard
-        old, new = pub.generation, pub.generation + 1
-        writer = GenerationWriter(pub.id, new, store.now_ms())
+        old, by_partition = pub.generation, partitioned(store.engine)
 
         def discard(keep: int) -> None:
             with loads.transaction() as conn:
                 guard(conn)
                 discard_other_generations(conn, pub.id, keep)
 
-        await asyncio.to_thread(discard, old)
+        def begin() -> GenerationWriter:
+            with loads.transaction() as conn:
+                guard(conn)
+                new = take_generation(conn, pub.id)
+                discard_other_generations(conn, pub.id, old)
+                if not by_partition:
+                    return GenerationWriter(pub.id, new, store.now_ms())
+                slots = create_load_table(conn, pub.id, new)
+            return GenerationWriter(pub.id, new, store.now_ms(), slot_table=slots, load_key=load_key(pub.id, new))
+
+        writer = await asyncio.to_thread(begin)
+        new, slots = writer.generation, writer.slot_table
         # One batch is written (in a worker thread) while the next is read; more in flight took memory
         # without making loads faster.
         writing: asyncio.Future[None] | None = None
@@ -217,12 +235,19 @@ class _Poll:
         def finish() -> ChangeCounts:
             with loads.transaction() as conn:
                 guard(conn)
-                resolve_generation(conn, pub.id, new, only_unresolved=writer.slots_resolved)
-                self.result.warnings.update(dangling_references(conn, pub.id, new))
-                counts = diff_generations(conn, pub.id, old, new)
-                carry_unchanged_stamps(conn, pub.id, old, new)
+                resolve_generation(conn, pub.id, new, resolve_slots=not writer.slots_resolved, slots=slots)
+                self.result.warnings.update(dangling_references(conn, pub.id, new, slots=slots))
+                counts = diff_generations(conn, pub.id, old, new, slots=slots)
+                carry_unchanged_stamps(conn, pub.id, old, new, slots=slots)
+            if by_partition:
+                # After the stamps: rewriting unchanged rows then touches no index. The load's own
+                # table, which nothing else uses: no turn, no guard.
+                with store.write() as conn:
+                    index_load_table(conn, slots)
             with loads.transaction() as conn:
                 guard(conn)
+                if by_partition:
+                    conn.exec_driver_sql(attach_sql(slots, pub.id, new))
                 flip_generation(conn, pub.id, new, **self.state)
             discard(new)
             return counts

@@ -1,0 +1,149 @@
+"""A full load's Slots on PostgreSQL: a table of their own, indexed after the load, attached as a
+partition of `feed_slot` at the flip, and dropped when replaced.
+
+`feed_slot` on PostgreSQL is partitioned by list of `load_key` (migration 0011), a column only
+PostgreSQL has: (publisher id << 32) + generation for the rows of a full load, 0 for every other row
+(stored before the migration, added by an incremental load, written straight into the table), which
+live in the partition `feed_slot_other`. A full load copies its Slots into
+`feed_slot_p<publisher>_g<generation>` (`create_load_table`), a plain table with no index and no
+foreign key, so each row costs the server its heap write only; keeping three indexes and a
+foreign-key trigger up to date row by row made the load slower than SQLite's. When all rows are in,
+`index_load_table` builds the indexes the parent has (whatever they are by then) in one sorted pass
+each, and the flip attaches the table as the partition of its key (`attach_sql`) and flips the
+publisher to the new generation in one transaction: a search sees the old generation or the new one,
+never a mix, as before (store/tables.py). Attaching locks nothing searches or writers wait for.
+
+A replaced generation is dropped whole (`drop_other_generations`): no dead rows, no vacuum debt. A
+dropped partition takes a short exclusive lock on the parent, which searches wait for; the drop waits
+at most `DROP_LOCK_TIMEOUT` for it and, when searches hold it longer, leaves the partition (which no
+search reads) to the next load of the publisher. Rows of other generations in `feed_slot_other` are
+deleted there.
+
+SQLite keeps one `feed_slot` table with its indexes: there loads write into it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import psycopg
+from sqlalchemy import Connection, Engine, MetaData, Table
+from sqlalchemy.exc import OperationalError
+
+from slotlinks.discovery.store import tables as t
+
+__all__ = [
+    "DROP_LOCK_TIMEOUT",
+    "OTHER_PARTITION",
+    "attach_sql",
+    "create_load_table",
+    "drop_other_generations",
+    "index_load_table",
+    "load_key",
+    "load_table",
+    "partitioned",
+]
+
+#: Where the rows of no full load's own partition live (`load_key` 0).
+OTHER_PARTITION = f"{t.slot.name}_other"
+#: How long dropping a replaced partition waits for the parent's lock (searches hold it while they run).
+DROP_LOCK_TIMEOUT = "1s"
+
+log = logging.getLogger(__name__)
+
+_LOAD_NAME = re.compile(rf"^{t.slot.name}_p(\d+)_g(\d+)$")
+_INDEX_DEF = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON ONLY \S+ (.*)$", re.DOTALL)
+
+
+def partitioned(bind: Connection | Engine) -> bool:
+    """Whether Slots are stored a partition per load (PostgreSQL) rather than in one table (SQLite)."""
+    return bind.dialect.name == "postgresql"
+
+
+def load_key(publisher_id: int, generation: int) -> int:
+    """The `load_key` of a full load's rows: its partition's one value."""
+    return (int(publisher_id) << 32) + int(generation)
+
+
+def load_table(publisher_id: int, generation: int) -> Table:
+    """The table a full load of `generation` writes its Slots into: `feed_slot`'s columns, its own name."""
+    return t.slot.to_metadata(MetaData(), name=f"{t.slot.name}_p{int(publisher_id)}_g{int(generation)}")
+
+
+def create_load_table(conn: Connection, publisher_id: int, generation: int) -> Table:
+    """An empty table for the load's Slots, without indexes (a leftover of the same name is dropped)."""
+    table = load_table(publisher_id, generation)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+    conn.exec_driver_sql(f"CREATE TABLE {table.name} (LIKE {t.slot.name} INCLUDING DEFAULTS)")
+    return table
+
+
+def index_load_table(conn: Connection, table: Table) -> None:
+    """Build on the loaded table the indexes of `feed_slot` (so attaching it builds none) and its key.
+
+    Its planner statistics are left to autovacuum, which analyzes (and vacuums) a table this new
+    within a minute: analyzing it here took as long as building two of its indexes."""
+    definitions = conn.exec_driver_sql(
+        "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %(parent)s::regclass ORDER BY indexrelid",
+        {"parent": t.slot.name},
+    ).scalars()
+    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD PRIMARY KEY (pk)")
+    for number, definition in enumerate(definitions, start=1):
+        match = _INDEX_DEF.match(definition)
+        if match is None:
+            raise RuntimeError(f"unexpected index definition on {t.slot.name}: {definition}")
+        unique, rest = match.group(1) or "", match.group(2)
+        conn.exec_driver_sql(f"CREATE {unique}INDEX {table.name}_ix{number} ON {table.name} {rest}")
+
+
+def attach_sql(table: Table, publisher_id: int, generation: int) -> str:
+    """The statement that makes the loaded table a partition of `feed_slot`, to run in the flip's
+    transaction."""
+    return (
+        f"ALTER TABLE {t.slot.name} ATTACH PARTITION {table.name} FOR VALUES IN ({load_key(publisher_id, generation)})"
+    )
+
+
+def drop_other_generations(
+    conn: Connection, publisher_id: int, keep: int, *, lock_timeout: str | None = DROP_LOCK_TIMEOUT
+) -> None:
+    """Drop the publisher's load tables of any generation but `keep` and its current one (all of them
+    once the publisher is deleted), attached or not, and delete its rows of other generations from
+    `feed_slot_other`. A partition whose drop waits longer than `lock_timeout` for the parent is left (None:
+    wait as long as it takes). Run last in its transaction: a dropped partition's lock on the parent
+    is held until the end of it, and searches wait for it."""
+    current = conn.exec_driver_sql(
+        "SELECT generation FROM publisher WHERE id = %(id)s", {"id": publisher_id}
+    ).scalar_one_or_none()
+    kept = {keep} if current is None else {keep, int(current)}
+    names = (
+        conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+            "AND c.relkind = 'r' AND c.relname LIKE %(pattern)s",
+            {"pattern": f"{t.slot.name}\\_p{int(publisher_id)}\\_g%"},
+        )
+        .scalars()
+        .all()
+    )
+    if lock_timeout is not None:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{lock_timeout}'")
+    for name in sorted(names):
+        match = _LOAD_NAME.match(name)
+        if match is None or int(match.group(1)) != publisher_id or int(match.group(2)) in kept:
+            continue
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql(f"DROP TABLE {name}")
+        except OperationalError as exc:
+            if not isinstance(exc.orig, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected):
+                raise
+            # Searches held the parent longer than the timeout: no search reads this table, and the
+            # publisher's next load drops it.
+            log.info("partition %s left to the next load: the parent table is busy", name)
+    if lock_timeout is not None:
+        conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
+    conn.exec_driver_sql(
+        f"DELETE FROM {OTHER_PARTITION} WHERE publisher_id = %(id)s AND generation <> ALL(%(kept)s)",
+        {"id": publisher_id, "kept": sorted(kept)},
+    )

@@ -1,0 +1,231 @@
+"""Where a full load's Slots live: on PostgreSQL a partition of `feed_slot` per load, attached at the
+flip even while searches run, the replaced one dropped (no dead rows left behind; later when a search
+held the table), all of them dropped with their publisher, rows stored before the partitioning kept
+in `feed_slot_other` until a full load replaces them;
+on both databases each load a generation number of its own, so a worker that outlived its lease
+never writes into the load that took over."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import threading
+import time
+
+import pytest
+from sqlalchemy import Connection, Engine, create_engine, func, select, text, update
+
+from slotlinks.config import Settings
+from slotlinks.db.migrate import upgrade
+from slotlinks.discovery.ingest.partitions import OTHER_PARTITION
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import open_store
+from slotlinks.discovery.sync import SyncEngine, SyncResult
+from tests.discovery.conftest import RawServer, held, sync
+from tests.discovery.test_sync_failures import feed, slot
+from tests.discovery.test_sync_kill import generation_rows, load_tables, many_slots
+
+
+def attached(conn: Connection) -> set[str]:
+    """The partitions attached to `feed_slot`."""
+    return set(
+        conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %(parent)s::regclass",
+            {"parent": t.slot.name},
+        ).scalars()
+    )
+
+
+def other_rows(conn: Connection, publisher_id: int) -> int:
+    return int(
+        conn.exec_driver_sql(
+            f"SELECT count(*) FROM {OTHER_PARTITION} WHERE publisher_id = %(id)s", {"id": publisher_id}
+        ).scalar_one()
+    )
+
+
+@pytest.mark.postgres
+def test_each_full_load_is_a_partition_and_the_replaced_one_is_dropped(
+    pg_url: str, settings: Settings, raw: RawServer
+) -> None:
+    store = open_store(pg_url)
+    try:
+        pid = registry.add_publisher(store, url=feed(raw, "p"), name="p").id
+        for generation, (count, tx) in enumerate(
+            [(3, "2026-01-01T00:00:00Z"), (5, "2026-01-02T00:00:00Z"), (4, "2026-01-03T00:00:00Z")], start=1
+        ):
+            feed(raw, "p", [slot(i) for i in range(count)], tx=tx)
+            assert sync(store, settings)[pid].outcome == "full"
+            assert held(store, pid)["Slot"] == count
+            with store.read() as conn:
+                assert load_tables(conn, pid) == [f"feed_slot_p{pid}_g{generation}"]
+                assert f"feed_slot_p{pid}_g{generation}" in attached(conn)
+                assert other_rows(conn, pid) == 0
+                # A search's own index is there, not a rebuild at attach time.
+                assert conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_indexes WHERE tablename = %(name)s",
+                    {"name": f"feed_slot_p{pid}_g{generation}"},
+                ).scalar_one() == 1 + len(t.slot.indexes)
+        assert generation_rows(store, pid) == {3: 4}
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_search_under_way_holds_up_no_flip_and_a_partition_it_kept_goes_with_the_next_load(
+    pg_url: str, settings: Settings, raw: RawServer
+) -> None:
+    store = open_store(pg_url)
+    try:
+        pid = registry.add_publisher(store, url=feed(raw, "p"), name="p").id
+        assert sync(store, settings)[pid].outcome == "full"
+        feed(raw, "p", [slot(i) for i in range(5)], tx="2026-01-02T00:00:00Z")
+        with store.read() as search:  # a long search: it holds `feed_slot` and its partitions until it ends
+            assert search.execute(select(func.count()).select_from(t.slot)).scalar_one() == 3
+            started = time.monotonic()
+            assert sync(store, settings)[pid].outcome == "full"
+            assert time.monotonic() - started < 10
+            assert held(store, pid)["Slot"] == 5  # flipped while the search went on
+        with store.read() as conn:  # the replaced partition waited for the search in vain: left
+            assert load_tables(conn, pid) == [f"feed_slot_p{pid}_g1", f"feed_slot_p{pid}_g2"]
+        assert generation_rows(store, pid) == {1: 3, 2: 5}
+
+        feed(raw, "p", [slot(i) for i in range(4)], tx="2026-01-03T00:00:00Z")
+        assert sync(store, settings)[pid].outcome == "full"
+
+        with store.read() as conn:
+            assert load_tables(conn, pid) == [f"feed_slot_p{pid}_g3"]
+        assert held(store, pid)["Slot"] == 4
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_removing_a_publisher_drops_its_partitions(pg_url: str, settings: Settings, raw: RawServer) -> None:
+    store = open_store(pg_url)
+    try:
+        keep = registry.add_publisher(store, url=feed(raw, "a"), name="a").id
+        gone = registry.add_publisher(store, url=feed(raw, "b"), name="b").id
+        assert {r.outcome for r in sync(store, settings).values()} == {"full"}
+
+        registry.remove_publisher(store, gone)
+
+        with store.read() as conn:
+            assert load_tables(conn, gone) == []
+            assert load_tables(conn, keep) == [f"feed_slot_p{keep}_g1"]
+            assert conn.execute(select(func.count()).where(t.slot.c.publisher_id == gone)).scalar_one() == 0
+        assert held(store, keep)["Slot"] == 3
+    finally:
+        store.dispose()
+
+
+def _store_at_0008_with_slots(engine: Engine, url: str) -> int:
+    """A discovery database as migration 0008 left it, one publisher with two Slots of generation 1."""
+    upgrade(engine, "discovery", revision="0008")
+    with engine.begin() as conn:
+        pid = conn.execute(
+            text(
+                "INSERT INTO publisher (url, name, states, allowed_hosts, paused, created_ms, generation, "
+                "next_poll_ms, failures) VALUES (:url, 'old', '', '', false, 0, 1, 0, 0) RETURNING id"
+            ),
+            {"url": url},
+        ).scalar_one()
+        for i in range(2):
+            conn.execute(
+                text(
+                    "INSERT INTO feed_slot (publisher_id, generation, source_id, resource, updated_ms, "
+                    "schedule_source_id, start_ms, end_ms, status, capacity) "
+                    "VALUES (:pid, 1, :id, '{}', 0, 'sch1', :start, :start + 1800000, 'free', 1)"
+                ),
+                {"pid": pid, "id": f"old{i}", "start": 1_772_359_200_000 + i * 3_600_000},
+            )
+    return int(pid)
+
+
+@pytest.mark.postgres
+def test_slots_stored_before_the_partitioning_stay_until_a_full_load_replaces_them(
+    pg_url: str, settings: Settings, raw: RawServer
+) -> None:
+    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        pid = _store_at_0008_with_slots(engine, feed(raw, "p", tx="2026-01-02T00:00:00Z"))
+    finally:
+        engine.dispose()
+    store = open_store(pg_url)  # migrates to the head
+    try:
+        with store.read() as conn:
+            assert other_rows(conn, pid) == 2
+            assert {OTHER_PARTITION} == attached(conn)
+            assert conn.execute(select(t.publisher.c.last_generation).where(t.publisher.c.id == pid)).scalar_one() == 1
+        assert held(store, pid)["Slot"] == 2
+
+        assert sync(store, settings)[pid].outcome == "full"
+
+        assert held(store, pid)["Slot"] == 3
+        with store.read() as conn:
+            assert other_rows(conn, pid) == 0
+            assert load_tables(conn, pid) == [f"feed_slot_p{pid}_g2"]
+    finally:
+        store.dispose()
+
+
+def _first_request_held(raw: RawServer, path: str, body: bytes, release: threading.Event) -> threading.Event:
+    """Serve `body` at `path`; the first request gets half of it, then the rest once `release` is set,
+    every later one all of it at once. Answers an event set when that first request has its half."""
+    half, started = len(body) // 2, threading.Event()
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+
+    def handler(conn: socket.socket, _target: str, _headers: dict[str, str]) -> None:
+        if started.is_set():
+            conn.sendall(head + body)
+            return
+        started.set()
+        conn.sendall(head + body[:half])
+        if release.wait(60):
+            conn.sendall(body[half:])
+
+    raw.routes[path] = handler
+    return started
+
+
+def test_a_worker_that_outlived_its_lease_never_writes_into_the_load_that_took_over(
+    db_url: str, settings: Settings, raw: RawServer
+) -> None:
+    """Worker A stalls in the middle of a full load for longer than its lease; worker B claims the
+    publisher and loads it whole; then A wakes up and writes the rest of its batches before it finds
+    out at its flip. What searches see is B's load, exactly."""
+    slots = 30_000  # more than a batch of the load writer in each half
+    store = open_store(db_url)
+    release = threading.Event()
+    try:
+        pid = registry.add_publisher(store, url=feed(raw, "p", tx="2026-01-02T00:00:00Z"), name="p").id
+        started = _first_request_held(raw, "/p/slot.ndjson", many_slots(slots), release)
+        slow = dataclasses.replace(settings, read_timeout=30.0, sync_lease_seconds=600)
+        a, b = SyncEngine(store, slow), SyncEngine(store, slow)
+
+        async def scenario() -> tuple[list[SyncResult], list[SyncResult]]:
+            stalled = asyncio.create_task(a.sync_once(force=True))
+            assert await asyncio.to_thread(started.wait, 30)
+            deadline = time.monotonic() + 30
+            while not any(generation_rows(store, pid).values()):  # A's first batches are written
+                assert time.monotonic() < deadline, "A's load never started"
+                await asyncio.sleep(0.05)
+            with store.write() as conn:  # A's lease lapses while it stalls
+                conn.execute(update(t.publisher).where(t.publisher.c.id == pid).values(lease_until_ms=0))
+            took_over = await b.sync_once(force=True)
+            release.set()  # A wakes up and writes on
+            return await asyncio.wait_for(stalled, 60), took_over
+
+        from_a, from_b = asyncio.run(scenario())
+
+        assert from_a == [], (from_a, from_b)  # A's poll ended when it found its lease gone
+        assert [(r.publisher_id, r.outcome) for r in from_b] == [(pid, "full")], from_b
+        assert held(store, pid)["Slot"] == slots
+        current = registry.get_publisher(store, pid).generation
+        assert generation_rows(store, pid).get(current) == slots
+    finally:
+        release.set()
+        store.dispose()
