@@ -14,8 +14,8 @@ the old table renamed; its rows go as their publishers' next full loads replace 
 is an ordinary one, not PostgreSQL's DEFAULT partition: attaching beside a default partition locks it
 exclusively, so a flip would wait for every search under way. SQLite keeps one `feed_slot` table.
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0013
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0008"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
