@@ -51,6 +51,7 @@ __all__ = [
     "install_language",
     "language_switch",
     "speaking",
+    "switch_to",
     "translations",
 ]
 
@@ -189,6 +190,13 @@ def language_switch() -> list[tuple[str, str, str]]:
         for code in LANGUAGES
         if code != current_language()
     ]
+
+
+def switch_to(path: str, query: str = "") -> None:
+    """Points this request's language switch at another page of ours (`path`, `query` without `?`):
+    for a page whose own address is an action (`/go/{id}` opens a booking link), whose switch must
+    lead to the page the patient came from instead of doing the action again."""
+    _PAGE.set(("GET", path, query, None))
 
 
 def install_language(app: FastAPI, *, secure: bool = False, keep: frozenset[str] | None = None) -> None:

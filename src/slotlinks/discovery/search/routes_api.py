@@ -42,7 +42,7 @@ from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import RateLimited
 from slotlinks.fhir.instant import ms_to_instant
 from slotlinks.web.errors import FHIR_JSON
-from slotlinks.web.i18n import current_language, gettext_for, translations
+from slotlinks.web.i18n import current_language, gettext_for, switch_to, translations
 from slotlinks.web.paths import RowPk
 from slotlinks.web.ratelimit import RateLimiter, client_key
 
@@ -214,6 +214,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         and the phone, where there are any); its links carry the search on, and lead back to it."""
         query = search_query(search)
         places = location_query(search)
+        switch_to("/search" if query else "/", query)  # never `/go` again: that would open the link anew
         context: dict[str, Any] = {
             "phone": None,
             "same": [],
