@@ -16,8 +16,9 @@ real `slotlinks` process whose peak RSS is sampled:
    `--clients` concurrent clients, the queries of bench/discovery.py (25 miles of a ZIP, the next
    14 days, a service);
 5. database size on disk; with `--reloads N`, the size of the slot table after each of N more full
-   loads (stale generations must not make it grow); with `--explain`, the PostgreSQL plans of a
-   search and of FHIR Slot queries (EXPLAIN ANALYZE), and which scan each table gets.
+   loads on PostgreSQL (stale generations must not make it grow: sync/upkeep.py); with `--explain`,
+   the PostgreSQL plans of a search and of FHIR Slot queries (EXPLAIN ANALYZE), and which scan
+   each table gets.
 
 Prints a table of the figures.
 """
@@ -554,19 +555,14 @@ def main() -> None:
                 for line in explain_plans(pg_one, zips):
                     print(line)
 
-            # Reloads, then one more after a VACUUM: whether the space of stale generations is reused.
-            for n in range(args.reloads + (args.reloads > 0)):
-                label = f"reload {n + 1}, PostgreSQL"
-                if n == args.reloads:
-                    with admin.connect() as conn:
-                        conn.execute(text(f'VACUUM "{schemas["one"]}".feed_slot'))
-                    label = f"VACUUM feed_slot, then reload {n + 1}"
+            # Full reloads (no `_since`): the slot table's size must not grow with stale generations.
+            for n in range(args.reloads):
                 before = postgres_size(admin, schemas["one"], "feed_slot")
                 forget_transaction_times(pg_one)
                 r = measured_sync(pg_one, 1, scratch)
                 live, dead = dead_rows(admin, schemas["one"], "feed_slot")
                 row(
-                    label,
+                    f"full reload {n + 1}, PostgreSQL",
                     f"{r.seconds:.1f} s; feed_slot {mb(before)} -> "
                     f"{mb(postgres_size(admin, schemas['one'], 'feed_slot'))} ({live:,} live rows, {dead:,} dead)",
                 )
