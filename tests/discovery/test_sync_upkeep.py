@@ -1,7 +1,8 @@
 """After loads the sync engine keeps PostgreSQL's statistics and space of the feed tables up
 (sync/upkeep.py): ANALYZE after a first load, VACUUM (ANALYZE) once a reload left a generation's rows
-dead. `last_analyze` and `last_vacuum` are only set by these commands run by hand, not by autovacuum
-(which sets `last_autoanalyze` and `last_autovacuum`), so the test holds wherever autovacuum is on."""
+dead; never statistics on `generation` (migration 0012). `last_analyze` and `last_vacuum` are set
+only by these commands run by hand, not by autovacuum (which sets `last_autoanalyze` and
+`last_autovacuum`), so the test holds wherever autovacuum is on."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ def _maintained(store: DiscoveryStore) -> dict[str, Any]:
         return {row.relname: (row.analyzed, row.vacuumed) for row in conn.execute(query)}
 
 
+def _analyzed_columns(store: DiscoveryStore, table: str) -> set[str]:
+    query = text("SELECT attname FROM pg_stats WHERE schemaname = current_schema() AND tablename = :t")
+    with store.engine.connect() as conn:
+        return set(conn.execute(query, {"t": table}).scalars())
+
+
 @pytest.mark.postgres
 def test_a_load_analyzes_the_feed_tables_and_a_reload_vacuums_them(
     pg_url: str, settings: Settings, corpus: dict[str, str]
@@ -38,6 +45,10 @@ def test_a_load_analyzes_the_feed_tables_and_a_reload_vacuums_them(
 
         assert sync(store, settings)[publisher.id].outcome == "full"
         assert {name: _maintained(store)[name] for name in FEED_TABLES} == dict.fromkeys(FEED_TABLES, (True, False))
+        # Analyzed, but `generation` has no statistics (migration 0012): they would describe this
+        # generation only, and the next load's new one would be planned as if it held one row.
+        assert _analyzed_columns(store, "feed_slot") >= {"publisher_id", "source_id", "start_ms"}
+        assert "generation" not in set().union(*(_analyzed_columns(store, name) for name in FEED_TABLES))
 
         # The same data again as a full load (no `_since`, no validators): a new generation replaces
         # the first, whose rows are now dead.

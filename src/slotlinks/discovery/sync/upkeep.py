@@ -9,7 +9,9 @@ autovacuum off: a FHIR Slot page planned from an empty table's statistics took 3
 after three reloads). So the engine runs `upkeep` after loads: ANALYZE of each feed table, or, after
 a full load replaced a generation, VACUUM (ANALYZE), so the next loads reuse the space. SKIP_LOCKED
 leaves a table another worker is already vacuuming or analyzing to it. SQLite needs neither: these
-plans do not hang on its statistics, and it reuses freed pages itself.
+plans do not hang on its statistics, and it reuses freed pages itself. ANALYZE gathers nothing on
+`generation` (migration 0012): statistics that know only the generations present would make the
+planner take the next load's new one for a single row.
 """
 
 from __future__ import annotations
