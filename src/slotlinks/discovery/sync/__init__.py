@@ -12,6 +12,8 @@ fetcher into the store.
 - `poll`: One poll of one publisher: ask for its manifest, tell full, incremental and not-modified
   apart, load what changed, and record the run.
 - `result`: What one poll of one publisher did, and its record (a `sync_run` row and its bad lines).
+- `upkeep`: After loads on PostgreSQL: ANALYZE of the feed tables, and VACUUM once a full load replaced
+  a generation, so plans and the table's size hold whether or not autovacuum keeps up.
 """
 
 from __future__ import annotations

@@ -15,7 +15,10 @@ An engine changes nothing of the process it runs in (no collector or thread-swit
 server can run it beside its requests.
 
 Beside polling, the engine keeps the referral table to its retention (`referral_retention_days`):
-after a pass and on the background loop's ticks, at most once every `PRUNE_EVERY_SECONDS`.
+after a pass and on the background loop's ticks, at most once every `PRUNE_EVERY_SECONDS`. At the same
+moments, when it has loaded anything since, it keeps the feed tables' statistics up on PostgreSQL
+(sync/upkeep.py: ANALYZE, at most once every `ANALYZE_EVERY_SECONDS`) and, when a full load replaced a
+generation, their space (VACUUM, at most once every `VACUUM_EVERY_SECONDS`).
 
 Each poll of one publisher is sync/poll.py's; the sync/__init__.py docstring maps the rest.
 """
@@ -40,6 +43,7 @@ from slotlinks.discovery.sync.fetcher import make_client
 from slotlinks.discovery.sync.leases import Leases
 from slotlinks.discovery.sync.poll import DEFAULT_DEADLINE_SECONDS, poll_publisher
 from slotlinks.discovery.sync.result import SyncResult
+from slotlinks.discovery.sync.upkeep import upkeep
 from slotlinks.errors import LeaseLost
 
 __all__ = ["DEFAULT_DEADLINE_SECONDS", "SyncEngine"]
@@ -47,6 +51,8 @@ __all__ = ["DEFAULT_DEADLINE_SECONDS", "SyncEngine"]
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 3600
+ANALYZE_EVERY_SECONDS = 60
+VACUUM_EVERY_SECONDS = 600
 
 
 class SyncEngine:
@@ -62,6 +68,10 @@ class SyncEngine:
         self._loads = LoadWriter(store)
         self.leases = Leases(store, settings.sync_lease_seconds)
         self._pruned_ms: int | None = None
+        # Since the last upkeep: loaded anything; replaced a generation (its rows are dead, to vacuum).
+        self._loaded = self._replaced = False
+        self._analyzed_ms: int | None = None
+        self._vacuumed_ms: int | None = None
 
     async def sync_once(
         self,
@@ -99,6 +109,7 @@ class SyncEngine:
             if own:
                 await http.aclose()
         await asyncio.to_thread(self._prune_referrals)
+        await asyncio.to_thread(self._upkeep)
         return sorted(results, key=lambda r: r.publisher_id)
 
     async def run_forever(
@@ -123,6 +134,7 @@ class SyncEngine:
                     # Ask portals what became of recent referrals, so results and badges stay true.
                     await self._refresh_outcomes()
                     await asyncio.to_thread(self._prune_referrals)
+                    await asyncio.to_thread(self._upkeep)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), tick_seconds)
             finally:
@@ -148,6 +160,8 @@ class SyncEngine:
         keeper = asyncio.create_task(self._keep_lease(publisher_id, poll))
         try:
             result = await poll
+            self._loaded = self._loaded or result.outcome in ("full", "incremental")
+            self._replaced = self._replaced or (result.outcome == "full" and int(pub.generation) > 0)
             if self.on_change is not None and (result.counts.added or result.counts.changed):
                 self.on_change(publisher_id)
             return result
@@ -183,6 +197,24 @@ class SyncEngine:
             self.leases.release(publisher_id)
         except Exception:  # the lease lapses by itself
             log.exception("could not release the lease on publisher %s", publisher_id)
+
+    def _upkeep(self) -> None:
+        now = self.store.now_ms()
+
+        def due(last_ms: int | None, every_seconds: int) -> bool:
+            return last_ms is None or now - last_ms >= 1000 * every_seconds
+
+        vacuum = self._replaced and due(self._vacuumed_ms, VACUUM_EVERY_SECONDS)
+        if not vacuum and not (self._loaded and due(self._analyzed_ms, ANALYZE_EVERY_SECONDS)):
+            return
+        self._loaded, self._analyzed_ms = False, now
+        if vacuum:
+            self._replaced, self._vacuumed_ms = False, now
+        try:
+            for statement in upkeep(self.store, vacuum=vacuum):
+                log.info("upkeep: %s", statement)
+        except Exception:  # the store's trouble must never stop polling; autovacuum may still do it
+            log.exception("could not analyze or vacuum the feed tables")
 
     def _prune_referrals(self) -> None:
         now = self.store.now_ms()

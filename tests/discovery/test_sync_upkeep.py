@@ -1,0 +1,60 @@
+"""After loads the sync engine keeps PostgreSQL's statistics and space of the feed tables up
+(sync/upkeep.py): ANALYZE after a first load, VACUUM (ANALYZE) once a reload left a generation's rows
+dead; never statistics on `generation` (migration 0012). `last_analyze` and `last_vacuum` are set
+only by these commands run by hand, not by autovacuum (which sets `last_autoanalyze` and
+`last_autovacuum`), so the test holds wherever autovacuum is on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text, update
+
+from slotlinks.config import Settings
+from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.store import DiscoveryStore, open_store
+from slotlinks.discovery.sync.upkeep import FEED_TABLES
+from tests.discovery.conftest import sync
+
+
+def _maintained(store: DiscoveryStore) -> dict[str, Any]:
+    query = text(
+        "SELECT relname, last_analyze IS NOT NULL AS analyzed, last_vacuum IS NOT NULL AS vacuumed "
+        "FROM pg_stat_user_tables WHERE schemaname = current_schema()"
+    )
+    with store.engine.connect() as conn:
+        return {row.relname: (row.analyzed, row.vacuumed) for row in conn.execute(query)}
+
+
+def _analyzed_columns(store: DiscoveryStore, table: str) -> set[str]:
+    query = text("SELECT attname FROM pg_stats WHERE schemaname = current_schema() AND tablename = :t")
+    with store.engine.connect() as conn:
+        return set(conn.execute(query, {"t": table}).scalars())
+
+
+@pytest.mark.postgres
+def test_a_load_analyzes_the_feed_tables_and_a_reload_vacuums_them(
+    pg_url: str, settings: Settings, corpus: dict[str, str]
+) -> None:
+    store = open_store(pg_url)
+    try:
+        publisher = registry.add_publisher(store, url=corpus["smart-examples"], name="SMART examples")
+        assert {name: _maintained(store)[name] for name in FEED_TABLES} == dict.fromkeys(FEED_TABLES, (False, False))
+
+        assert sync(store, settings)[publisher.id].outcome == "full"
+        assert {name: _maintained(store)[name] for name in FEED_TABLES} == dict.fromkeys(FEED_TABLES, (True, False))
+        # Analyzed, but `generation` has no statistics (migration 0012): they would describe this
+        # generation only, and the next load's new one would be planned as if it held one row.
+        assert _analyzed_columns(store, "feed_slot") >= {"publisher_id", "source_id", "start_ms"}
+        assert "generation" not in set().union(*(_analyzed_columns(store, name) for name in FEED_TABLES))
+
+        # The same data again as a full load (no `_since`, no validators): a new generation replaces
+        # the first, whose rows are now dead.
+        with store.write() as conn:
+            conn.execute(update(t.publisher).values(transaction_time=None, etag=None, last_modified=None))
+        assert sync(store, settings)[publisher.id].outcome == "full"
+        assert {name: _maintained(store)[name] for name in FEED_TABLES} == dict.fromkeys(FEED_TABLES, (True, True))
+    finally:
+        store.dispose()
