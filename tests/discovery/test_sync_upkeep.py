@@ -1,6 +1,7 @@
 """After loads the sync engine keeps PostgreSQL's statistics and space of the feed tables up
 (sync/upkeep.py): ANALYZE after a first load, VACUUM (ANALYZE) once a reload left a generation's rows
-dead; never statistics on `generation` (migration 0012). `last_analyze` and `last_vacuum` are set
+dead (the partitioned `feed_slot` drops a replaced generation whole instead: analyzed only); never
+statistics on `generation` (migration 0014). `last_analyze` and `last_vacuum` are set
 only by these commands run by hand, not by autovacuum (which sets `last_autoanalyze` and
 `last_autovacuum`), so the test holds wherever autovacuum is on."""
 
@@ -45,7 +46,7 @@ def test_a_load_analyzes_the_feed_tables_and_a_reload_vacuums_them(
 
         assert sync(store, settings)[publisher.id].outcome == "full"
         assert {name: _maintained(store)[name] for name in FEED_TABLES} == dict.fromkeys(FEED_TABLES, (True, False))
-        # Analyzed, but `generation` has no statistics (migration 0012): they would describe this
+        # Analyzed, but `generation` has no statistics (migration 0014): they would describe this
         # generation only, and the next load's new one would be planned as if it held one row.
         assert _analyzed_columns(store, "feed_slot") >= {"publisher_id", "source_id", "start_ms"}
         assert "generation" not in set().union(*(_analyzed_columns(store, name) for name in FEED_TABLES))
@@ -55,6 +56,15 @@ def test_a_load_analyzes_the_feed_tables_and_a_reload_vacuums_them(
         with store.write() as conn:
             conn.execute(update(t.publisher).values(transaction_time=None, etag=None, last_modified=None))
         assert sync(store, settings)[publisher.id].outcome == "full"
-        assert {name: _maintained(store)[name] for name in FEED_TABLES} == dict.fromkeys(FEED_TABLES, (True, True))
+        vacuumed = dict.fromkeys(FEED_TABLES, (True, True)) | {"feed_slot": (True, False)}
+        assert {name: _maintained(store)[name] for name in FEED_TABLES} == vacuumed
+        with store.read() as conn:
+            slot_tables = conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables "
+                    "WHERE schemaname = current_schema() AND tablename LIKE 'feed_slot_p%'"
+                )
+            ).scalars()
+            assert list(slot_tables) == [f"feed_slot_p{publisher.id}_g2"], "the replaced generation's partition dropped"
     finally:
         store.dispose()

@@ -10,11 +10,15 @@ after three reloads). So the engine runs `upkeep` after loads: ANALYZE of each f
 a full load replaced a generation, VACUUM (ANALYZE), so the next loads reuse the space. SKIP_LOCKED
 leaves a table another worker is already vacuuming or analyzing to it. SQLite needs neither: these
 plans do not hang on its statistics, and it reuses freed pages itself. ANALYZE gathers nothing on
-`generation` (migration 0012): statistics that know only the generations present would make the
-planner take the next load's new one for a single row.
+`generation` (migration 0014): statistics that know only the generations present would make the
+planner take the next load's new one for a single row. The partitioned `feed_slot` (migration 0013)
+is only analyzed: a reload drops its stale generation's partition whole, leaving nothing to vacuum,
+and autovacuum never analyzes a partitioned table itself.
 """
 
 from __future__ import annotations
+
+from sqlalchemy import text
 
 from slotlinks.discovery.ingest.generation import TABLES
 from slotlinks.discovery.store.store import DiscoveryStore
@@ -30,11 +34,22 @@ def upkeep(store: DiscoveryStore, *, vacuum: bool) -> list[str]:
     returns the statements run."""
     if store.engine.dialect.name != "postgresql":
         return []
-    command = "VACUUM (ANALYZE, SKIP_LOCKED)" if vacuum else "ANALYZE (SKIP_LOCKED)"
     quote = store.engine.dialect.identifier_preparer.quote
-    statements = [f"{command} {quote(name)}" for name in FEED_TABLES]
     # VACUUM cannot run inside a transaction block.
     with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        partitioned = set(
+            conn.execute(
+                text(
+                    "SELECT relname FROM pg_class WHERE relkind = 'p' AND relnamespace = "
+                    "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+                )
+            ).scalars()
+        )
+        statements = [
+            f"{'VACUUM (ANALYZE, SKIP_LOCKED)' if vacuum and name not in partitioned else 'ANALYZE (SKIP_LOCKED)'} "
+            f"{quote(name)}"
+            for name in FEED_TABLES
+        ]
         for statement in statements:
             conn.exec_driver_sql(statement)
     return statements
