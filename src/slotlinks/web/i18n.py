@@ -65,6 +65,8 @@ _RANGE = re.compile(r"^\s*([A-Za-z]{1,8}|\*)(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*
 # Each language's name in itself, for the switch ("Español" reads the same to whoever looks for it).
 _NAMES = {"en": "English", "es": "Español"}
 
+_SHARED = "slotlinks.web"  # the package of the shared partials, whose catalogue backs every other
+
 _LANGUAGE: ContextVar[str] = ContextVar("page_language", default=DEFAULT_LANGUAGE)
 # The request's own path and query (never its Host), for the switch's links back to the same page.
 _PAGE: ContextVar[tuple[str, str, str, frozenset[str] | None]] = ContextVar(
@@ -208,7 +210,16 @@ def install_language(app: FastAPI, *, secure: bool = False, keep: frozenset[str]
 
 @cache
 def translations(package: str, code: str) -> gettext_module.NullTranslations:
-    """`package`'s catalogue for language `code`: every `.po` of its folder, merged; none for English."""
+    """`package`'s catalogue for language `code`: every `.po` of its folder, merged; none for English.
+    What the shared partials and `timetext` say is translated once, in the shared catalogue
+    (`slotlinks.web`), which backs every other."""
+    own = _catalogue(package, code)
+    if package != _SHARED:
+        own.add_fallback(translations(_SHARED, code))
+    return own
+
+
+def _catalogue(package: str, code: str) -> gettext_module.NullTranslations:
     merged: gettext_module.NullTranslations = gettext_module.NullTranslations()
     if code == DEFAULT_LANGUAGE:
         return merged

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 
 from slotlinks.web import timetext
 from slotlinks.web.i18n import current_language, language_switch, translations
@@ -59,7 +59,8 @@ def page_templates(package: str) -> Environment:
     language (`web.i18n`): `{% trans %}` and `_()` read `package`'s catalogue; the time filters
     are `web.timetext`'s; `page_lang()` is the `<html lang>`, `language_switch()` the switch's links."""
     env = Environment(
-        loader=PackageLoader(package, "templates"),
+        # The package's own templates, then the partials every server shares (the language switch).
+        loader=ChoiceLoader([PackageLoader(package, "templates"), PackageLoader("slotlinks.web", "templates")]),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -22,7 +22,7 @@ from slotlinks.discovery.alerts.matcher import Match
 from slotlinks.discovery.alerts.store import UNCONFIRMED_DAYS
 from slotlinks.web.i18n import current_language, gettext_for
 
-__all__ = ["cadence", "compose", "confirmation_message", "describe", "end_date", "matches_message"]
+__all__ = ["closing", "compose", "confirmation_message", "describe", "end_date", "matches_message"]
 
 _ = gettext_for("slotlinks.discovery")
 
@@ -115,14 +115,19 @@ def _line(number: int, match: Match) -> str:
     return "\n".join(lines)
 
 
-def cadence(period_minutes: int) -> str:
-    """How often a patient hears from an alert, as the messages' closing lines say it."""
+def closing(*, ends_line: str, unsubscribe: str, period_minutes: int) -> str:
+    """The lines that close every message with news: times go quickly, how often the patient hears
+    from it, when it ends (`ends_line`), and the link to stop it."""
     if period_minutes >= 1:
-        return _(
+        cadence = _(
             "You get at most one message every %(minutes)s minutes, and never the same time twice.",
             minutes=period_minutes,
         )
-    return _("You never get the same time twice.")
+    else:
+        cadence = _("You never get the same time twice.")
+    times_go = _("Times go quickly. If one is taken when you follow its link, the page offers others.")
+    stop = _("To stop these messages now: %(link)s", link=unsubscribe)
+    return f"{times_go}\n{cadence}\n\n{ends_line}\n{stop}\n"
 
 
 def matches_message(
@@ -148,14 +153,11 @@ def matches_message(
         + "\n\n"
         + "\n\n".join(_line(i, m) for i, m in enumerate(matches, start=1))
         + "\n\n"
-        + _("Times go quickly. If one is taken when you follow its link, the page offers others.")
-        + "\n"
-        + cadence(period_minutes)
-        + "\n\n"
-        + _("This alert ends on %(ends)s.", ends=ends)
-        + "\n"
-        + _("To stop these messages now: %(link)s", link=unsubscribe)
-        + "\n"
+        + closing(
+            ends_line=_("This alert ends on %(ends)s.", ends=ends),
+            unsubscribe=unsubscribe,
+            period_minutes=period_minutes,
+        )
     )
     subject = (
         _("1 new appointment time: %(search)s", search=search)

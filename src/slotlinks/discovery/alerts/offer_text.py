@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 
 from slotlinks.discovery.alerts.matcher import Match
-from slotlinks.discovery.alerts.messages import cadence, compose
+from slotlinks.discovery.alerts.messages import closing, compose
 from slotlinks.discovery.alerts.store import UNCONFIRMED_DAYS
 from slotlinks.web.i18n import N_, gettext_for
 from slotlinks.web.timetext import in_zone, moment_text
@@ -129,13 +129,10 @@ def earlier_message(
         + " "
         + _("Booking a time above does not cancel it for you.")
         + "\n\n"
-        + _("Times go quickly. If one is taken when you follow its link, the page offers others.")
-        + "\n"
-        + cadence(period_minutes)
-        + "\n\n"
-        + _("This offer ends on %(ends)s at the latest, or when the appointment is cancelled.", ends=ends)
-        + "\n"
-        + _("To stop these messages now: %(link)s", link=unsubscribe)
-        + "\n"
+        + closing(
+            ends_line=_("This offer ends on %(ends)s at the latest, or when the appointment is cancelled.", ends=ends),
+            unsubscribe=unsubscribe,
+            period_minutes=period_minutes,
+        )
     )
     return compose(sender=sender, to=to, subject=opened[:150], body=body, unsubscribe=unsubscribe)
