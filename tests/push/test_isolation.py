@@ -51,7 +51,9 @@ def test_heartbeats_arrive_at_the_period(rig: Rig) -> None:
     wait_for(lambda: len(rig.receiver.of("heartbeat")) >= 3, timeout=6, what="three heartbeats")
     beats = rig.receiver.of("heartbeat")
     gaps = [later.at - earlier.at for earlier, later in pairwise(beats)]
-    assert all(0.8 < gap < 1.6 for gap in gaps), gaps
+    # At the period, none skipped (a skipped beat is a gap of two periods); a busy test machine may
+    # delay one beat by a fraction of a period.
+    assert all(0.8 < gap < 2.0 for gap in gaps), gaps
     check_notification(beats[0], rig, sub_id, kind="heartbeat")
     assert beats[0].status["status"]["valueCode"] == "active"
     # Events count, heartbeats do not.

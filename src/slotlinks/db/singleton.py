@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import weakref
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
@@ -40,6 +41,7 @@ class Singleton:
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._fd: int | None = None
+        self._closer: weakref.finalize[..., Singleton] | None = None
 
     def held(self) -> bool:
         """Whether this process holds the work now, taking it when it is free. A blocking call (a
@@ -52,13 +54,13 @@ class Singleton:
     def release(self) -> None:
         """Hands the work back (a process stopping cleanly), so another takes it at once."""
         with self._lock:
-            if self._conn is not None:
-                with contextlib.suppress(Exception):
-                    self._conn.close()  # ending the session frees its advisory locks
-                self._conn = None
-            if self._fd is not None:
-                os.close(self._fd)  # closing the only descriptor frees the flock
-                self._fd = None
+            # Ending the session frees its advisory locks; closing the only descriptor frees the flock.
+            # The closer runs once: it never closes a descriptor number the process has reused since.
+            if self._closer is not None:
+                self._closer()
+                self._closer = None
+            self._conn = None
+            self._fd = None
 
     def _advisory_held(self) -> bool:
         if self._conn is not None:
@@ -66,8 +68,9 @@ class Singleton:
                 self._conn.execute(text("SELECT 1"))
                 return True
             except Exception:  # the session is gone, and the lock with it
-                with contextlib.suppress(Exception):
-                    self._conn.close()
+                if self._closer is not None:
+                    self._closer()
+                    self._closer = None
                 self._conn = None
         conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
@@ -77,9 +80,11 @@ class Singleton:
             raise
         if got:
             # Out of the pool: closing it must end the session (and free the lock), not lend the
-            # session, lock and all, to the next borrower.
+            # session, lock and all, to the next borrower. Closed with its holder, should that be
+            # dropped without `release` (an app torn down without its shutdown).
             conn.detach()
             self._conn = conn
+            self._closer = weakref.finalize(self, _close_quietly, conn)
         else:
             conn.close()
         return got
@@ -96,4 +101,15 @@ class Singleton:
             os.close(fd)
             return False
         self._fd = fd
+        self._closer = weakref.finalize(self, _close_fd_quietly, fd)
         return True
+
+
+def _close_quietly(conn: Connection) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+def _close_fd_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)

@@ -211,6 +211,7 @@ class Deliverer:
     ) -> None:
         self.outbox = outbox
         self.singleton = singleton
+        self._held, self._checked_until = False, 0.0
         self.base_url = base_url.rstrip("/")
         self.clock = clock
         self.policy = policy or DeliveryPolicy()
@@ -242,8 +243,18 @@ class Deliverer:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
 
+    async def _holds_singleton(self) -> bool:
+        """Whether this process delivers: asked of the singleton at most once a second (a tick may be
+        far more often, and the question costs a round trip on PostgreSQL)."""
+        if self.singleton is None:
+            return True
+        if time.monotonic() >= self._checked_until:
+            self._held = bool(await self.call(self.singleton.held))
+            self._checked_until = time.monotonic() + 1.0
+        return self._held
+
     async def _tick(self) -> None:
-        if self.singleton is not None and not await self.call(self.singleton.held):
+        if not await self._holds_singleton():
             await self._stop_workers()  # another process delivers (or took over from this one)
             return
         at = now_ms(self.clock)
