@@ -13,12 +13,13 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from slotlinks.discovery.ingest.generation import TABLES, row_for
 from slotlinks.discovery.ingest.resolve import ChangeCounts, resolve_generation
+from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource, Slot
 
 __all__ = ["GONE_SLOT_STATUSES", "Spool", "apply_incremental"]
@@ -59,27 +60,83 @@ def apply_incremental(
     """Apply a `_since` load to the current generation (call inside one write transaction).
 
     A Slot replaces the row with the same (id, start); `busy-unavailable` or `entered-in-error`
-    remove it. Other resources replace the row with the same id, kept whatever their status.
+    remove it. Other resources replace the row with the same id, kept whatever their status. When an
+    answer lists one Slot more than once, the last one counts.
+
+    Slots, nearly all of an answer, are applied together (`_apply_slots`): their current rows read a
+    few hundred ids per query, then one statement each for the removed, the changed and the new,
+    run for many rows at once. A statement per Slot made a 1 % change cost as much as a full load
+    on PostgreSQL, where each is a round trip to the server.
     """
     counts = ChangeCounts()
+    slots: dict[tuple[str, int], dict[str, Any] | None] = {}  # (id, start) -> row, or None: remove
     for resource, raw in items:
-        rtype = type(resource).__name__
-        table = TABLES[rtype]
         row = row_for(resource, raw, publisher_id=publisher_id, generation=generation, now_ms=now_ms)
-        key = [table.c.publisher_id == publisher_id, table.c.generation == generation, table.c.source_id == resource.id]
         if isinstance(resource, Slot):
-            key.append(table.c.start_ms == row["start_ms"])
-            if resource.status in GONE_SLOT_STATUSES:
-                counts.removed += conn.execute(delete(table).where(*key)).rowcount or 0
-                continue
-            row["schedule_pk"] = None
-        current = conn.execute(select(table.c.resource).where(*key).limit(1)).first()
+            key = (resource.id, row["start_ms"])
+            slots.pop(key, None)  # the last mention of a Slot counts
+            slots[key] = None if resource.status in GONE_SLOT_STATUSES else {**row, "schedule_pk": None}
+            continue
+        table = TABLES[type(resource).__name__]
+        where = (
+            table.c.publisher_id == publisher_id,
+            table.c.generation == generation,
+            table.c.source_id == resource.id,
+        )
+        current = conn.execute(select(table.c.resource).where(*where).limit(1)).first()
         if current is None:
             conn.execute(table.insert().values(**row))
             counts.added += 1
         elif current.resource != row["resource"]:
-            conn.execute(update(table).where(*key).values(**row))
+            conn.execute(update(table).where(*where).values(**row))
             counts.changed += 1
+    counts += _apply_slots(conn, publisher_id, generation, slots)
     if counts.added or counts.changed:  # removals alone leave every reference as it was
         resolve_generation(conn, publisher_id, generation, only_unresolved=True)
     return counts
+
+
+#: Slot ids per query that reads the stored rows of an incremental load's Slots.
+_IDS_PER_QUERY = 500
+
+
+def _apply_slots(
+    conn: Connection, publisher_id: int, generation: int, slots: dict[tuple[str, int], dict[str, Any] | None]
+) -> ChangeCounts:
+    """Remove, replace or add the Slots of an incremental load (by (id, start): a row, or None to remove)."""
+    s = t.slot.c
+    stored: dict[tuple[str, int], list[str]] = {}  # (id, start) -> the resources stored under it
+    ids = sorted({source_id for source_id, _ in slots})
+    for i in range(0, len(ids), _IDS_PER_QUERY):
+        query = select(s.source_id, s.start_ms, s.resource).where(
+            s.publisher_id == publisher_id, s.generation == generation, s.source_id.in_(ids[i : i + _IDS_PER_QUERY])
+        )
+        for source_id, start_ms, resource in conn.execute(query):
+            if (source_id, start_ms) in slots:
+                stored.setdefault((source_id, start_ms), []).append(resource)
+    gone = [key for key, row in slots.items() if row is None and key in stored]
+    changed = [
+        row for key, row in slots.items() if row is not None and key in stored and stored[key][0] != row["resource"]
+    ]
+    added = [row for key, row in slots.items() if row is not None and key not in stored]
+    keyed = (
+        s.publisher_id == publisher_id,
+        s.generation == generation,
+        s.source_id == bindparam("key_id"),
+        s.start_ms == bindparam("key_start"),
+    )
+    if gone:
+        conn.execute(delete(t.slot).where(*keyed), [{"key_id": i, "key_start": start} for i, start in gone])
+    if changed:
+        columns = list(changed[0])
+        statement = update(t.slot).where(*keyed).values({c: bindparam(f"new_{c}") for c in columns})
+        conn.execute(
+            statement,
+            [
+                {"key_id": r["source_id"], "key_start": r["start_ms"], **{f"new_{c}": r[c] for c in columns}}
+                for r in changed
+            ],
+        )
+    if added:
+        conn.execute(t.slot.insert(), added)
+    return ChangeCounts(added=len(added), changed=len(changed), removed=sum(len(stored[key]) for key in gone))

@@ -286,7 +286,9 @@ class _Poll:
             await self._keep_since_validators()
 
             def apply() -> ChangeCounts:
-                with store.write() as conn:
+                # In turn with the other loads' writes: on SQLite, twenty publishers' applies waiting
+                # on the database's lock slept in growing steps for most of an incremental round.
+                with self.loads.transaction() as conn:
                     self.guard(conn)
                     counts = apply_incremental(conn, pub.id, pub.generation, spool, store.now_ms())
                     conn.execute(update(t.publisher).where(t.publisher.c.id == pub.id).values(**self.state))
