@@ -85,8 +85,14 @@ def test_an_apps_alerts_are_due_at_once_and_go_with_the_app(store: DiscoveryStor
     _add(store, "by-mail", confirmed=False)
     with store.write() as conn:
         for alert_id in ("app-1", "app-2"):
-            alerts.insert_app_alert(
-                conn, alert_id=alert_id, app="maker", criteria="{}", created_ms=now, expires_ms=now + 30 * DAY
+            alerts.insert_alert(
+                conn,
+                alert_id=alert_id,
+                app="maker",
+                criteria="{}",
+                created_ms=now,
+                confirmed_ms=now,
+                expires_ms=now + 30 * DAY,
             )
         alerts.record_sent(conn, "app-1", [(1, "slot-a", now)], now)
     assert _ids(store, now) == ["app-2"]  # no confirmation step; app-1 waits out its period
@@ -98,3 +104,14 @@ def test_an_apps_alerts_are_due_at_once_and_go_with_the_app(store: DiscoveryStor
         assert alerts.remove_for_app(conn, "maker") == 2
         assert conn.execute(select(func.count()).select_from(t.alert_announced)).scalar_one() == 0
         assert [row.id for row in conn.execute(select(t.alert.c.id))] == ["by-mail"]
+
+
+@pytest.mark.parametrize("to", [{}, {"email": "a@example.com", "app": "maker"}], ids=["neither", "both"])
+def test_an_alert_goes_to_an_address_or_an_app_never_neither_nor_both(
+    store: DiscoveryStore, to: dict[str, str]
+) -> None:
+    now = store.now_ms()
+    with store.write() as conn, pytest.raises(ValueError, match="exactly one"):
+        alerts.insert_alert(conn, alert_id="nowhere", criteria="{}", created_ms=now, expires_ms=now + DAY, **to)
+    with store.read() as conn:
+        assert alerts.get(conn, "nowhere") is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -103,17 +104,39 @@ def _free_slots(provider: RunningProvider, *, questions: bool, service: str | No
     return found
 
 
-def _context(new_context: Callable[..., Any], size: str, lang: str, **options: Any) -> Any:
+def _context(new_context: Callable[..., Any], size: str) -> Page:
     width, height = SIZES[size]
-    page = new_context(**options).new_page()
+    page: Page = new_context().new_page()
     page.set_viewport_size({"width": width, "height": height})
     return page
 
 
-def _first(page: Page, url: str, lang: str) -> None:
-    """Opens the first page in `lang` as a patient would: through the language switch's `?lang=`,
-    which the portal then remembers for the pages that follow."""
-    page.goto(f"{url}?lang={lang}")
+@dataclass(frozen=True)
+class Patient:
+    """One case's patients: each a fresh browser at the case's size, speaking its language."""
+
+    new_context: Callable[..., Any]
+    size: str
+    lang: str
+
+    def slots(
+        self, provider: RunningProvider, *, questions: bool, service: str | None = None, count: int = 1
+    ) -> list[str]:
+        """`count` free slots of this case's own (`_free_slots`), so no two cases meet each other's."""
+        first = count * CASES.index((self.size, self.lang))
+        return _free_slots(provider, questions=questions, service=service)[first : first + count]
+
+    def opens(self, provider: RunningProvider, slot_id: str) -> Page:
+        """A new patient's browser opening the slot's booking page as a patient would: through the
+        language switch's `?lang=`, which the portal then remembers for the pages that follow."""
+        page = _context(self.new_context, self.size)
+        page.goto(f"{provider.origin}/book/{slot_id}?lang={self.lang}")
+        return page
+
+
+@pytest.fixture
+def patient(new_context: Callable[..., Any], size: str, lang: str) -> Patient:
+    return Patient(new_context, size, lang)
 
 
 def _check(page: Page, shot: Shots, step: str, lang: str, provider: RunningProvider | None = None) -> None:
@@ -143,14 +166,11 @@ def _check(page: Page, shot: Shots, step: str, lang: str, provider: RunningProvi
 
 
 @pytest.mark.parametrize(("size", "lang"), CASES)
-def test_a_patient_books_and_cancels(
-    new_context: Callable[..., Any], world: World, shot: Shots, size: str, lang: str
-) -> None:
+def test_a_patient_books_and_cancels(patient: Patient, world: World, shot: Shots, size: str, lang: str) -> None:
     words = WORDS[lang]
     provider = world.providers[0]
-    slot_id = _free_slots(provider, questions=False)[CASES.index((size, lang))]
-    page = _context(new_context, size, lang)
-    _first(page, f"{provider.origin}/book/{slot_id}", lang)
+    (slot_id,) = patient.slots(provider, questions=False)
+    page = patient.opens(provider, slot_id)
     expect(page.get_by_role("button", name=words["continue"])).to_be_visible()
     _check(page, shot, "landing", lang, provider)
     page.get_by_role("button", name=words["continue"]).click()
@@ -181,21 +201,16 @@ def test_a_patient_books_and_cancels(
 
 
 @pytest.mark.parametrize(("size", "lang"), CASES)
-def test_the_pages_that_do_not_book(
-    new_context: Callable[..., Any], world: World, shot: Shots, size: str, lang: str
-) -> None:
+def test_the_pages_that_do_not_book(patient: Patient, world: World, shot: Shots, size: str, lang: str) -> None:
     words = WORDS[lang]
     provider = world.providers[1]
-    free = _free_slots(provider, questions=False)
-    held_slot, released_slot = free[2 * CASES.index((size, lang))], free[2 * CASES.index((size, lang)) + 1]
-    holder = _context(new_context, size, lang)
-    _first(holder, f"{provider.origin}/book/{held_slot}", lang)
+    held_slot, released_slot = patient.slots(provider, questions=False, count=2)
+    holder = patient.opens(provider, held_slot)
     holder.get_by_role("button", name=words["continue"]).click()
     expect(holder.get_by_role("button", name=words["book"])).to_be_visible()
     hold_url = holder.url
 
-    other = _context(new_context, size, lang)
-    _first(other, f"{provider.origin}/book/{held_slot}", lang)
+    other = patient.opens(provider, held_slot)
     expect(other.get_by_role("heading", name=words["unavailable"], level=1)).to_be_visible()
     expect(other.locator("ul.times a").first).to_be_visible()
     expect(other.locator("ul.times a").first).to_have_text(re.compile(r"\d:\d\d\s?[AaPp]\.?\s?[Mm]\.? [A-Z]{2,4}$"))
@@ -216,13 +231,12 @@ def test_the_pages_that_do_not_book(
 
 @pytest.mark.parametrize(("size", "lang"), CASES)
 def test_the_deciding_questions_in_the_patients_language(
-    new_context: Callable[..., Any], world: World, shot: Shots, size: str, lang: str
+    patient: Patient, world: World, shot: Shots, size: str, lang: str
 ) -> None:
     words = WORDS[lang]
     provider = world.providers[0]
-    slot_id = _free_slots(provider, questions=True, service="Neurology")[CASES.index((size, lang))]
-    page = _context(new_context, size, lang)
-    _first(page, f"{provider.origin}/book/{slot_id}", lang)
+    (slot_id,) = patient.slots(provider, questions=True, service="Neurology")
+    page = patient.opens(provider, slot_id)
     page.get_by_role("button", name=words["continue"]).click()
     expect(page.get_by_role("heading", name=words["first"], level=1)).to_be_visible()
     referral = page.get_by_role("group", name=re.compile("referral" if lang == "en" else "remisión"))
@@ -250,7 +264,7 @@ def test_the_staff_pages(new_context: Callable[..., Any], world: World, shot: Sh
     with Browser(provider.origin) as patient:  # a booking in the list, with its cancel button
         patient.land_and_hold(_free_slots(provider, questions=False)[-1 - list(SIZES).index(size)])
         assert "You're booked" in patient.submit(action="book", **PATIENT).text
-    page = _context(new_context, size, "en")
+    page = _context(new_context, size)
     page.goto(f"{provider.origin}/staff/")
     expect(page.get_by_role("heading", name="Staff sign-in", level=1)).to_be_visible()
     _check(page, shot, "staff-login", "en")

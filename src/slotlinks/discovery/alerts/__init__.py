@@ -20,7 +20,7 @@ opt-in), and one message within seconds of a matching time opening at any publis
 - `earlier`: Earlier-time offers: an alert bound to a booked referral, whose news are times before the
   booked one at the same place for the same service, ending when the booking is cancelled.
 - `offer_routes`: `POST /alerts/earlier`, the "Tell me if an earlier time opens" form on "my referrals".
-- `offer_text`: The earlier-time offer's words: its two messages and what its pages say.
+- `offer_text`: The earlier-time offer's words: its confirmation, its news and what its pages say.
 
 The app factory builds the `AlertWorker` and wires its `wake` to the sync engine's `on_change` and the
 push manager's `on_applied`, so polling and push both reach it.

@@ -156,12 +156,13 @@ def create_app_alert(*, store: DiscoveryStore, settings: Settings, app: str, val
         alerts.purge(conn, now_ms)
         if alerts.count_for_app(conn, app) >= most:
             raise Conflict(f"this app already has {most} alerts, the most one app may have; delete some first")
-        alerts.insert_app_alert(
+        alerts.insert_alert(
             conn,
             alert_id=alert_id,
             app=app,
             criteria=orjson.dumps(criteria).decode(),
             created_ms=now_ms,
+            confirmed_ms=now_ms,  # active at once: the app owns its user's consent
             expires_ms=expires_ms,
         )
     return AppAlert(alert_id, expires_ms)

@@ -5,11 +5,15 @@ Every message carries the alert's unsubscribe link in its body and as RFC 8058 o
 unsubscribe headers (`List-Unsubscribe` with that https/http URL, `List-Unsubscribe-Post:
 List-Unsubscribe=One-Click`), and says when the alert ends. `Auto-Submitted: auto-generated`
 (RFC 3834) keeps vacation responders from answering.
+
+Every message with news, an alert's or an earlier-time offer's (whose words are in offer_text.py),
+is laid out by `news_message`: the kind's `News` says what differs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -22,7 +26,7 @@ from slotlinks.discovery.alerts.matcher import Match
 from slotlinks.discovery.alerts.store import UNCONFIRMED_DAYS
 from slotlinks.web.i18n import current_language, gettext_for
 
-__all__ = ["closing", "compose", "confirmation_message", "describe", "end_date", "matches_message"]
+__all__ = ["News", "alert_news", "compose", "confirmation_message", "describe", "end_date", "news_message"]
 
 _ = gettext_for("slotlinks.discovery")
 
@@ -102,20 +106,16 @@ def confirmation_message(
     return compose(sender=sender, to=to, subject=subject, body=body, unsubscribe=unsubscribe)
 
 
-def _line(number: int, match: Match) -> str:
+def _where(number: int, match: Match) -> str:
     where = ", ".join(part for part in (match.location, match.place) if part)
     if match.distance_miles is not None:
         where += " " + _(
             "(%(miles)s miles)", miles=format_decimal(round(match.distance_miles, 1), locale=current_language())
         )
-    lines = [_("%(number)s. %(when)s at %(where)s", number=number, when=match.when, where=where)]
-    if match.service:
-        lines.append(f"   {match.service}")
-    lines.append("   " + _("Book: %(link)s", link=match.link))
-    return "\n".join(lines)
+    return _("%(number)s. %(when)s at %(where)s", number=number, when=match.when, where=where)
 
 
-def closing(*, ends_line: str, unsubscribe: str, period_minutes: int) -> str:
+def _closing(*, ends_line: str, unsubscribe: str, period_minutes: int) -> str:
     """The lines that close every message with news: times go quickly, how often the patient hears
     from it, when it ends (`ends_line`), and the link to stop it."""
     if period_minutes >= 1:
@@ -130,38 +130,46 @@ def closing(*, ends_line: str, unsubscribe: str, period_minutes: int) -> str:
     return f"{times_go}\n{cadence}\n\n{ends_line}\n{stop}\n"
 
 
-def matches_message(
-    *,
-    sender: str,
-    to: str,
-    criteria: Mapping[str, str],
-    matches: Sequence[Match],
-    unsubscribe: str,
-    ends: str,
-    period_minutes: int,
+@dataclass(frozen=True, slots=True)
+class News:
+    """What one kind of message with news says in its own words (an alert's, an earlier-time
+    offer's); `news_message` lays them out around the times, the same for every kind."""
+
+    subject: str
+    opening: str
+    #: Each time's first line, from its number in the message; its service and link follow.
+    heading: Callable[[int, Match], str]
+    ends_line: str
+    #: A paragraph between the times and the closing lines, if the kind has one.
+    aside: str = ""
+
+
+def news_message(
+    *, sender: str, to: str, news: News, matches: Sequence[Match], unsubscribe: str, period_minutes: int
 ) -> EmailMessage:
-    """One message with the best new times of one alert."""
-    count = len(matches)
+    """One message with `matches`, the new times of one alert, in the words of `news`."""
+    entries = []
+    for number, match in enumerate(matches, start=1):
+        lines = [news.heading(number, match)]
+        if match.service:
+            lines.append(f"   {match.service}")
+        lines.append("   " + _("Book: %(link)s", link=match.link))
+        entries.append("\n".join(lines))
+    aside = f"{news.aside}\n\n" if news.aside else ""
+    ending = _closing(ends_line=news.ends_line, unsubscribe=unsubscribe, period_minutes=period_minutes)
+    body = news.opening + "\n\n" + "\n\n".join(entries) + "\n\n" + aside + ending
+    return compose(sender=sender, to=to, subject=news.subject[:150], body=body, unsubscribe=unsubscribe)
+
+
+def alert_news(*, criteria: Mapping[str, str], count: int, ends: str) -> News:
+    """The words of an alert's message with `count` new times (`ends`: its last day, `end_date`)."""
     search = describe(criteria)
-    opened = (
-        _("1 new open time matching your alert for %(search)s:", search=search)
-        if count == 1
-        else _("%(count)s new open times matching your alert for %(search)s:", count=count, search=search)
+    if count == 1:
+        opening = _("1 new open time matching your alert for %(search)s:", search=search)
+        subject = _("1 new appointment time: %(search)s", search=search)
+    else:
+        opening = _("%(count)s new open times matching your alert for %(search)s:", count=count, search=search)
+        subject = _("%(count)s new appointment times: %(search)s", count=count, search=search)
+    return News(
+        subject=subject, opening=opening, heading=_where, ends_line=_("This alert ends on %(ends)s.", ends=ends)
     )
-    body = (
-        opened
-        + "\n\n"
-        + "\n\n".join(_line(i, m) for i, m in enumerate(matches, start=1))
-        + "\n\n"
-        + closing(
-            ends_line=_("This alert ends on %(ends)s.", ends=ends),
-            unsubscribe=unsubscribe,
-            period_minutes=period_minutes,
-        )
-    )
-    subject = (
-        _("1 new appointment time: %(search)s", search=search)
-        if count == 1
-        else _("%(count)s new appointment times: %(search)s", count=count, search=search)
-    )
-    return compose(sender=sender, to=to, subject=subject[:150], body=body, unsubscribe=unsubscribe)

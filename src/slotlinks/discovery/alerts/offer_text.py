@@ -1,5 +1,6 @@
 """The earlier-time offer's words, in one place and in full sentences, in the alert's language:
-its two messages, and what its pages say. The form on "my referrals" is `_earlier_offer.html`.
+its confirmation message, its news' words (`messages.news_message` lays them out), and what its
+pages say. The form on "my referrals" is `_earlier_offer.html`.
 
 Every message says plainly that the current appointment stays booked until the patient cancels it
 with the provider: following a link books another time, it cancels nothing.
@@ -7,11 +8,11 @@ with the provider: following a link books another time, it cancels nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from email.message import EmailMessage
 
 from slotlinks.discovery.alerts.matcher import Match
-from slotlinks.discovery.alerts.messages import closing, compose
+from slotlinks.discovery.alerts.messages import News, compose
 from slotlinks.discovery.alerts.store import UNCONFIRMED_DAYS
 from slotlinks.web.i18n import N_, gettext_for
 from slotlinks.web.timetext import in_zone, moment_text
@@ -24,7 +25,7 @@ __all__ = [
     "SENT_HEADING",
     "STAYS",
     "TIME_PASSED",
-    "earlier_message",
+    "earlier_news",
     "offer_confirmation_message",
     "offer_sent",
 ]
@@ -94,45 +95,22 @@ def offer_confirmation_message(
     return compose(sender=sender, to=to, subject=subject, body=body, unsubscribe=unsubscribe)
 
 
-def _line(number: int, match: Match) -> str:
-    lines = [f"{number}. {match.when}"]
-    if match.service:
-        lines.append(f"   {match.service}")
-    lines.append("   " + _("Book: %(link)s", link=match.link))
-    return "\n".join(lines)
+def _when(number: int, match: Match) -> str:
+    return f"{number}. {match.when}"
 
 
-def earlier_message(
-    *,
-    sender: str,
-    to: str,
-    criteria: Mapping[str, str],
-    matches: Sequence[Match],
-    unsubscribe: str,
-    ends: str,
-    period_minutes: int,
-) -> EmailMessage:
-    """One message with the earliest new times before the booked one."""
-    count = len(matches)
+def earlier_news(*, criteria: Mapping[str, str], count: int, ends: str) -> News:
+    """The words of an offer's message with `count` earliest new times before the booked one."""
     place = _place(criteria)
     opened = (
         _("An earlier time opened at %(place)s", place=place)
         if count == 1
         else _("%(count)s earlier times opened at %(place)s", count=count, place=place)
     )
-    body = (
-        _("%(opened)s, before your appointment on %(booked)s:", opened=opened, booked=_booked(criteria))
-        + "\n\n"
-        + "\n\n".join(_line(i, m) for i, m in enumerate(matches, start=1))
-        + "\n\n"
-        + _(STAYS)
-        + " "
-        + _("Booking a time above does not cancel it for you.")
-        + "\n\n"
-        + closing(
-            ends_line=_("This offer ends on %(ends)s at the latest, or when the appointment is cancelled.", ends=ends),
-            unsubscribe=unsubscribe,
-            period_minutes=period_minutes,
-        )
+    return News(
+        subject=opened,
+        opening=_("%(opened)s, before your appointment on %(booked)s:", opened=opened, booked=_booked(criteria)),
+        heading=_when,
+        ends_line=_("This offer ends on %(ends)s at the latest, or when the appointment is cancelled.", ends=ends),
+        aside=_(STAYS) + " " + _("Booking a time above does not cancel it for you."),
     )
-    return compose(sender=sender, to=to, subject=opened[:150], body=body, unsubscribe=unsubscribe)

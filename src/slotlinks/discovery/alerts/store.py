@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, delete, exists, func, insert, or_, selec
 
 from slotlinks.discovery.referrals.outcomes import FINAL_OUTCOMES
 from slotlinks.discovery.store import tables as t
+from slotlinks.web.i18n import DEFAULT_LANGUAGE
 
 __all__ = [
     "UNCONFIRMED_DAYS",
@@ -26,7 +27,6 @@ __all__ = [
     "due",
     "get",
     "insert_alert",
-    "insert_app_alert",
     "purge",
     "record_sent",
     "remove",
@@ -49,22 +49,30 @@ def insert_alert(
     conn: Connection,
     *,
     alert_id: str,
-    email: str,
     criteria: str,
     created_ms: int,
     expires_ms: int,
+    email: str | None = None,
+    app: str | None = None,
+    confirmed_ms: int | None = None,
     referral_id: str | None = None,
-    language: str = "en",
+    language: str = DEFAULT_LANGUAGE,
 ) -> None:
+    """Stores one alert, mailed to `email` or posted to `app`'s webhook (exactly one of them); it is
+    due once `confirmed_ms` is set (`confirm`, or at creation for an app's alert)."""
+    if (email is None) == (app is None):
+        raise ValueError("an alert goes to an address or to an app, exactly one of them")
     conn.execute(
         insert(t.alert).values(
-            language=language,
             id=alert_id,
             email=email,
+            app=app,
             criteria=criteria,
             created_ms=created_ms,
+            confirmed_ms=confirmed_ms,
             expires_ms=expires_ms,
             referral_id=referral_id,
+            language=language,
         )
     )
 
@@ -130,21 +138,6 @@ def record_sent(conn: Connection, alert_id: str, keys: Iterable[SlotKey], now_ms
 
 def count_for_app(conn: Connection, app: str) -> int:
     return int(conn.execute(select(func.count()).where(_A.app == app)).scalar_one())
-
-
-def insert_app_alert(
-    conn: Connection, *, alert_id: str, app: str, criteria: str, created_ms: int, expires_ms: int
-) -> None:
-    conn.execute(
-        insert(t.alert).values(
-            id=alert_id,
-            app=app,
-            criteria=criteria,
-            created_ms=created_ms,
-            confirmed_ms=created_ms,
-            expires_ms=expires_ms,
-        )
-    )
 
 
 def remove_for_app(conn: Connection, app: str) -> int:

@@ -8,7 +8,7 @@ within seconds of the change arriving. Without a signal it looks every `tick_sec
 alert's period ending, expiry, a change whose signal was missed).
 
 An earlier-time offer (earlier.py) is an alert whose news and words are its own: `earlier_matches`
-and `earlier_message` stand in for the search's matches and message.
+and `earlier_news` stand in for the search's matches and an alert's words.
 
 A message is recorded (its times as announced, the alert's `last_sent_ms`) only once the mail server
 took it; a failed send is tried again on the next pass. Where several processes share the database,
@@ -39,8 +39,8 @@ from slotlinks.discovery.alerts.earlier import earlier_matches
 from slotlinks.discovery.alerts.links import alert_key, unsubscribe_url
 from slotlinks.discovery.alerts.mailer import Mailer
 from slotlinks.discovery.alerts.matcher import Match, criteria_of, new_matches
-from slotlinks.discovery.alerts.messages import end_date, matches_message
-from slotlinks.discovery.alerts.offer_text import earlier_message
+from slotlinks.discovery.alerts.messages import alert_news, end_date, news_message
+from slotlinks.discovery.alerts.offer_text import earlier_news
 from slotlinks.discovery.alerts.webhooks import WebhookSender
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import InvalidInput, Unavailable
@@ -151,13 +151,12 @@ class AlertWorker:
             tz = search_for(criteria, now=self.store.clock()).tz
         except InvalidInput:
             tz = "UTC"
-        message = earlier_message if alert.referral_id is not None else matches_message
-        return message(
+        words = earlier_news if alert.referral_id is not None else alert_news
+        return news_message(
             sender=self.settings.mail_from,
             to=alert.email,
-            criteria=criteria,
+            news=words(criteria=criteria, count=len(matches), ends=end_date(int(alert.expires_ms), tz)),
             matches=matches,
             unsubscribe=unsubscribe_url(self.settings.discovery_url, self.key(), alert.id),
-            ends=end_date(int(alert.expires_ms), tz),
             period_minutes=self.settings.alert_period_seconds // 60,
         )

@@ -3,11 +3,12 @@ local days, grouped by service and clinician, each day a row of times; and how a
 the other pages (`spoken_time`).
 
 The page keeps the search the patient came from: its query carries the search's own filters
-(`CALENDAR_FILTERS`: `/search`'s names without the place), so a calendar reached from a "primary
-care" search lists only primary care. The location is read from its publisher's current data
-generation only, as search reads it; its times come from the same `search` as the results page,
-limited to this location, never before now. Days are the location's own (its time zone), so a week
-starts at its local midnight; times are written one way (`web.timetext`) in the page's language.
+(`CALENDAR_FILTERS`: `query.FILTERS`, `/search`'s names without the place and ranking, but for
+`include_busy`), so a calendar reached from a "primary care" search lists only primary care. The
+location is read from its publisher's current data generation only, as search reads it; its times
+come from the same `search` as the results page, limited to this location, never before now. Days
+are the location's own (its time zone), so a week starts at its local midnight; times are written
+one way (`web.timetext`) in the page's language.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from babel.dates import format_date
 from babel.lists import format_list
 from sqlalchemy import Connection, RowMapping, and_, select
 
-from slotlinks.discovery.search.audience import AUDIENCE_PARAMETERS, SlotAudience
+from slotlinks.discovery.search.audience import SlotAudience
 from slotlinks.discovery.search.execute import SlotResult, search, zone_named
-from slotlinks.discovery.search.query import SearchRequest, parse_search
+from slotlinks.discovery.search.query import FILTERS, SearchRequest, parse_search
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.fhir.audience import language_name
@@ -41,19 +42,9 @@ _ = gettext_for("slotlinks.discovery")
 
 CALENDAR_DAYS = 7
 MAX_TIMES = 500  # a week of one location's times; far more than any clinic publishes
-#: The search's filters a location page keeps (the results link with them, its week links carry them).
-CALENDAR_FILTERS = (
-    "service",
-    "specialty",
-    "vaccine",
-    "virtual",
-    "practitioner",
-    "publisher",
-    "organization",
-    "from",
-    "to",
-    *AUDIENCE_PARAMETERS,
-)
+#: The search's filters a location page keeps (the results link with them, its week links carry them):
+#: all but `include_busy`, so the week lists free times only.
+CALENDAR_FILTERS = tuple(name for name in FILTERS if name != "include_busy")
 
 
 def spoken_time(instant: str, zone: str | None = None) -> str:

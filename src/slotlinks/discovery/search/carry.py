@@ -18,15 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode
 
-from slotlinks.discovery.search.query import MAX_TEXT, PARAMETERS
+from slotlinks.discovery.search.query import FILTERS, MAX_TEXT, PARAMETERS
 
 __all__ = ["LOCATION_PARAMETERS", "MAX_QUERY", "location_query", "search_query", "stored_search"]
 
 # The filters a location page keeps (the contract with `GET /locations/{pk}`): all but where the
 # patient is and how results are ranked and counted.
-LOCATION_PARAMETERS = tuple(
-    name for name in PARAMETERS if name not in {"near", "radius", "tz", "sort", "limit", "per_location"}
-)
+LOCATION_PARAMETERS = FILTERS
 MAX_QUERY = 2000  # a search's query is far shorter; a longer one is not kept
 
 

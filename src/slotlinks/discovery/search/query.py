@@ -48,6 +48,7 @@ __all__ = [
     "DEFAULT_LIMIT",
     "DEFAULT_PER_LOCATION",
     "DEFAULT_RADIUS_MILES",
+    "FILTERS",
     "PARAMETERS",
     "SearchRequest",
     "Sort",
@@ -88,6 +89,11 @@ PARAMETERS = (
     "age",
     "language",
 )
+# Where the patient is, and how results are ranked and counted: what a page about one place leaves out.
+_PLACE = {"near", "radius", "tz"}
+_RANKING = {"sort", "limit", "per_location"}
+#: The search's own filters, which hold wherever the patient is: every parameter but place and ranking.
+FILTERS = tuple(name for name in PARAMETERS if name not in _PLACE | _RANKING)
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
