@@ -66,7 +66,7 @@ def test_each_full_load_is_a_partition_and_the_replaced_one_is_dropped(
                 assert other_rows(conn, pid) == 0
                 # A search's own index is there, not a rebuild at attach time.
                 assert conn.exec_driver_sql(
-                    "SELECT count(*) FROM pg_indexes WHERE tablename = %(name)s",
+                    "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %(name)s",
                     {"name": f"feed_slot_p{pid}_g{generation}"},
                 ).scalar_one() == 1 + len(t.slot.indexes)
         assert generation_rows(store, pid) == {3: 4}

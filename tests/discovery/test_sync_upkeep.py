@@ -16,6 +16,7 @@ from slotlinks.config import Settings
 from slotlinks.discovery.publishers import registry
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore, open_store
+from slotlinks.discovery.sync import upkeep
 from slotlinks.discovery.sync.upkeep import FEED_TABLES
 from tests.discovery.conftest import sync
 
@@ -67,4 +68,75 @@ def test_a_load_analyzes_the_feed_tables_and_a_reload_vacuums_them(
             ).scalars()
             assert list(slot_tables) == [f"feed_slot_p{publisher.id}_g2"], "the replaced generation's partition dropped"
     finally:
+        store.dispose()
+
+
+def _last_analyze(store: DiscoveryStore, table: str) -> Any:
+    query = text("SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = :t")
+    with store.engine.connect() as conn:
+        return conn.execute(query, {"t": table}).scalar_one()
+
+
+def _statistics_targets(store: DiscoveryStore, table: str) -> dict[str, int]:
+    query = text(
+        "SELECT attname, attstattarget FROM pg_attribute WHERE attrelid = to_regclass(:t) "
+        "AND attname IN ('resource', 'generation')"
+    )
+    with store.engine.connect() as conn:
+        return {name: int(target) for name, target in conn.execute(query, {"t": table})}
+
+
+def _reload(store: DiscoveryStore, settings: Settings, publisher_id: int) -> None:
+    """The same data again as a full load: a new partition replaces the publisher's one."""
+    with store.write() as conn:
+        conn.execute(update(t.publisher).values(transaction_time=None, etag=None, last_modified=None))
+    assert sync(store, settings)[publisher_id].outcome == "full"
+
+
+@pytest.mark.postgres
+def test_the_partitioned_slot_table_is_analyzed_at_most_hourly_and_its_partitions_by_autovacuum(
+    pg_url: str, settings: Settings, corpus: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(pg_url)
+    try:
+        publisher = registry.add_publisher(store, url=corpus["smart-examples"], name="SMART examples")
+        assert sync(store, settings)[publisher.id].outcome == "full"
+        first = _last_analyze(store, "feed_slot")
+        assert first is not None, "never analyzed: analyzed after the first load"
+        # No statistics on the JSON as published (migration 0015), on any feed table.
+        assert "resource" not in set().union(*(_analyzed_columns(store, name) for name in FEED_TABLES))
+        # A load's own table takes the parent's statistics targets, which LIKE leaves behind.
+        partition = f"feed_slot_p{publisher.id}_g1"
+        assert _statistics_targets(store, partition) == {"resource": 0, "generation": 0}
+
+        before = _last_analyze(store, "feed_location")
+        _reload(store, settings, publisher.id)
+        assert _last_analyze(store, "feed_slot") == first, "analyzed again within the hour"
+        assert _last_analyze(store, "feed_location") > before, "the unpartitioned tables still are"
+
+        # Once its time has passed, the next upkeep gathers them again.
+        monkeypatch.setattr(upkeep, "PARENT_ANALYZE_SECONDS", 0)
+        _reload(store, settings, publisher.id)
+        assert _last_analyze(store, "feed_slot") > first
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_with_autovacuum_off_upkeep_analyzes_each_new_partition(
+    pg_url: str, settings: Settings, corpus: dict[str, str]
+) -> None:
+    store = open_store(pg_url)
+    admin = store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        publisher = registry.add_publisher(store, url=corpus["smart-examples"], name="SMART examples")
+        admin.execute(text("ALTER SYSTEM SET autovacuum = off"))
+        admin.execute(text("SELECT pg_reload_conf()"))
+        assert sync(store, settings)[publisher.id].outcome == "full"
+        _reload(store, settings, publisher.id)
+        assert _last_analyze(store, f"feed_slot_p{publisher.id}_g2") is not None
+    finally:
+        admin.execute(text("ALTER SYSTEM RESET autovacuum"))
+        admin.execute(text("SELECT pg_reload_conf()"))
+        admin.close()
         store.dispose()

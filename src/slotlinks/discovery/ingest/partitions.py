@@ -72,10 +72,20 @@ def load_table(publisher_id: int, generation: int) -> Table:
 
 
 def create_load_table(conn: Connection, publisher_id: int, generation: int) -> Table:
-    """An empty table for the load's Slots, without indexes (a leftover of the same name is dropped)."""
+    """An empty table for the load's Slots, without indexes (a leftover of the same name is dropped),
+    its columns' statistics targets those of `feed_slot` (migrations 0014, 0015), which LIKE leaves
+    behind."""
     table = load_table(publisher_id, generation)
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
     conn.exec_driver_sql(f"CREATE TABLE {table.name} (LIKE {t.slot.name} INCLUDING DEFAULTS)")
+    targets = conn.exec_driver_sql(
+        "SELECT attname, attstattarget FROM pg_attribute WHERE attrelid = %(parent)s::regclass "
+        "AND attnum > 0 AND NOT attisdropped AND attstattarget >= 0 ORDER BY attnum",
+        {"parent": t.slot.name},
+    ).all()
+    if targets:
+        columns = ", ".join(f"ALTER COLUMN {name} SET STATISTICS {int(target)}" for name, target in targets)
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} {columns}")
     return table
 
 
@@ -83,7 +93,9 @@ def index_load_table(conn: Connection, table: Table) -> None:
     """Build on the loaded table the indexes of `feed_slot` (so attaching it builds none) and its key.
 
     Its planner statistics are left to autovacuum, which analyzes (and vacuums) a table this new
-    within a minute: analyzing it here took as long as building two of its indexes."""
+    within a minute (the sync engine's upkeep when autovacuum is off: sync/upkeep.py); analyzing it
+    here took as long as building two of its indexes. Until then the planner knows its size, which
+    building an index records."""
     definitions = conn.exec_driver_sql(
         "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %(parent)s::regclass ORDER BY indexrelid",
         {"parent": t.slot.name},
