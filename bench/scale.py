@@ -278,15 +278,15 @@ def sqlite_size(path: Path) -> int:
 
 
 def postgres_size(admin: Engine, schema: str, table: str | None = None) -> int:
-    """Bytes of the schema's tables with their indexes and TOAST (or of one table)."""
+    """Bytes of the schema's tables with their indexes and TOAST (or of one table, with its partitions)."""
     query = (
         "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')"
     )
     params: dict[str, Any] = {"schema": schema}
     if table:
-        query += " AND c.relname = :table"
-        params["table"] = table
+        query += " AND c.oid IN (SELECT relid FROM pg_partition_tree(to_regclass(:table)))"
+        params["table"] = f'"{schema}".{table}'
     with admin.connect() as conn:
         return int(conn.execute(text(query), params).scalar_one())
 

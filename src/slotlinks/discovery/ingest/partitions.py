@@ -92,10 +92,8 @@ def create_load_table(conn: Connection, publisher_id: int, generation: int) -> T
 def index_load_table(conn: Connection, table: Table) -> None:
     """Build on the loaded table the indexes of `feed_slot` (so attaching it builds none) and its key.
 
-    Its planner statistics are left to autovacuum, which analyzes (and vacuums) a table this new
-    within a minute (the sync engine's upkeep when autovacuum is off: sync/upkeep.py); analyzing it
-    here took as long as building two of its indexes. Until then the planner knows its size, which
-    building an index records."""
+    Its planner statistics are gathered after the flip (sync/upkeep.py), outside the load; until
+    then the planner knows its size, which building an index records."""
     definitions = conn.exec_driver_sql(
         "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %(parent)s::regclass ORDER BY indexrelid",
         {"parent": t.slot.name},
