@@ -12,9 +12,9 @@ real `slotlinks` process whose peak RSS is sampled:
    through leases), checked that no publisher was loaded twice, and its rate against one worker's;
 3. an incremental round on each database: every publisher answers `_since` with 1 % of its slots
    changed (free and busy swapped);
-4. search latency over HTTP (`slotlinks serve discovery --no-sync` on each database) under
-   `--clients` concurrent clients, the queries of bench/discovery.py (25 miles of a ZIP, the next
-   14 days, a service);
+4. search latency over HTTP (`slotlinks serve discovery --no-sync` on each database, one server
+   process and `--server-workers`, by default one per CPU) under `--clients` concurrent clients,
+   the queries of bench/discovery.py (25 miles of a ZIP, the next 14 days, a service);
 5. database size on disk; with `--reloads N`, the size of the slot table after each of N more full
    loads on PostgreSQL (stale generations must not make it grow: sync/upkeep.py); with `--explain`,
    the PostgreSQL plans of a search and of FHIR Slot queries (EXPLAIN ANALYZE), and which scan
@@ -196,11 +196,13 @@ def _env(scratch: Path) -> dict[str, str]:
 
 
 def _sample_peaks(procs: Sequence[subprocess.Popen[bytes]], peaks: list[int], done: threading.Event) -> None:
+    """The peak RSS of each process (of its largest child, when it has any: a server's workers)."""
     watched = [psutil.Process(p.pid) for p in procs]
     while not done.is_set():
         for i, proc in enumerate(watched):
             with contextlib.suppress(psutil.Error):
-                peaks[i] = max(peaks[i], proc.memory_info().rss)
+                sizes = [c.memory_info().rss for c in proc.children()] or [proc.memory_info().rss]
+                peaks[i] = max(peaks[i], *sizes)
         time.sleep(0.02)
 
 
@@ -337,12 +339,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def measured_search(db: str, scratch: Path, queries: Sequence[dict[str, str]], clients: int, warmup: int) -> Latency:
-    """`slotlinks serve discovery --no-sync` on `db`; `clients` threads, each with its own connection,
-    send the queries, the first `warmup` not counted."""
+def measured_search(
+    db: str, scratch: Path, queries: Sequence[dict[str, str]], clients: int, warmup: int, workers: int
+) -> Latency:
+    """`slotlinks serve discovery --no-sync --workers N` on `db`; `clients` threads, each with its own
+    connection, send the queries, the first `warmup` not counted."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "slotlinks", "serve", "discovery", "--db", db, "--no-sync"]
+    command = [
+        sys.executable,
+        "-m",
+        "slotlinks",
+        "serve",
+        "discovery",
+        "--db",
+        db,
+        "--no-sync",
+        "--workers",
+        str(workers),
+    ]
     command += ["--host", "127.0.0.1", "--port", str(port), "--base-url", base, "--data-dir", str(scratch / "srv")]
     server = subprocess.Popen(command, env=_env(scratch), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peaks, done = [0], threading.Event()
@@ -473,6 +488,12 @@ def main() -> None:
     parser.add_argument("--exports", type=Path, help="keep the generated exports here and reuse them")
     parser.add_argument("--searches", type=int, default=800, help="searches per database, after 80 warm-up")
     parser.add_argument("--clients", type=int, default=8, help="concurrent search clients")
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="also search with this many server processes (`slotlinks serve discovery --workers`)",
+    )
     parser.add_argument("--reloads", type=int, default=0, help="more full loads on PostgreSQL, sizes after each")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the search and FHIR Slot queries")
     args = parser.parse_args()
@@ -544,12 +565,13 @@ def main() -> None:
 
             queries = search_queries(zips, args.searches + 80)
             for name, db in (("SQLite", lite), ("PostgreSQL", pg_one)):
-                s = measured_search(db, scratch, queries, args.clients, 80)
-                row(
-                    f"search, {name}, {args.clients} clients over HTTP",
-                    f"p50 {s.p50_ms:.1f} ms, p99 {s.p99_ms:.1f} ms ({s.searches} searches, "
-                    f"{s.mean_locations:.1f} locations each), server peak RSS {mb(s.server_rss)}",
-                )
+                for workers in sorted({1, args.server_workers}):
+                    s = measured_search(db, scratch, queries, args.clients, 80, workers)
+                    row(
+                        f"search, {name}, {args.clients} clients over HTTP, {workers} server process(es)",
+                        f"p50 {s.p50_ms:.1f} ms, p99 {s.p99_ms:.1f} ms ({s.searches} searches, "
+                        f"{s.mean_locations:.1f} locations each), server peak RSS {mb(s.server_rss)} each",
+                    )
 
             if args.explain:
                 for line in explain_plans(pg_one, zips):

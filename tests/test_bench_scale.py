@@ -20,7 +20,7 @@ def test_scale_bench_runs_at_two_thousand_slots(pg_url: str, tmp_path: Path) -> 
     # pg_url only to skip (or fail on CI) without PostgreSQL: the bench makes schemas of its own.
     del pg_url
     command = [sys.executable, str(SCALE), "--postgres", PG_URL, "--slots", "2000", "--publishers", "2"]
-    command += ["--searches", "16", "--clients", "2", "--exports", str(tmp_path / "exports")]
+    command += ["--searches", "16", "--clients", "2", "--server-workers", "2", "--exports", str(tmp_path / "exports")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -31,7 +31,11 @@ def test_scale_bench_runs_at_two_thousand_slots(pg_url: str, tmp_path: Path) -> 
     # ... each database took the `_since` answer as an incremental round (checked per publisher) ...
     assert "incremental round (1% of slots changed), SQLite" in table
     assert "incremental round (1% of slots changed), PostgreSQL" in table
-    # ... and searches over HTTP found locations near the ZIP codes the exports use.
+    # ... and searches over HTTP, by one server process and by two, found locations near the ZIP codes
+    # the exports use.
     for name in ("SQLite", "PostgreSQL"):
-        line = next(x for x in table.splitlines() if x.startswith(f"search, {name}"))
-        assert " 0.0 locations each" not in line, line
+        for workers in (1, 2):
+            line = next(
+                x for x in table.splitlines() if x.startswith(f"search, {name}, 2 clients over HTTP, {workers} ")
+            )
+            assert " 0.0 locations each" not in line, line

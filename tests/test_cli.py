@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import psutil
 
 from tests.servers import free_port
 
@@ -100,3 +101,29 @@ def test_db_upgrade_of_each_side(db_url: str) -> None:
         assert result.returncode == 0, result.stderr
         assert f"{side} schema is up to date" in result.stdout
     assert slotlinks("db", "upgrade", "--db", db_url, "--side", "other").returncode == 2
+
+
+def test_serve_discovery_in_several_worker_processes(tmp_path: Path, db_url: str) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = ["serve", "discovery", "--db", db_url, "--data-dir", str(tmp_path / "data"), "--no-sync"]
+    args += ["--port", str(port), "--base-url", f"{base}/", "--admin-token", "token-of-the-workers", "--workers", "2"]
+    with running(*args) as server:
+        wait_until_up(f"{base}/fhir/metadata", server)
+        children = psutil.Process(server.pid).children()
+        deadline = time.monotonic() + 60
+        while len([c for c in children if "multiprocessing" in " ".join(c.cmdline())]) < 2:
+            assert time.monotonic() < deadline, "two worker processes did not start"
+            time.sleep(0.2)
+            children = psutil.Process(server.pid).children()
+        with httpx.Client(base_url=base, timeout=10) as http:
+            for _ in range(20):  # answered by either worker: each has the settings the command resolved
+                assert (
+                    http.get("/admin/publishers", headers={"Authorization": "Bearer token-of-the-workers"}).status_code
+                    == 200
+                )
+                assert http.get("/admin/publishers").status_code == 401
+                metadata = http.get("/fhir/metadata").json()
+                assert metadata["implementation"]["url"] == f"{base}/fhir"
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, "every worker process ends with the command"

@@ -7,6 +7,7 @@ options given on the command line win.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from datetime import UTC, datetime
@@ -200,6 +201,15 @@ def serve_discovery(
     ] = None,
     allow_private_networks: AllowPrivateOption = False,
     no_sync: Annotated[bool, typer.Option("--no-sync", help="Serve only; do not poll publishers.")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            envvar="SLOTLINKS_WORKERS",
+            min=1,
+            help="Server processes on one port (one per CPU serves most searches); they share the database.",
+        ),
+    ] = 1,
     referral_retention_days: RetentionOption = None,
     deeplink_attempts: Annotated[
         int | None,
@@ -265,8 +275,26 @@ def serve_discovery(
         alert_days=alert_days,
     )
     console.print(f"search: {settings.discovery_url}/")
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings, background_sync=not no_sync),
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=settings.behind_proxy,
+        )
+        return
+    import os
+
+    from slotlinks.discovery.app import WORKER_SETTINGS_ENV
+    from slotlinks.discovery.store.store import open_store
+
+    open_store(settings.discovery_db_url).dispose()  # migrated once, before the workers open it together
+    os.environ[WORKER_SETTINGS_ENV] = json.dumps({"settings": settings.to_json(), "background_sync": not no_sync})
     uvicorn.run(
-        create_app(settings, background_sync=not no_sync),
+        "slotlinks.discovery.app:worker_app",
+        factory=True,
+        workers=workers,
         host=host,
         port=port,
         log_level="info",

@@ -6,9 +6,10 @@ in production (an admin token that is missing or too short) disable the feature 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -139,6 +140,18 @@ class Settings:
             alert_period_seconds=int(env.get("SLOTLINKS_ALERT_PERIOD_SECONDS", "900")),
             alert_days=int(env.get("SLOTLINKS_ALERT_DAYS", "30")),
         )
+
+    def to_json(self) -> str:
+        """These settings as JSON, for a process of our own to rebuild them (`from_json`)."""
+        return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        """Settings written by `to_json`."""
+        values: dict[str, Any] = json.loads(text)
+        paths = {f.name for f in fields(cls) if f.type in ("Path", Path)}
+        converted: dict[str, Any] = {k: Path(v) if k in paths else v for k, v in values.items()}
+        return cls(**converted)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI options win over the environment)."""

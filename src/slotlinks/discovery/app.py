@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -45,6 +47,18 @@ __all__ = ["create_app"]
 AGGREGATE_DELIVERY = DeliveryPolicy(poll_seconds=2.0)
 
 log = logging.getLogger(__name__)
+
+
+#: How `slotlinks serve discovery --workers N` hands its settings to the worker processes it starts.
+WORKER_SETTINGS_ENV = "SLOTLINKS_WORKER_SETTINGS"
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process of `slotlinks serve discovery --workers N` (uvicorn's factory):
+    the settings the command resolved, from `WORKER_SETTINGS_ENV`. The workers share one database like
+    any processes do (sync leases, one alert sender); the command migrated it before starting them."""
+    given = json.loads(os.environ[WORKER_SETTINGS_ENV])
+    return create_app(Settings.from_json(given["settings"]), background_sync=bool(given["background_sync"]))
 
 
 def create_app(settings: Settings, store: DiscoveryStore | None = None, *, background_sync: bool = True) -> FastAPI:
