@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from slotlinks.discovery.search.execute import LocationResult, search
 from slotlinks.discovery.search.query import parse_search
 from slotlinks.discovery.store.store import DiscoveryStore
-from tests.discovery_search.conftest import CVX, NOW, NOW_MS, SERVICE_TYPE, Data
+from tests.discovery_search.conftest import (
+    BOSTON,
+    CVX,
+    HOUR,
+    NOW,
+    NOW_MS,
+    SERVICE_TYPE,
+    Data,
+    add_location,
+    add_publisher,
+    add_schedule,
+    add_slot,
+)
 
 
 def run(store: DiscoveryStore, **params: str) -> list[LocationResult]:
@@ -147,3 +161,22 @@ def test_sorts(store: DiscoveryStore, data: Data) -> None:
     assert names(run(store, near="02114", radius="60mi", sort="soonest"))[0] == "Cambridge Pharmacy"
     # Cambridge is both near (2 mi) and soon (3 h): it wins "best" too.
     assert names(run(store, near="02114", radius="60mi"))[0] == "Cambridge Pharmacy"
+
+
+def test_many_schedules_each_give_their_own_first_times(store: DiscoveryStore) -> None:
+    # 250 schedules at one location take more than one statement for their next times; the latest
+    # schedules have the soonest times, so the times shown come from the last of them.
+    with store.write() as conn:
+        pub = add_publisher(conn, "Many Schedules", "https://many.example/$bulk-publish", last_success_ms=NOW_MS)
+        loc = add_location(conn, pub, "Many Schedules Clinic", BOSTON)
+        for k in range(250):
+            schedule = add_schedule(conn, pub, loc, f"service {k}")
+            first = NOW_MS + (251 - k) * HOUR
+            add_slot(conn, pub, schedule, first - HOUR // 2, status="busy")
+            for start in (first, first + 10 * 60_000):
+                add_slot(conn, pub, schedule, start)
+    (clinic,) = run(store, near="02114", radius="1mi", per_location="50")
+    expected = [(f"service {k}", NOW_MS + (251 - k) * HOUR + m * 60_000) for k in range(249, 224, -1) for m in (0, 10)]
+    shown = [(s.service, int(datetime.fromisoformat(s.start).timestamp() * 1000)) for s in clinic.slots]
+    assert shown == expected
+    assert all(s.status == "free" for s in clinic.slots)

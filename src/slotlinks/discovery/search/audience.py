@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 from babel import Locale
-from sqlalchemy import ColumnElement, Table, and_, func, literal, or_
+from sqlalchemy import ColumnElement, Integer, Table, and_, bindparam, func, literal, or_
 
 from slotlinks.fhir.audience import LANGUAGES, language_name
 
@@ -31,6 +31,7 @@ __all__ = [
     "by_audience",
     "parse_language",
     "schedule_conditions",
+    "schedule_values",
     "slot_audience",
     "slot_condition",
 ]
@@ -98,24 +99,34 @@ def slot_condition(
     return [func.coalesce(sl.c.patients, schedule_patients) == NEW_PATIENTS] if new_patients else []
 
 
-def schedule_conditions(
-    s: Table, *, no_referral: bool, age: int | None, language: str | None
-) -> list[ColumnElement[bool]]:
-    """The conditions on a Schedule row for the referral, age and language filters."""
+def schedule_conditions(s: Table, *, no_referral: bool, by_age: bool, by_language: bool) -> list[ColumnElement[bool]]:
+    """The conditions on a Schedule row for the referral, age and language filters; the age and the
+    language are bound parameters (`schedule_values` gives them), so a statement serves every value."""
     out: list[ColumnElement[bool]] = []
     if no_referral:
         out.append(s.c.referral.is_(False))
-    if age is not None:
+    if by_age:
+        age = bindparam("age", type_=Integer)
         ranged = or_(s.c.min_age.is_not(None), s.c.max_age.is_not(None))
         within = and_(
             or_(s.c.min_age.is_(None), s.c.min_age <= age),
             or_(s.c.max_age.is_(None), s.c.max_age >= age),
         )
         out.append(and_(within, or_(ranged, s.c.ages_stated.is_(True))))
-    if language is not None:
+    if by_language:
         spoken = literal(" ") + func.coalesce(s.c.languages, "") + literal(" ")
-        out.append(spoken.like(f"% {language} %"))
+        out.append(spoken.like(bindparam("language")))
     return out
+
+
+def schedule_values(*, age: int | None, language: str | None) -> dict[str, object]:
+    """The bound values of `schedule_conditions` for a search's age and language."""
+    values: dict[str, object] = {}
+    if age is not None:
+        values["age"] = age
+    if language is not None:
+        values["language"] = f"% {language} %"
+    return values
 
 
 def _ages(low: int | None, high: int | None) -> str | None:

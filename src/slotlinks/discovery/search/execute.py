@@ -10,7 +10,12 @@ half-replaced data set. The plan, chosen to stay within a few milliseconds on a 
    vaccine, practitioner and virtual filters, each with its first matching slot found by a correlated
    `ORDER BY start_ms LIMIT 1` subquery: one index range scan on (schedule_pk, start_ms) per schedule.
 3. Ranking (ranking.py) on distance and first time; only the top `limit` locations go on.
-4. Their next `per_location` times: one short index range scan per schedule, merged per location.
+4. Their next `per_location` times: a UNION ALL of each schedule's `ORDER BY start_ms LIMIT n`
+   subquery (one short index range scan each), one statement for up to 90 schedules, merged per
+   location.
+
+Each step's statement is built once per shape of request (which filters it has) with its values
+bound, so a search costs the statements' execution, not their construction.
 """
 
 from __future__ import annotations
@@ -18,16 +23,38 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from functools import lru_cache
+from typing import Any, Literal, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import orjson
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, false, func, literal, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from slotlinks.discovery.geo import KM_PER_MILE, bounding_box, haversine_miles
 from slotlinks.discovery.publishers.freshness import describe_age
-from slotlinks.discovery.search.audience import SlotAudience, schedule_conditions, slot_audience, slot_condition
+from slotlinks.discovery.search.audience import (
+    SlotAudience,
+    schedule_conditions,
+    schedule_values,
+    slot_audience,
+    slot_condition,
+)
 from slotlinks.discovery.search.query import SearchRequest
 from slotlinks.discovery.search.ranking import Candidate, rank
 from slotlinks.discovery.store import tables as t
@@ -45,6 +72,7 @@ __all__ = [
 ]
 
 _CHUNK = 900  # bound parameters per IN list (SQLite's historical limit is 999)
+_T = TypeVar("_T")
 
 
 class SlotResult(msgspec.Struct, kw_only=True):
@@ -98,29 +126,43 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _contains(column: Any, text: str) -> ColumnElement[bool]:
-    return func.lower(column).like(f"%{_like_escape(text.lower())}%", escape="\\")
+def _within(text: str) -> str:
+    """The LIKE pattern of `_contains` for `text`."""
+    return f"%{_like_escape(text.lower())}%"
 
 
-def _code_or_text(value: str) -> ColumnElement[bool]:
-    """`system|code` matches that token in `codes`; otherwise a bare code (any system) or service text."""
+def _contains(column: Any, name: str) -> ColumnElement[bool]:
+    """`column` contains, ignoring case, the text bound as `name` (its pattern from `_within`)."""
+    return func.lower(column).like(bindparam(name), escape="\\")
+
+
+# A code filter is one of these shapes: `system|code` (one token), or a bare code or service text.
+_Coded = Literal["token", "code"] | None
+
+
+def _coded(value: str | None) -> _Coded:
+    return None if value is None else "token" if "|" in value else "code"
+
+
+def _code_or_text(name: str, shape: _Coded) -> ColumnElement[bool]:
+    """`system|code` matches that token in `codes`; otherwise a bare code (any system) or service text.
+    The patterns are bound under `name` (`_code_or_text_values`)."""
     s = t.schedule
     tokens = literal(" ") + s.c.codes + literal(" ")
-    if "|" in value:
-        return tokens.like(f"% {_like_escape(value)} %", escape="\\")
-    code = _like_escape(value)
+    if shape == "token":
+        return tokens.like(bindparam(f"{name}_token"), escape="\\")
     return or_(
-        tokens.like(f"%|{code} %", escape="\\"),
-        tokens.like(f"% {code} %", escape="\\"),
-        _contains(s.c.service_text, value),
+        tokens.like(bindparam(f"{name}_any_system"), escape="\\"),
+        tokens.like(bindparam(f"{name}_bare"), escape="\\"),
+        _contains(s.c.service_text, f"{name}_text"),
     )
 
 
-def _publisher_filter(value: str) -> ColumnElement[bool]:
-    p = t.publisher
-    if value.isdigit():
-        return p.c.id == int(value)
-    return _contains(p.c.name, value)
+def _code_or_text_values(name: str, value: str) -> dict[str, object]:
+    if "|" in value:
+        return {f"{name}_token": f"% {_like_escape(value)} %"}
+    code = _like_escape(value)
+    return {f"{name}_any_system": f"%|{code} %", f"{name}_bare": f"% {code} %", f"{name}_text": _within(value)}
 
 
 def _slot_status(free_only: bool) -> ColumnElement[bool]:
@@ -128,9 +170,9 @@ def _slot_status(free_only: bool) -> ColumnElement[bool]:
     return and_(s.c.status == "free", s.c.capacity > 0) if free_only else true()
 
 
-def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
+def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterable[Sequence[_T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 class _Place(NamedTuple):
@@ -138,30 +180,54 @@ class _Place(NamedTuple):
     miles: float | None
 
 
-def _locations(conn: Connection, req: SearchRequest) -> dict[int, _Place]:
-    """Step 1: visible locations in range, each with its distance in miles (None without a position).
-
-    Only what ranking needs is read here; the chosen few's details come later (`_details`)."""
+@lru_cache(maxsize=64)
+def _locations_query(
+    publisher: Literal["id", "name"] | None, one: bool, box: bool, wraps: bool, virtual: bool
+) -> Select[Any]:
+    """Step 1's statement for one shape of request; its values are bound (`_locations`)."""
     loc, p = t.location, t.publisher
     query = select(loc.c.pk, loc.c.latitude, loc.c.longitude, loc.c.virtual).join(
         p, and_(p.c.id == loc.c.publisher_id, p.c.generation == loc.c.generation)
     )
+    if publisher == "id":
+        query = query.where(p.c.id == bindparam("publisher_id"))
+    elif publisher == "name":
+        query = query.where(_contains(p.c.name, "publisher_name"))
+    if one:
+        query = query.where(loc.c.pk == bindparam("location_pk"))
+    elif box:
+        lon = loc.c.longitude
+        min_lon: BindParameter[float] = bindparam("min_lon")
+        max_lon: BindParameter[float] = bindparam("max_lon")
+        lon_in = or_(lon >= min_lon, lon <= max_lon) if wraps else lon.between(min_lon, max_lon)
+        in_box = and_(loc.c.latitude.between(bindparam("min_lat"), bindparam("max_lat")), lon_in)
+        query = query.where(or_(in_box, loc.c.latitude.is_(None)) if virtual else in_box)
+    return query
+
+
+def _locations(conn: Connection, req: SearchRequest) -> dict[int, _Place]:
+    """Step 1: visible locations in range, each with its distance in miles (None without a position).
+
+    Only what ranking needs is read here; the chosen few's details come later (`_details`)."""
+    values: dict[str, object] = {}
+    publisher: Literal["id", "name"] | None = None
     if req.publisher is not None:
-        query = query.where(_publisher_filter(req.publisher))
+        publisher = "id" if req.publisher.isdigit() else "name"
+        values["publisher_id" if publisher == "id" else "publisher_name"] = (
+            int(req.publisher) if publisher == "id" else _within(req.publisher)
+        )
+    wraps = False
     if req.only_location_pk is not None:
-        query = query.where(loc.c.pk == req.only_location_pk)
+        values["location_pk"] = req.only_location_pk
     elif req.near is not None:
         box = bounding_box(req.near, req.radius_miles)
-        lon = (
-            or_(loc.c.longitude >= box.min_lon, loc.c.longitude <= box.max_lon)
-            if box.wraps
-            else loc.c.longitude.between(box.min_lon, box.max_lon)
-        )
-        in_box = and_(loc.c.latitude.between(box.min_lat, box.max_lat), lon)
-        query = query.where(or_(in_box, loc.c.latitude.is_(None)) if req.virtual else in_box)
-    near, limit_to_radius = req.near, req.only_location_pk is None
+        wraps = box.wraps
+        values.update(min_lat=box.min_lat, max_lat=box.max_lat, min_lon=box.min_lon, max_lon=box.max_lon)
+    one, in_box = req.only_location_pk is not None, req.near is not None
+    query = _locations_query(publisher, one, in_box, wraps, bool(req.virtual))
+    near, limit_to_radius = req.near, not one
     out: dict[int, _Place] = {}
-    for pk, lat, lon, virtual in conn.execute(query):
+    for pk, lat, lon, virtual in conn.execute(query, values):
         miles: float | None = None
         if near is not None:
             if lat is not None and lon is not None:
@@ -174,26 +240,31 @@ def _locations(conn: Connection, req: SearchRequest) -> dict[int, _Place]:
     return out
 
 
+_DETAILS = (
+    select(
+        t.location.c.pk,
+        t.location.c.name,
+        t.location.c.city,
+        t.location.c.state,
+        t.location.c.postal_code,
+        t.location.c.latitude,
+        t.location.c.longitude,
+        t.location.c.tz,
+        t.location.c.phone,
+        t.location.c.publisher_id,
+        t.publisher.c.name.label("publisher_name"),
+        t.publisher.c.last_success_ms,
+    )
+    .join(t.publisher, t.publisher.c.id == t.location.c.publisher_id)
+    .where(t.location.c.pk.in_(bindparam("pks", expanding=True)))
+)
+
+
 def _details(conn: Connection, pks: Sequence[int]) -> dict[int, Any]:
     """The chosen locations' names, addresses, time zones, phones and publishers."""
-    loc, p = t.location, t.publisher
-    query = select(
-        loc.c.pk,
-        loc.c.name,
-        loc.c.city,
-        loc.c.state,
-        loc.c.postal_code,
-        loc.c.latitude,
-        loc.c.longitude,
-        loc.c.tz,
-        loc.c.phone,
-        loc.c.publisher_id,
-        p.c.name.label("publisher_name"),
-        p.c.last_success_ms,
-    ).join(p, p.c.id == loc.c.publisher_id)
     out: dict[int, Any] = {}
     for chunk in _chunks(pks):
-        for row in conn.execute(query.where(loc.c.pk.in_(chunk))).mappings():
+        for row in conn.execute(_DETAILS, {"pks": list(chunk)}).mappings():
             out[int(row["pk"])] = row
     return out
 
@@ -213,52 +284,111 @@ class _Schedule(NamedTuple):
     languages: str | None
 
 
-def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place]) -> list[_Schedule]:
-    """Step 2: the matching schedules that have a matching slot, each with its first one's start."""
+class _ScheduleShape(NamedTuple):
+    """What decides step 2's statement; the request's values are bound (`_schedule_values`)."""
+
+    free_only: bool
+    new_patients: bool
+    no_referral: bool
+    by_age: bool
+    by_language: bool
+    service: _Coded
+    specialty: _Coded
+    vaccine: _Coded
+    practitioner: bool
+    schedule_codes: bool
+    organization: bool
+    virtual: bool | None
+
+
+def _schedule_shape(req: SearchRequest) -> _ScheduleShape:
+    return _ScheduleShape(
+        req.free_only,
+        req.new_patients,
+        req.no_referral,
+        req.age is not None,
+        req.language is not None,
+        _coded(req.service),
+        _coded(req.specialty),
+        _coded(req.vaccine),
+        req.practitioner is not None,
+        req.schedule_codes is not None,
+        req.organization is not None,
+        req.virtual,
+    )
+
+
+def _schedule_values(req: SearchRequest) -> dict[str, object]:
+    values: dict[str, object] = {"start_ms": req.start_ms, "end_ms": req.end_ms}
+    values.update(schedule_values(age=req.age, language=req.language))
+    for name, value in (("service", req.service), ("specialty", req.specialty), ("vaccine", req.vaccine)):
+        if value is not None:
+            values.update(_code_or_text_values(name, value))
+    for name, text in (("practitioner", req.practitioner), ("organization", req.organization)):
+        if text is not None:
+            values[name] = _within(text)
+    if req.schedule_codes is not None:
+        values["schedule_codes"] = req.schedule_codes
+    return values
+
+
+@lru_cache(maxsize=256)
+def _schedules_query(shape: _ScheduleShape) -> Select[Any]:
+    """Step 2's statement for one shape of request, for a chunk of locations bound as `locations`."""
     s, sl, p = t.schedule, t.slot, t.publisher
     first = (
         select(sl.c.start_ms)
         .where(
             sl.c.schedule_pk == s.c.pk,
             sl.c.generation == s.c.generation,
-            sl.c.start_ms >= req.start_ms,
-            sl.c.start_ms < req.end_ms,
-            _slot_status(req.free_only),
-            *slot_condition(sl, s.c.patients, new_patients=req.new_patients),
+            sl.c.start_ms >= bindparam("start_ms"),
+            sl.c.start_ms < bindparam("end_ms"),
+            _slot_status(shape.free_only),
+            *slot_condition(sl, s.c.patients, new_patients=shape.new_patients),
         )
         .order_by(sl.c.start_ms)
         .limit(1)
         .scalar_subquery()
     )
-    conditions = schedule_conditions(s, no_referral=req.no_referral, age=req.age, language=req.language)
-    for value in (req.service, req.specialty, req.vaccine):
-        if value is not None:
-            conditions.append(_code_or_text(value))
-    if req.practitioner is not None:
-        conditions.append(_contains(s.c.practitioner_text, req.practitioner))
-    if req.schedule_codes is not None:
-        conditions.append(s.c.codes == req.schedule_codes)
+    conditions = schedule_conditions(
+        s, no_referral=shape.no_referral, by_age=shape.by_age, by_language=shape.by_language
+    )
+    for name, coded in (("service", shape.service), ("specialty", shape.specialty), ("vaccine", shape.vaccine)):
+        if coded is not None:
+            conditions.append(_code_or_text(name, coded))
+    if shape.practitioner:
+        conditions.append(_contains(s.c.practitioner_text, "practitioner"))
+    if shape.schedule_codes:
+        conditions.append(s.c.codes == bindparam("schedule_codes"))
     loc = t.location
-    if req.organization is not None:
+    if shape.organization:
         names = (p.c.name, loc.c.organization_text, s.c.organization_text)
-        conditions.append(or_(*(_contains(column, req.organization) for column in names)))
-    virtual_pks = [pk for pk, place in locations.items() if place.virtual]
-    if req.virtual is True:
-        conditions.append(or_(s.c.virtual.is_(True), s.c.location_pk.in_(virtual_pks) if virtual_pks else false()))
-    elif req.virtual is False:
+        conditions.append(or_(*(_contains(column, "organization") for column in names)))
+    if shape.virtual is True:
+        conditions.append(or_(s.c.virtual.is_(True), s.c.location_pk.in_(bindparam("virtual_pks", expanding=True))))
+    elif shape.virtual is False:
         conditions.append(s.c.virtual.is_(False))
-        locations = {pk: place for pk, place in locations.items() if not place.virtual}
-    base = (
+    query = (
         select(s.c.pk, s.c.location_pk, s.c.generation, s.c.service_text, first.label("first_ms"))
         .add_columns(s.c.practitioner_display, s.c.patients, s.c.referral, s.c.min_age, s.c.max_age, s.c.languages)
         .join(p, and_(p.c.id == s.c.publisher_id, p.c.generation == s.c.generation))
-        .where(*conditions)
+        .where(*conditions, s.c.location_pk.in_(bindparam("locations", expanding=True)))
     )
-    if req.organization is not None:
-        base = base.join(loc, loc.c.pk == s.c.location_pk)
+    if shape.organization:
+        query = query.join(loc, loc.c.pk == s.c.location_pk)
+    return query
+
+
+def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place]) -> list[_Schedule]:
+    """Step 2: the matching schedules that have a matching slot, each with its first one's start."""
+    query, values = _schedules_query(_schedule_shape(req)), _schedule_values(req)
+    if req.virtual is True:
+        values["virtual_pks"] = [pk for pk, place in locations.items() if place.virtual]
+    elif req.virtual is False:
+        locations = {pk: place for pk, place in locations.items() if not place.virtual}
     out = []
     for chunk in _chunks(sorted(locations)):
-        for row in conn.execute(base.where(s.c.location_pk.in_(chunk))):
+        for row in conn.execute(query, {**values, "locations": list(chunk)}):
             if row.first_ms is not None:
                 text = str(row.service_text or "")
                 who = str(row.practitioner_display or "")
@@ -267,31 +397,53 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
     return out
 
 
-def _next_slots(conn: Connection, req: SearchRequest, schedules: Iterable[_Schedule]) -> list[Any]:
-    """Step 4: the first `per_location` slots of each schedule, one index range scan each."""
+# Schedules per step 4 statement: SQLite binds up to ten parameters a schedule (its constants, LIMIT
+# and OFFSET too), so 90 stay within its historical 999 and its 500 terms of a compound SELECT.
+_SCHEDULES_PER_STATEMENT = 90
+
+
+@lru_cache(maxsize=128)
+def _next_slots_query(count: int, free_only: bool, new_patients: bool) -> Select[Any] | CompoundSelect[Any]:
+    """Step 4's statement for `count` schedules: each one's first slots by an `ORDER BY start_ms LIMIT n`
+    subquery (one index range scan), the `count` of them in a UNION ALL; bound as `schedule_{i}`,
+    `generation_{i}`, `first_{i}` (and `patients_{i}`, the Schedule's own status for the Slots that
+    say nothing, when new_patients asks for it), with `end_ms` and `per_location`."""
     sl = t.slot
-    # The Schedule's own status, for the Slots that say nothing, is bound per schedule (no join).
-    fallback = bindparam("schedule_patients", type_=sl.c.patients.type) if req.new_patients else None
-    columns = (sl.c.pk, sl.c.schedule_pk, sl.c.start_ms, sl.c.end_ms, sl.c.status, sl.c.capacity, sl.c.booking_phone)
-    query = (
-        select(*columns, sl.c.patients)
-        .where(
-            sl.c.schedule_pk == bindparam("schedule_pk"),
-            sl.c.generation == bindparam("generation"),
-            sl.c.start_ms >= bindparam("first_ms"),
-            sl.c.start_ms < req.end_ms,
-            _slot_status(req.free_only),
-            *(slot_condition(sl, fallback, new_patients=True) if fallback is not None else ()),
+    columns = (sl.c.pk, sl.c.schedule_pk, sl.c.start_ms, sl.c.end_ms, sl.c.status, sl.c.capacity)
+    end: BindParameter[int] = bindparam("end_ms")
+    per_location = bindparam("per_location", type_=Integer)
+    parts = []
+    for i in range(count):
+        fallback = bindparam(f"patients_{i}", type_=sl.c.patients.type)
+        # SQLite takes a limited SELECT in a compound one only as a subquery.
+        limited = (
+            select(*columns, sl.c.booking_phone, sl.c.patients)
+            .where(
+                sl.c.schedule_pk == bindparam(f"schedule_{i}"),
+                sl.c.generation == bindparam(f"generation_{i}"),
+                sl.c.start_ms >= bindparam(f"first_{i}"),
+                sl.c.start_ms < end,
+                _slot_status(free_only),
+                *slot_condition(sl, fallback, new_patients=new_patients),
+            )
+            .order_by(sl.c.start_ms)
+            .limit(per_location)
+            .subquery()
         )
-        .order_by(sl.c.start_ms)
-        .limit(req.per_location)
-    )
+        parts.append(select(limited))
+    return parts[0] if count == 1 else union_all(*parts)
+
+
+def _next_slots(conn: Connection, req: SearchRequest, schedules: Sequence[_Schedule]) -> list[Any]:
+    """Step 4: the first `per_location` slots of each schedule, one statement for many schedules."""
     rows: list[Any] = []
-    for sc in schedules:
-        values: dict[str, object] = {"schedule_pk": sc.pk, "generation": sc.generation, "first_ms": sc.first_ms}
-        if req.new_patients:
-            values["schedule_patients"] = sc.patients
-        rows.extend(conn.execute(query, values))
+    for chunk in _chunks(schedules, _SCHEDULES_PER_STATEMENT):
+        values: dict[str, object] = {"end_ms": req.end_ms, "per_location": req.per_location}
+        for i, sc in enumerate(chunk):
+            values.update({f"schedule_{i}": sc.pk, f"generation_{i}": sc.generation, f"first_{i}": sc.first_ms})
+            if req.new_patients:
+                values[f"patients_{i}"] = sc.patients
+        rows.extend(conn.execute(_next_slots_query(len(chunk), req.free_only, req.new_patients), values))
     return rows
 
 
@@ -311,13 +463,16 @@ def local_instant(ms: int, zone: ZoneInfo) -> str:
     return format_instant(datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone))
 
 
+_RESOURCES = select(t.schedule.c.pk, t.schedule.c.resource).where(t.schedule.c.pk.in_(bindparam("pks", expanding=True)))
+
+
 def service_names(conn: Connection, schedule_pks: list[int]) -> dict[int, str]:
     """Patient-facing service names of the given schedules: serviceType text, else its first display
     (the lower-cased search text is for matching, not for reading)."""
     names: dict[int, str] = {}
     if not schedule_pks:
         return names
-    rows = conn.execute(select(t.schedule.c.pk, t.schedule.c.resource).where(t.schedule.c.pk.in_(schedule_pks)))
+    rows = conn.execute(_RESOURCES, {"pks": schedule_pks})
     for pk, resource in rows:
         for concept in orjson.loads(resource).get("serviceType") or []:
             if not isinstance(concept, dict):
@@ -372,6 +527,7 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
         slots_by_location[location_of[int(row.schedule_pk)]].append(row)
 
     details = _details(conn, [c.pk for c in chosen])
+    base_url = link_base.rstrip("/")  # as slot_link writes it, once for every time
     results = []
     for c in chosen:
         row, miles, virtual = details[c.pk], locations[c.pk].miles, locations[c.pk].virtual
@@ -384,7 +540,7 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
                 end=local_instant(int(r.end_ms), zone),
                 status=str(r.status),
                 capacity=int(r.capacity),
-                link=slot_link(link_base, int(r.pk)),
+                link=f"{base_url}/go/{r.pk}",
                 booking_phone=r.booking_phone,
                 service=offered[int(r.schedule_pk)][0],
                 practitioner=offered[int(r.schedule_pk)][1],
