@@ -5,11 +5,15 @@ Slot more than once, its last mention counts."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 from sqlalchemy import select
 
 from slotlinks.config import Settings
 from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.search.execute import search
+from slotlinks.discovery.search.query import parse_search
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import open_store
 from tests.discovery.conftest import RawServer, response, sync
@@ -72,5 +76,14 @@ def test_an_incremental_answer_removes_replaces_and_adds_its_slots(
         assert after["slot1"][2] == after["slot4"][2] == "busy"
         assert orjson.loads(after["slot1"][1])["status"] == "busy"
         assert all(row[3] is not None for row in after.values()), "every Slot points at its Schedule"
+
+        # Search finds the added Slot beside the loaded ones (on PostgreSQL it is stored apart from
+        # its full load's partition: ingest/partitions.py) and none that became busy.
+        params = {"near": "02139", "from": "2026-03-01", "to": "2026-03-01", "per_location": "10"}
+        request = parse_search(params, now=datetime(2026, 3, 1, tzinfo=UTC))
+        with store.read() as conn:
+            (found,) = search(conn, request, now_ms=store.now_ms(), link_base="http://127.0.0.1")
+        # slot0, slot3, slot5 and slot9 (10:00, 13:00, 15:00, 19:00 UTC) in the clinic's Eastern time
+        assert [s.start[11:16] for s in found.slots] == ["05:00", "08:00", "10:00", "14:00"]
     finally:
         store.dispose()
