@@ -58,9 +58,9 @@ def upkeep(store: DiscoveryStore, *, vacuum: bool) -> list[str]:
             if name not in partitioned
         ]
         for parent in sorted(partitioned & set(FEED_TABLES)):
-            statements += [f"ANALYZE (SKIP_LOCKED) {quote(name)}" for name in _never_analyzed(conn, parent)]
-            if _parent_due(conn, parent):
-                statements.append(f"ANALYZE (SKIP_LOCKED) {quote(parent)}")
+            # The parent's ANALYZE analyzes every partition too: the new ones need nothing more then.
+            due = [parent] if _parent_due(conn, parent) else _never_analyzed(conn, parent)
+            statements += [f"ANALYZE (SKIP_LOCKED) {quote(name)}" for name in due]
         for statement in statements:
             conn.exec_driver_sql(statement)
     return statements
