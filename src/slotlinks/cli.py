@@ -12,7 +12,7 @@ import secrets
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -275,25 +275,21 @@ def serve_discovery(
         alert_days=alert_days,
     )
     console.print(f"search: {settings.discovery_url}/")
+    app: Any = "slotlinks.discovery.app:worker_app"
     if workers == 1:
-        uvicorn.run(
-            create_app(settings, background_sync=not no_sync),
-            host=host,
-            port=port,
-            log_level="info",
-            proxy_headers=settings.behind_proxy,
-        )
-        return
-    import os
+        app = create_app(settings, background_sync=not no_sync)
+    else:
+        import os
 
-    from slotlinks.discovery.app import WORKER_SETTINGS_ENV
-    from slotlinks.discovery.store.store import open_store
+        from slotlinks.discovery.app import WORKER_SETTINGS_ENV
+        from slotlinks.discovery.store.store import open_store
 
-    open_store(settings.discovery_db_url).dispose()  # migrated once, before the workers open it together
-    os.environ[WORKER_SETTINGS_ENV] = json.dumps({"settings": settings.to_json(), "background_sync": not no_sync})
+        open_store(settings.discovery_db_url).dispose()  # migrated once, before the workers open it together
+        payload = {"settings": settings.to_json(), "background_sync": not no_sync}
+        os.environ[WORKER_SETTINGS_ENV] = json.dumps(payload)
     uvicorn.run(
-        "slotlinks.discovery.app:worker_app",
-        factory=True,
+        app,
+        factory=workers > 1,
         workers=workers,
         host=host,
         port=port,
