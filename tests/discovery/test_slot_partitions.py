@@ -12,19 +12,26 @@ import dataclasses
 import socket
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, func, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text, update
 
 from slotlinks.config import Settings
 from slotlinks.db.migrate import upgrade
 from slotlinks.discovery.ingest.partitions import OTHER_PARTITION
 from slotlinks.discovery.publishers import registry
+from slotlinks.discovery.search.execute import search
+from slotlinks.discovery.search.query import parse_search
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import open_store
 from slotlinks.discovery.sync import SyncEngine, SyncResult
 from tests.discovery.conftest import RawServer, held, sync
-from tests.discovery.test_sync_failures import feed, slot
+from tests.discovery.test_sync_failures import LOC, SCH, feed, slot
 from tests.discovery.test_sync_kill import generation_rows, load_tables, many_slots
 
 
@@ -228,4 +235,56 @@ def test_a_worker_that_outlived_its_lease_never_writes_into_the_load_that_took_o
         assert generation_rows(store, pid).get(current) == slots
     finally:
         release.set()
+        store.dispose()
+
+
+def _scans(node: dict[str, Any]) -> Iterator[tuple[str, int]]:
+    """(table, times executed) of each scan in an EXPLAIN ANALYZE plan."""
+    if "Relation Name" in node:
+        yield node["Relation Name"], int(node["Actual Loops"])
+    for child in node.get("Plans", []):
+        yield from _scans(child)
+
+
+@pytest.mark.postgres
+def test_a_search_looks_for_each_schedules_first_time_in_its_own_partitions_only(
+    pg_url: str, settings: Settings, raw: RawServer
+) -> None:
+    # Two publishers near Cambridge, one in Seattle. With a partition per publisher, a schedule's first
+    # time looked for in every partition read each one's whole window: 0.8 s a search at 200 publishers.
+    store = open_store(pg_url)
+    try:
+        near = [registry.add_publisher(store, url=feed(raw, p), name=p).id for p in ("a", "b")]
+        seattle = {**LOC, "address": {"city": "Seattle", "state": "WA", "postalCode": "98101"}}
+        raw.file("/far/loc.ndjson", [orjson.dumps(seattle)])
+        raw.file("/far/sch.ndjson", [orjson.dumps(SCH)])
+        raw.file("/far/slot.ndjson", [slot(i) for i in range(3)])
+        outputs = [("Location", "/far/loc.ndjson"), ("Schedule", "/far/sch.ndjson"), ("Slot", "/far/slot.ndjson")]
+        far = registry.add_publisher(store, url=raw.manifest("/far/$bulk-publish", outputs), name="far").id
+        assert {r.outcome for r in sync(store, settings).values()} == {"full"}
+
+        statements: list[tuple[str, Any]] = []
+
+        def keep(_c: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+            statements.append((statement, parameters))
+
+        request = parse_search({"near": "02139", "from": "2026-03-01", "to": "2026-03-01"}, now=datetime(2026, 3, 1))
+        event.listen(store.engine, "before_cursor_execute", keep)
+        with store.read() as conn:
+            found = search(conn, request, now_ms=store.now_ms(), link_base="http://127.0.0.1")
+        event.remove(store.engine, "before_cursor_execute", keep)
+        assert [len(r.slots) for r in found] == [3, 3]
+
+        (first_times,) = [
+            (s, p) for s, p in statements if s.startswith("SELECT feed_schedule.pk, feed_schedule.location_pk")
+        ]
+        with store.read() as conn:
+            explained = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + first_times[0], first_times[1])
+            scans = Counter[str]()
+            for table, loops in _scans(explained.scalar_one()[0]["Plan"]):
+                scans[table] += loops
+        own = {f"feed_slot_p{pid}_g1" for pid in near}
+        assert f"feed_slot_p{far}_g1" not in scans, "a publisher with no location near is not planned"
+        assert {table: scans[table] for table in own} == dict.fromkeys(own, 1), "each schedule read its own"
+    finally:
         store.dispose()
