@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -23,13 +24,15 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, select, t
 
 from slotlinks.config import Settings
 from slotlinks.db.migrate import upgrade
+from slotlinks.discovery.aggregate.fhirstore import DiscoveryFhirStore
 from slotlinks.discovery.ingest.partitions import OTHER_PARTITION
 from slotlinks.discovery.publishers import registry
 from slotlinks.discovery.search.execute import search
 from slotlinks.discovery.search.query import parse_search
 from slotlinks.discovery.store import tables as t
-from slotlinks.discovery.store.store import open_store
+from slotlinks.discovery.store.store import DiscoveryStore, open_store
 from slotlinks.discovery.sync import SyncEngine, SyncResult
+from slotlinks.fhirapi.store import SlotQuery
 from tests.discovery.conftest import RawServer, held, sync
 from tests.discovery.test_sync_failures import LOC, SCH, feed, slot
 from tests.discovery.test_sync_kill import generation_rows, load_tables, many_slots
@@ -238,6 +241,34 @@ def test_a_worker_that_outlived_its_lease_never_writes_into_the_load_that_took_o
         store.dispose()
 
 
+def _near_and_far(store: DiscoveryStore, settings: Settings, raw: RawServer) -> tuple[list[int], int]:
+    """Two publishers of a clinic in Cambridge and one in Seattle, loaded: ([near ids], far id)."""
+    near = [registry.add_publisher(store, url=feed(raw, p), name=p).id for p in ("a", "b")]
+    seattle = {**LOC, "address": {"city": "Seattle", "state": "WA", "postalCode": "98101"}}
+    raw.file("/far/loc.ndjson", [orjson.dumps(seattle)])
+    raw.file("/far/sch.ndjson", [orjson.dumps(SCH)])
+    raw.file("/far/slot.ndjson", [slot(i) for i in range(3)])
+    outputs = [("Location", "/far/loc.ndjson"), ("Schedule", "/far/sch.ndjson"), ("Slot", "/far/slot.ndjson")]
+    far = registry.add_publisher(store, url=raw.manifest("/far/$bulk-publish", outputs), name="far").id
+    assert {r.outcome for r in sync(store, settings).values()} == {"full"}
+    return near, far
+
+
+@contextmanager
+def _statements(store: DiscoveryStore) -> Iterator[list[tuple[str, Any]]]:
+    """The statements run on `store` inside the block, with their parameters."""
+    statements: list[tuple[str, Any]] = []
+
+    def keep(_c: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", keep)
+    try:
+        yield statements
+    finally:
+        event.remove(store.engine, "before_cursor_execute", keep)
+
+
 def _scans(node: dict[str, Any]) -> Iterator[tuple[str, int]]:
     """(table, times executed) of each scan in an EXPLAIN ANALYZE plan."""
     if "Relation Name" in node:
@@ -246,45 +277,61 @@ def _scans(node: dict[str, Any]) -> Iterator[tuple[str, int]]:
         yield from _scans(child)
 
 
+def _scanned(store: DiscoveryStore, statement: str, parameters: Any) -> Counter[str]:
+    """How many times each table is read when `statement` runs."""
+    with store.read() as conn:
+        explained = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+        scans = Counter[str]()
+        for table, loops in _scans(explained.scalar_one()[0]["Plan"]):
+            scans[table] += loops
+    return scans
+
+
 @pytest.mark.postgres
 def test_a_search_looks_for_each_schedules_first_time_in_its_own_partitions_only(
     pg_url: str, settings: Settings, raw: RawServer
 ) -> None:
-    # Two publishers near Cambridge, one in Seattle. With a partition per publisher, a schedule's first
-    # time looked for in every partition read each one's whole window: 0.8 s a search at 200 publishers.
+    # With a partition per publisher, a schedule's first time looked for in every partition read each
+    # one's whole window: 0.8 s a search at 200 publishers.
     store = open_store(pg_url)
     try:
-        near = [registry.add_publisher(store, url=feed(raw, p), name=p).id for p in ("a", "b")]
-        seattle = {**LOC, "address": {"city": "Seattle", "state": "WA", "postalCode": "98101"}}
-        raw.file("/far/loc.ndjson", [orjson.dumps(seattle)])
-        raw.file("/far/sch.ndjson", [orjson.dumps(SCH)])
-        raw.file("/far/slot.ndjson", [slot(i) for i in range(3)])
-        outputs = [("Location", "/far/loc.ndjson"), ("Schedule", "/far/sch.ndjson"), ("Slot", "/far/slot.ndjson")]
-        far = registry.add_publisher(store, url=raw.manifest("/far/$bulk-publish", outputs), name="far").id
-        assert {r.outcome for r in sync(store, settings).values()} == {"full"}
-
-        statements: list[tuple[str, Any]] = []
-
-        def keep(_c: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-            statements.append((statement, parameters))
-
+        near, far = _near_and_far(store, settings, raw)
         request = parse_search({"near": "02139", "from": "2026-03-01", "to": "2026-03-01"}, now=datetime(2026, 3, 1))
-        event.listen(store.engine, "before_cursor_execute", keep)
-        with store.read() as conn:
+        with _statements(store) as statements, store.read() as conn:
             found = search(conn, request, now_ms=store.now_ms(), link_base="http://127.0.0.1")
-        event.remove(store.engine, "before_cursor_execute", keep)
         assert [len(r.slots) for r in found] == [3, 3]
 
         (first_times,) = [
             (s, p) for s, p in statements if s.startswith("SELECT feed_schedule.pk, feed_schedule.location_pk")
         ]
-        with store.read() as conn:
-            explained = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + first_times[0], first_times[1])
-            scans = Counter[str]()
-            for table, loops in _scans(explained.scalar_one()[0]["Plan"]):
-                scans[table] += loops
+        scans = _scanned(store, *first_times)
         own = {f"feed_slot_p{pid}_g1" for pid in near}
         assert f"feed_slot_p{far}_g1" not in scans, "a publisher with no location near is not planned"
         assert {table: scans[table] for table in own} == dict.fromkeys(own, 1), "each schedule read its own"
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_the_aggregate_reads_a_publishers_slots_in_its_own_partitions_only(
+    pg_url: str, settings: Settings, raw: RawServer
+) -> None:
+    store = open_store(pg_url)
+    try:
+        (first, second), far = _near_and_far(store, settings, raw)
+        fhir = DiscoveryFhirStore(store, recheck_ms=0)
+        with _statements(store) as statements:
+            schedule = fhir.resources("Schedule")[0]["id"]
+            found = list(fhir.slots(SlotQuery(schedule_ids=frozenset({schedule}))))
+        assert len(found) == 3
+        own = f"feed_slot_p{first}_g1"
+        by_schedule = [(s, p) for s, p in statements if "feed_slot.schedule_pk IN" in s]
+        by_publisher = [(s, p) for s, p in statements if s.startswith("SELECT feed_slot.schedule_source_id, max")]
+        assert len(by_schedule) == 1  # the Schedule's Slots
+        assert len(by_publisher) == 3  # each publisher's last free time (`has-availability`)
+        assert set(_scanned(store, *by_schedule[0])) & {f"feed_slot_p{p}_g1" for p in (first, second, far)} == {own}
+        for statement, parameters in by_publisher:
+            loads = {table for table in _scanned(store, statement, parameters) if table.startswith("feed_slot_p")}
+            assert len(loads) == 1, "one publisher's load"
     finally:
         store.dispose()

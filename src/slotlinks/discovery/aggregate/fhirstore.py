@@ -29,6 +29,7 @@ from slotlinks.discovery.aggregate.cache import data_state, valid_until_ms
 from slotlinks.discovery.aggregate.render import SlotRenderer, descriptive_resources, slot_renderer
 from slotlinks.discovery.aggregate.rewrite import aggregate_id
 from slotlinks.discovery.aggregate.sources import load_publishers
+from slotlinks.discovery.ingest.partitions import load_key, load_key_column
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.fhirapi.keyset import keyset_clause, keyset_order
@@ -57,6 +58,8 @@ class _Snapshot:
     resources: dict[str, list[dict[str, Any]]]
     by_id: dict[str, dict[str, dict[str, Any]]]
     schedule_pks: dict[str, tuple[int, ...]]  # aggregate Schedule id -> its rows' pks
+    # aggregate Schedule id -> the partition key of its publisher's current load (PostgreSQL only)
+    schedule_keys: dict[str, int]
     renderers: dict[int, SlotRenderer]  # publisher id -> Slot renderer
 
     def fresh(self, now_ms: int) -> bool:
@@ -108,19 +111,24 @@ class DiscoveryFhirStore:
         sources = load_publishers(conn, now_ms=now_ms, min_poll_seconds=self.min_poll_seconds)
         by_id: dict[str, dict[str, dict[str, Any]]] = {rtype: {} for rtype in DESCRIPTIVE_TYPES}
         schedule_pks: dict[str, list[int]] = {}
+        schedule_keys: dict[str, int] = {}
         for src in sources:
             # A source id repeated within a generation is published twice under one id: keep the last.
             for rtype, resource in descriptive_resources(conn, src, now_ms=now_ms):
                 by_id[rtype][str(resource["id"])] = resource
             sc = t.schedule.c
             for pk, source_id in conn.execute(select(sc.pk, sc.source_id).where(src.live(t.schedule))):
-                schedule_pks.setdefault(aggregate_id(src.id, source_id), []).append(int(pk))
+                sid = aggregate_id(src.id, source_id)
+                schedule_pks.setdefault(sid, []).append(int(pk))
+                if src.by_partition:
+                    schedule_keys[sid] = load_key(src.id, src.generation)
         return _Snapshot(
             digest=digest,
             valid_until_ms=valid_until_ms(sources, now_ms),
             resources={rtype: list(items.values()) for rtype, items in by_id.items()},
             by_id=by_id,
             schedule_pks={sid: tuple(pks) for sid, pks in schedule_pks.items()},
+            schedule_keys=schedule_keys,
             renderers={src.id: slot_renderer(src, now_ms=now_ms) for src in sources},
         )
 
@@ -200,6 +208,9 @@ class DiscoveryFhirStore:
         if query.schedule_ids is not None:
             pks = sorted(pk for sid in query.schedule_ids for pk in snap.schedule_pks.get(sid, ()))
             where.append(_S.schedule_pk.in_(pks) if pks else false())
+            if snap.schedule_keys:  # only those Schedules' partitions (ingest/partitions.py)
+                keys = {snap.schedule_keys[sid] for sid in query.schedule_ids if sid in snap.schedule_keys}
+                where.append(load_key_column().in_(sorted(keys | {0})))
         for ids in query.ids:
             where.append(self._id_clause(conn, snap, ids))
         for statuses in query.statuses:

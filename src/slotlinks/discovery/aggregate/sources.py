@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import ColumnElement, Connection, Table, func, select
 
+from slotlinks.discovery.ingest.partitions import of_generation, partitioned
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.ids import InvalidReference, parse_reference
 
@@ -75,13 +75,14 @@ class SourcePublisher:
     schedule_state: dict[str, str | None] = field(default_factory=dict)
     # Schedule source id -> start of its last free future slot (availability is `some` until then).
     free_until: dict[str, int] = field(default_factory=dict)
+    by_partition: bool = False  # its Slots in partitions of their own (PostgreSQL: ingest/partitions.py)
 
     @property
     def base(self) -> str:
         return _manifest_base(self.url)
 
-    def live(self, table: Table) -> Any:
-        return (table.c.publisher_id == self.id) & (table.c.generation == self.generation)
+    def live(self, table: Table) -> ColumnElement[bool]:
+        return of_generation(table, self.id, self.generation, by_partition=self.by_partition)
 
 
 def load_publishers(conn: Connection, *, now_ms: int, min_poll_seconds: int) -> list[SourcePublisher]:
@@ -101,6 +102,7 @@ def load_publishers(conn: Connection, *, now_ms: int, min_poll_seconds: int) -> 
             last_attempt_ms=row.last_attempt_ms,
             failing=row.failures > 0 or now_ms >= stale,
             stale_at_ms=stale,
+            by_partition=partitioned(conn),
         )
         _load_context(conn, src, now_ms)
         sources.append(src)

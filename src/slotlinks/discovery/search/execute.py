@@ -43,7 +43,6 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    literal_column,
     or_,
     select,
     true,
@@ -51,7 +50,7 @@ from sqlalchemy import (
 )
 
 from slotlinks.discovery.geo import KM_PER_MILE, bounding_box, haversine_miles
-from slotlinks.discovery.ingest.partitions import load_key, partitioned
+from slotlinks.discovery.ingest.partitions import load_key, load_key_column, partitioned
 from slotlinks.discovery.publishers.freshness import describe_age
 from slotlinks.discovery.search.audience import (
     SlotAudience,
@@ -467,15 +466,10 @@ def _own_partitions(s: Table) -> tuple[ColumnElement[bool], ...]:
     executor two of them for each schedule. With every partition in the subquery, at 200 publishers
     (201 partitions of 10,000 slots) the planner merged one start-time index scan per partition and
     read each one's whole window for every schedule: 0.8 s a search."""
-    key = _slot_load_key()
+    key = load_key_column()
     shifted = cast(s.c.publisher_id, BigInteger).op("<<")(literal(32, Integer))
     own = (shifted + s.c.generation).self_group()  # as load_key() computes it
     return key.in_(bindparam("load_keys", expanding=True)), key.in_([own, literal(0, BigInteger)])
-
-
-def _slot_load_key() -> ColumnElement[int]:
-    """`feed_slot.load_key`, a PostgreSQL-only column (ingest/partitions.py) the Table does not declare."""
-    return literal_column(f"{t.slot.name}.load_key", BigInteger)
 
 
 def _in_generation(i: int) -> ColumnElement[bool]:
@@ -484,7 +478,7 @@ def _in_generation(i: int) -> ColumnElement[bool]:
     key, not by `generation = x`: `generation` has no statistics (migration 0014), so the planner would
     take that for a few rows, read all of the schedule's and sort them, instead of the first few in
     index order."""
-    key = _slot_load_key()
+    key = load_key_column()
     own = key == bindparam(f"load_{i}", type_=BigInteger)
     return or_(own, and_(key == literal(0, BigInteger), t.slot.c.generation == bindparam(f"generation_{i}")))
 
