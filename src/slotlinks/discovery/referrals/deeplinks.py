@@ -36,11 +36,12 @@ from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import msgspec
 import orjson
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, select
 from starlette.responses import Response
 
 from slotlinks.config import Settings
 from slotlinks.discovery.geo import Point
+from slotlinks.discovery.ingest.partitions import of_generation, partitioned
 from slotlinks.discovery.search.execute import LocationResult, local_instant, search, service_names, zone_named
 from slotlinks.discovery.search.query import DEFAULT_DAYS, DEFAULT_RADIUS_MILES, SearchRequest
 from slotlinks.discovery.store import tables as t
@@ -256,12 +257,9 @@ def load_slot(conn: Connection, slot_pk: int) -> SlotTarget | None:
         row = (
             conn.execute(
                 _target_query().where(
-                    and_(
-                        sl.c.publisher_id == row["publisher_id"],
-                        sl.c.generation == row["current_generation"],
-                        sl.c.source_id == row["source_id"],
-                        sl.c.start_ms == row["start_ms"],
-                    )
+                    of_generation(sl, row["publisher_id"], row["current_generation"], by_partition=partitioned(conn)),
+                    sl.c.source_id == row["source_id"],
+                    sl.c.start_ms == row["start_ms"],
                 )
             )
             .mappings()
