@@ -18,6 +18,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from slotlinks.discovery.ingest.generation import TABLES, row_for
+from slotlinks.discovery.ingest.partitions import of_generation, partitioned
 from slotlinks.discovery.ingest.resolve import ChangeCounts, resolve_generation
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource, Slot
@@ -107,10 +108,10 @@ def _apply_slots(
     s = t.slot.c
     stored: dict[tuple[str, int], list[str]] = {}  # (id, start) -> the resources stored under it
     ids = sorted({source_id for source_id, _ in slots})
+    # The generation's own partitions only, on PostgreSQL (partitions.py), not every publisher's.
+    current = of_generation(t.slot, publisher_id, generation, by_partition=partitioned(conn))
     for i in range(0, len(ids), _IDS_PER_QUERY):
-        query = select(s.source_id, s.start_ms, s.resource).where(
-            s.publisher_id == publisher_id, s.generation == generation, s.source_id.in_(ids[i : i + _IDS_PER_QUERY])
-        )
+        query = select(s.source_id, s.start_ms, s.resource).where(current, s.source_id.in_(ids[i : i + _IDS_PER_QUERY]))
         for source_id, start_ms, resource in conn.execute(query):
             if (source_id, start_ms) in slots:
                 stored.setdefault((source_id, start_ms), []).append(resource)
@@ -120,8 +121,7 @@ def _apply_slots(
     ]
     added = [row for key, row in slots.items() if row is not None and key not in stored]
     keyed = (
-        s.publisher_id == publisher_id,
-        s.generation == generation,
+        current,
         s.source_id == bindparam("key_id"),
         s.start_ms == bindparam("key_start"),
     )

@@ -28,7 +28,7 @@ import logging
 import re
 
 import psycopg
-from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, MetaData, Table, and_, literal_column
+from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, MetaData, Table, and_, literal_column, or_
 from sqlalchemy.exc import OperationalError
 
 from slotlinks.discovery.store import tables as t
@@ -76,7 +76,10 @@ def of_generation(table: Table, publisher_id: int, generation: int, *, by_partit
     rows = and_(table.c.publisher_id == publisher_id, table.c.generation == generation)
     if not by_partition or table.name != t.slot.name:
         return rows
-    return and_(rows, load_key_column(table).in_([load_key(publisher_id, generation), 0]))
+    key = load_key_column(table)
+    # Two comparisons rather than IN: an IN list is bound as an expanding parameter, which
+    # executemany (the incremental load's updates) does not take.
+    return and_(rows, or_(key == load_key(publisher_id, generation), key == 0))
 
 
 def load_key_column(table: Table = t.slot) -> ColumnElement[int]:

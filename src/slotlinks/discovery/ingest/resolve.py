@@ -33,7 +33,7 @@ from slotlinks.discovery.ingest.audience import SCHEDULE_AUDIENCE_COLUMNS
 from slotlinks.discovery.ingest.descriptive import Lookups, schedule_row
 from slotlinks.discovery.ingest.fastslot import reference_id
 from slotlinks.discovery.ingest.generation import TABLES
-from slotlinks.discovery.ingest.partitions import drop_other_generations, partitioned
+from slotlinks.discovery.ingest.partitions import drop_other_generations, of_generation, partitioned
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.resources import HealthcareService, Reference, Schedule
 
@@ -252,11 +252,11 @@ def resolve_generation(
         .limit(1)
         .scalar_subquery()
     )
-    where = [sl.publisher_id == publisher_id, sl.generation == generation]
+    where = [of_generation(slots, publisher_id, generation, by_partition=partitioned(conn))]
     if only_unresolved:
         # Looking for them among the generation's rows reads every one of them; most often there
         # are none at all, which the (schedule_pk, start) index tells at once.
-        if conn.execute(select(sl.pk).where(sl.schedule_pk.is_(None)).limit(1)).first() is None:
+        if conn.execute(select(sl.pk).where(sl.schedule_pk.is_(None), *where).limit(1)).first() is None:
             return
         where.append(sl.schedule_pk.is_(None))
     conn.execute(update(slots).where(*where).values(schedule_pk=target))
