@@ -19,6 +19,11 @@ at most `DROP_LOCK_TIMEOUT` for it and, when searches hold it longer, leaves the
 search reads) to the next load of the publisher. Rows of other generations in `feed_slot_other` are
 deleted there.
 
+A statement about one publisher's Slots names their partitions by the key too (`of_generation`,
+`load_key_column`): said by `publisher_id` and `generation` alone it is planned over every
+partition, one per publisher, and with 200 publishers that planning and those probes were most of a
+search, an incremental round or a FHIR Slot query.
+
 SQLite keeps one `feed_slot` table with its indexes: there loads write into it directly.
 """
 

@@ -8,7 +8,8 @@ half-replaced data set. The plan, chosen to stay within a few milliseconds on a 
    great-circle distance in Python. Virtual searches add the locations that have no position.
 2. Schedules of those locations (`ix_feed_schedule_location`) that match the service, specialty,
    vaccine, practitioner and virtual filters, each with its first matching slot found by a correlated
-   `ORDER BY start_ms LIMIT 1` subquery: one index range scan on (schedule_pk, start_ms) per schedule.
+   `ORDER BY start_ms LIMIT 1` subquery: one index range scan on (schedule_pk, start_ms) per schedule
+   (on PostgreSQL in the schedule's own partitions only: `_own_partitions`).
 3. Ranking (ranking.py) on distance and first time; only the top `limit` locations go on.
 4. Their next `per_location` times: a UNION ALL of each schedule's `ORDER BY start_ms LIMIT n`
    subquery (one short index range scan each), one statement for up to 90 schedules, merged per
