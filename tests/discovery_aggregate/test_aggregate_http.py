@@ -10,7 +10,10 @@ import orjson
 import pytest
 from sqlalchemy import insert, select, update
 
+from slotlinks.discovery.push.apply import apply_changes
+from slotlinks.discovery.push.notification import Change
 from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.changes import mark_changed
 from slotlinks.fhir.instant import instant_to_ms
 from tests.discovery_aggregate.conftest import NOW_MS, PUBLIC_URL, URL_A, Aggregate
 
@@ -71,9 +74,33 @@ def test_encoded_once_per_data_version(aggregate: Aggregate) -> None:
     assert aggregate.get(aggregate.manifest_url).headers["etag"] == first.headers["etag"]
     with aggregate.store.write() as conn:
         conn.execute(update(t.slot).where(t.slot.c.source_id == "b1").values(updated_ms=NOW_MS - 1000))
+        mark_changed(conn, aggregate.publishers["A"], NOW_MS)  # as every writer of current data does
     again = aggregate.get(aggregate.manifest_url, headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 200, "a changed row is a new data version"
     assert again.headers["last-modified"] != first.headers["last-modified"]
+
+
+def test_a_pushed_change_is_a_new_data_version(aggregate: Aggregate) -> None:
+    # A notification applied between polls changes the current data without a sync: the manifest and
+    # the files are rendered anew, not served from the cache of the version before.
+    first = aggregate.get(aggregate.manifest_url)
+    busy = {
+        "resourceType": "Slot",
+        "id": "t1",
+        "schedule": {"reference": "Schedule/s-tele"},
+        "status": "busy",
+        "start": "2026-11-26T15:00:00Z",
+        "end": "2026-11-26T15:30:00Z",
+    }
+    changes = [Change("Slot", "t1", removed=False, resource=busy), Change("Slot", "b1", removed=True, resource=None)]
+    with aggregate.store.write() as conn:
+        applied = apply_changes(conn, aggregate.publishers["A"], 2, changes, now_ms=NOW_MS, states_filtered=False)
+    assert (applied.counts.changed, applied.counts.removed) == (1, 1)
+    again = aggregate.get(aggregate.manifest_url, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 200, "a pushed change is a new data version"
+    slots = {r["id"].split(".")[1]: r["status"] for kind, r in aggregate.resources() if kind == "Slot"}
+    assert slots.get("t1") == "busy"
+    assert "b1" not in slots
 
 
 def test_head_matches_get_without_body(aggregate: Aggregate) -> None:
@@ -114,6 +141,7 @@ def test_since_manifest_is_conditional(aggregate: Aggregate) -> None:
     assert other.headers["etag"] != first.headers["etag"], "the instant is part of the representation"
     with aggregate.store.write() as conn:
         conn.execute(update(t.slot).where(t.slot.c.source_id == "b1").values(updated_ms=NOW_MS - 1000))
+        mark_changed(conn, aggregate.publishers["A"], NOW_MS)  # as every writer of current data does
     changed = aggregate.get(aggregate.manifest_url, params=params, headers={"If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200, "a change is a new `_since` answer"
 
@@ -154,6 +182,7 @@ def test_since_lists_only_changes(aggregate: Aggregate) -> None:
     pk = _slot_pk(aggregate, "slot1")
     with aggregate.store.write() as conn:
         conn.execute(update(t.slot).where(t.slot.c.pk == pk).values(status="busy", updated_ms=NOW_MS + 1000))
+        mark_changed(conn, aggregate.publishers["A"], NOW_MS + 1000)
     body, lines = _since_resources(aggregate, since)
     assert {o["type"] for o in body["output"]} == {"Slot", "Schedule"}
     slots = [x for x in lines if x["resourceType"] == "Slot"]

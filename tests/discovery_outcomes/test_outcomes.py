@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from slotlinks.config import Settings
+from slotlinks.discovery.aggregate.cache import data_state
 from slotlinks.discovery.app import create_app
 from slotlinks.discovery.cli import publishers_app
 from slotlinks.discovery.publishers import registry
@@ -77,6 +78,12 @@ def _status(store: DiscoveryStore, pk: int) -> str:
         return str(conn.execute(select(t.slot.c.status).where(t.slot.c.pk == pk)).scalar_one())
 
 
+def _version(store: DiscoveryStore) -> str:
+    """The data version the aggregate and the FHIR API rebuild on."""
+    with store.read() as conn:
+        return data_state(conn).digest
+
+
 def _refresh(store: DiscoveryStore, settings: Settings, referral: str) -> str | None:
     return asyncio.run(refresh_outcome(store, settings, referral))
 
@@ -85,9 +92,12 @@ def test_held_booked_cancelled_keep_the_slot_in_step(store: DiscoveryStore, sett
     _pid, pk, ref = _setup(store, settings, raw)
     base = {"bookingReferral": ref, "source": "slotlinks", "slot": {"reference": "Slot/slot1"}}
     place = {"start": "2026-11-25T10:00:00-05:00", "location": {"reference": "Location/loc1", "display": "Clinic"}}
+    loaded = _version(store)
     _answer(raw, ref, {**base, "outcome": "held", **place})
     assert _refresh(store, settings, ref) == "held"
     assert _status(store, pk) == "busy-tentative"
+    held = _version(store)
+    assert held != loaded, "a slot marked by an outcome is a new data version for the aggregate"
     target, headers = raw.requests[-1]
     assert target == f"/referrals/{ref}"
     assert headers["authorization"] == f"Bearer {SECRET}"
@@ -99,10 +109,14 @@ def test_held_booked_cancelled_keep_the_slot_in_step(store: DiscoveryStore, sett
         resource = orjson.loads(conn.execute(select(t.slot.c.resource).where(t.slot.c.pk == pk)).scalar_one())
     assert resource["status"] == "busy"  # the aggregate re-publishes what searches see
 
+    booked = _version(store)
+    assert booked != held
+
     # The portal is down for a moment: nothing changes.
     raw.routes[f"/referrals/{ref}"] = response(503, b"")
     assert _refresh(store, settings, ref) == "booked"
     assert _status(store, pk) == "busy"
+    assert _version(store) == booked
 
     _answer(raw, ref, {**base, "outcome": "cancelled", **place})
     assert _refresh(store, settings, ref) == "cancelled"

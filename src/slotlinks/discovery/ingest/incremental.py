@@ -21,6 +21,7 @@ from slotlinks.discovery.ingest.generation import TABLES, row_for
 from slotlinks.discovery.ingest.partitions import of_generation, partitioned
 from slotlinks.discovery.ingest.resolve import ChangeCounts, resolve_generation
 from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.changes import mark_changed
 from slotlinks.fhir.resources import RESOURCE_DECODERS, Resource, Slot
 
 __all__ = ["GONE_SLOT_STATUSES", "Spool", "apply_incremental"]
@@ -94,6 +95,8 @@ def apply_incremental(
     counts += _apply_slots(conn, publisher_id, generation, slots)
     if counts.added or counts.changed:  # removals alone leave every reference as it was
         resolve_generation(conn, publisher_id, generation, only_unresolved=True)
+    if counts.added or counts.changed or counts.removed:
+        mark_changed(conn, publisher_id, now_ms)
     return counts
 
 

@@ -29,6 +29,7 @@ from slotlinks.discovery.ingest.incremental import apply_incremental
 from slotlinks.discovery.ingest.quirks import Warnings, read_resource
 from slotlinks.discovery.ingest.resolve import ChangeCounts
 from slotlinks.discovery.push.notification import Change
+from slotlinks.discovery.store.changes import mark_changed
 from slotlinks.fhir.ndjson import LineError
 from slotlinks.fhir.resources import Resource
 
@@ -78,7 +79,9 @@ def apply_changes(
             c = table.c
             key = (c.publisher_id == publisher_id, c.generation == generation, c.source_id == change.id)
             gone = conn.execute(delete(table).where(*key))
-            applied.counts.removed += gone.rowcount or 0
+            if gone.rowcount:
+                applied.counts.removed += gone.rowcount
+                mark_changed(conn, publisher_id, now_ms)
             continue
         if change.resource is None:
             applied.poll(f"{change.resource_type}/{change.id} changed (id only)")

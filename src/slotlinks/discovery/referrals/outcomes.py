@@ -36,6 +36,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 from slotlinks.config import Settings
 from slotlinks.discovery.referrals.deeplinks import is_referral_id, link_origin
 from slotlinks.discovery.store import tables as t
+from slotlinks.discovery.store.changes import mark_changed
 from slotlinks.discovery.store.store import DiscoveryStore
 from slotlinks.errors import Forbidden
 from slotlinks.fhir.instant import InvalidInstant, instant_to_ms
@@ -200,7 +201,14 @@ def _set_slot_status(conn: Connection, pk: int, resource: str, status: str, now_
             resource = orjson.dumps(data).decode()
     except orjson.JSONDecodeError:
         pass
-    conn.execute(update(t.slot).where(t.slot.c.pk == pk).values(status=status, resource=resource, updated_ms=now_ms))
+    changed = conn.execute(
+        update(t.slot)
+        .where(t.slot.c.pk == pk)
+        .values(status=status, resource=resource, updated_ms=now_ms)
+        .returning(t.slot.c.publisher_id)
+    ).first()
+    if changed is not None:
+        mark_changed(conn, changed.publisher_id, now_ms)
 
 
 def _apply(conn: Connection, referral_id: str, answer: _Answer | None, now_ms: int) -> str | None:

@@ -79,6 +79,8 @@ publisher = Table(
     Column("failures", Integer, nullable=False, default=0),  # consecutive, drives backoff
     Column("last_attempt_ms", BigInteger, nullable=True),
     Column("last_success_ms", BigInteger, nullable=True),  # when its data was last known good
+    # When its current data last changed other than by a full load (store/changes.py): the data version.
+    Column("data_changed_ms", BigInteger, nullable=False, default=0, server_default="0"),
     Column("last_error", Text, nullable=True),
     # Sync lease (sync/leases.py): the worker polling this publisher, and when its claim lapses unless
     # renewed; both NULL when no worker holds it.
