@@ -10,6 +10,7 @@ import orjson
 import pytest
 from sqlalchemy import insert, select, update
 
+from slotlinks.discovery.aggregate.pushchanges import collect_changes
 from slotlinks.discovery.push.apply import apply_changes
 from slotlinks.discovery.push.notification import Change
 from slotlinks.discovery.store import tables as t
@@ -101,6 +102,16 @@ def test_a_pushed_change_is_a_new_data_version(aggregate: Aggregate) -> None:
     slots = {r["id"].split(".")[1]: r["status"] for kind, r in aggregate.resources() if kind == "Slot"}
     assert slots.get("t1") == "busy"
     assert "b1" not in slots
+
+
+def test_a_pushed_removal_is_announced_to_the_aggregates_subscribers(aggregate: Aggregate) -> None:
+    with aggregate.store.write() as conn:
+        collect_changes(conn, since_ms=None, now_ms=NOW_MS)  # everything announced once
+        assert collect_changes(conn, since_ms=NOW_MS, now_ms=NOW_MS + 1000) == []
+        removal = [Change("Slot", "b1", removed=True, resource=None)]
+        apply_changes(conn, aggregate.publishers["A"], 2, removal, now_ms=NOW_MS + 2000, states_filtered=False)
+        found = collect_changes(conn, since_ms=NOW_MS + 1000, now_ms=NOW_MS + 3000)
+    assert [(c.resource_type, c.resource_id.split(".")[1], c.removed) for c in found] == [("Slot", "b1", True)]
 
 
 def test_head_matches_get_without_body(aggregate: Aggregate) -> None:

@@ -7,8 +7,9 @@ at). Per collection and publisher:
 
 - rows stamped after the cursor (less `OVERLAP_MS`, for a transaction that stamped before the last
   collection and committed after it) that differ from what was announced are events (PUT);
-- when the publisher's rows were added or deleted (their count or highest `pk` moved), announced rows
-  that are no longer there are removal events (DELETE);
+- when the publisher's current data changed outside a sync (its `data_changed_ms` moved: a pushed
+  change or a booking outcome, store/changes.py), announced rows that are no longer there are
+  removal events (DELETE);
 - when the publisher was synced (a new generation, or any sync attempt: a long sync transaction may
   commit rows stamped well before the cursor), every row is compared, not only the recent ones;
 - a publisher removed from the registry: every row announced for it is removed.
@@ -24,9 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, exists, func, insert, not_, select
+from sqlalchemy import Connection, Table, and_, delete, exists, insert, not_, select
 
 from slotlinks.discovery.aggregate.rewrite import aggregate_id
+from slotlinks.discovery.ingest.partitions import of_generation, partitioned
 from slotlinks.discovery.store import tables as t
 from slotlinks.subscriptions.topic import EventFacts
 
@@ -102,7 +104,7 @@ def _rows(conn: Connection, rtype: str, pid: int, gen: int, since_ms: int | None
         cols.append(c.location_source_id)
     else:
         cols.append(c.state)
-    query = select(*cols).where(c.publisher_id == pid, c.generation == gen)
+    query = select(*cols).where(of_generation(_TABLES[rtype], pid, gen, by_partition=partitioned(conn)))
     if since_ms is not None:
         query = query.where(c.updated_ms > since_ms)
     return list(conn.execute(query))
@@ -163,7 +165,7 @@ def _removed(conn: Connection, pid: int, gen: int | None, now_ms: int) -> list[C
         where = [_K.resource_type == rtype, _K.publisher_id == pid]
         if gen is not None:
             c = table.c
-            same = [c.publisher_id == pid, c.generation == gen, c.source_id == _K.source_id]
+            same = [of_generation(table, pid, gen, by_partition=partitioned(conn)), c.source_id == _K.source_id]
             if rtype == "Slot":
                 same.append(c.start_ms == _K.start_ms)
             where.append(not_(exists().where(and_(*same))))
@@ -178,26 +180,15 @@ def _removed(conn: Connection, pid: int, gen: int | None, now_ms: int) -> list[C
     return out
 
 
-def _row_state(conn: Connection, pid: int, gen: int) -> str:
-    parts = []
-    for table in _TABLES.values():
-        c = table.c
-        count, top = conn.execute(
-            select(func.count(), func.max(c.pk)).where(c.publisher_id == pid, c.generation == gen)
-        ).one()
-        parts.append(f"{count}:{top or 0}")
-    return ";".join(parts)
-
-
 def collect_changes(conn: Connection, *, since_ms: int | None, now_ms: int) -> list[Change]:
     """The changes since `since_ms` (None: every row is compared), oldest first; records what is now
     announced, in the caller's write transaction."""
     p = t.publisher.c
     before = {r.publisher_id: r for r in conn.execute(select(t.aggregate_push_publisher))}
     found: list[Change] = []
-    for pub in conn.execute(select(p.id, p.generation, p.last_attempt_ms)).all():
+    for pub in conn.execute(select(p.id, p.generation, p.last_attempt_ms, p.data_changed_ms)).all():
         pid, gen = int(pub.id), int(pub.generation)
-        sync_state, row_state = f"{gen}:{pub.last_attempt_ms}", _row_state(conn, pid, gen)
+        sync_state, row_state = f"{gen}:{pub.last_attempt_ms}", str(pub.data_changed_ms)
         old = before.pop(pid, None)
         synced = old is None or old.sync_state != sync_state
         if old is None or synced or old.row_state != row_state:

@@ -323,7 +323,7 @@ aggregate_push_publisher = Table(
     metadata,
     Column("publisher_id", Integer, primary_key=True),
     Column("sync_state", Text, nullable=False),  # generation and last sync attempt
-    Column("row_state", Text, nullable=False),  # count and highest pk of its current rows, per type
+    Column("row_state", Text, nullable=False),  # its data_changed_ms (before migration 0016: row counts)
 )
 
 aggregate_known = Table(
