@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Table, insert, select
 
 from slotlinks.clock import FixedClock
 from slotlinks.config import Settings
@@ -110,10 +110,20 @@ class Feed:
             t.slot,
             slot(rid, schedule_id, start, end, status),
             schedule_source_id=schedule_id,
+            schedule_pk=self._schedule_pk(schedule_id),
             start_ms=start_ms,
             end_ms=start_ms + minutes * MINUTE,
             status=status,
         )
+
+    def _schedule_pk(self, source_id: str) -> int | None:
+        """The row of the Schedule a Slot names, as ingest resolves it (None when there is none)."""
+        sc = t.schedule.c
+        query = select(sc.pk).where(
+            sc.publisher_id == self.publisher_id, sc.generation == self.generation, sc.source_id == source_id
+        )
+        pk = self.conn.execute(query.order_by(sc.pk.desc()).limit(1)).scalar()
+        return None if pk is None else int(pk)
 
 
 def add_publisher(conn: Connection, url: str, name: str, generation: int, **columns: Any) -> int:

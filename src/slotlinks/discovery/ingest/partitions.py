@@ -44,6 +44,7 @@ __all__ = [
     "attach_sql",
     "create_load_table",
     "drop_other_generations",
+    "in_partitions",
     "index_load_table",
     "load_key",
     "load_key_column",
@@ -75,16 +76,25 @@ def load_key(publisher_id: int, generation: int) -> int:
 
 def of_generation(table: Table, publisher_id: int, generation: int, *, by_partition: bool) -> ColumnElement[bool]:
     """A publisher's rows of one generation in `table`. For `feed_slot` on PostgreSQL (`by_partition`)
-    said by the partition key as well, so the planner reads that generation's two partitions (its full
-    load's and `feed_slot_other`) rather than every publisher's: with 200 publishers, a statement
-    over one publisher's Slots read all 201 partitions."""
+    said by the partition key as well (`in_partitions`), so the planner reads that generation's two
+    partitions rather than every publisher's: with 200 publishers, a statement over one publisher's
+    Slots read all 201 partitions."""
     rows = and_(table.c.publisher_id == publisher_id, table.c.generation == generation)
+    return and_(rows, *in_partitions(table, publisher_id, generation, by_partition=by_partition))
+
+
+def in_partitions(
+    table: Table, publisher_id: int, generation: int, *, by_partition: bool
+) -> tuple[ColumnElement[bool], ...]:
+    """The partitions of a publisher's generation of Slots (its full load's and `feed_slot_other`) by
+    the partition key alone, for a statement whose other conditions already say which rows (a
+    Schedule's Slots by `schedule_pk`); nothing on SQLite or for another table."""
     if not by_partition or table.name != t.slot.name:
-        return rows
+        return ()
     key = load_key_column(table)
     # Two comparisons rather than IN: an IN list is bound as an expanding parameter, which
     # executemany (the incremental load's updates) does not take.
-    return and_(rows, or_(key == load_key(publisher_id, generation), key == 0))
+    return (or_(key == load_key(publisher_id, generation), key == 0),)
 
 
 def load_key_column(table: Table = t.slot) -> ColumnElement[int]:
