@@ -21,6 +21,11 @@ from sqlalchemy.sql.expression import ClauseElement
 __all__ = ["is_sqlite", "make_engine", "reading", "stream_tuples", "writing", "writing_on"]
 
 _WRITE = "slotlinks_write"
+#: PostgreSQL connections a process keeps open. A server runs requests in a pool of threads; each one
+#: beyond the connections kept open opens a connection of its own and closes it after (a new
+#: PostgreSQL process each time). With SQLAlchemy's default of 5, eight concurrent searches at 10
+#: million slots opened 69 connections in 880 searches and took p50 68 ms; with 10, 11 and 54 ms.
+POOL_SIZE = 10
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -49,7 +54,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}")
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, **kwargs)
 
 
 def _configure_sqlite(engine: Engine) -> None:
