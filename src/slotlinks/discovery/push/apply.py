@@ -65,6 +65,7 @@ def apply_changes(
     """Apply `changes` in order to generation `generation` (call inside one write transaction)."""
     applied = Applied()
     readable: list[tuple[Resource, bytes]] = []
+    deleted = 0  # Slots removed here (apply_incremental marks its own changes)
     for change in changes:
         table = TABLES.get(change.resource_type)
         if table is None:
@@ -78,10 +79,7 @@ def apply_changes(
                 readable = []
             c = table.c
             key = (c.publisher_id == publisher_id, c.generation == generation, c.source_id == change.id)
-            gone = conn.execute(delete(table).where(*key))
-            if gone.rowcount:
-                applied.counts.removed += gone.rowcount
-                mark_changed(conn, publisher_id, now_ms)
+            deleted += conn.execute(delete(table).where(*key)).rowcount or 0
             continue
         if change.resource is None:
             applied.poll(f"{change.resource_type}/{change.id} changed (id only)")
@@ -96,4 +94,7 @@ def apply_changes(
         readable.append(got)
     if readable:
         applied.counts += apply_incremental(conn, publisher_id, generation, readable, now_ms)
+    if deleted:
+        applied.counts.removed += deleted
+        mark_changed(conn, publisher_id, now_ms)
     return applied
