@@ -26,6 +26,7 @@ from sqlalchemy import Connection, delete, exists, select
 
 from slotlinks.discovery.ingest.generation import TABLES
 from slotlinks.discovery.ingest.incremental import apply_incremental
+from slotlinks.discovery.ingest.partitions import of_generation, partitioned
 from slotlinks.discovery.ingest.quirks import Warnings, read_resource
 from slotlinks.discovery.ingest.resolve import ChangeCounts
 from slotlinks.discovery.push.notification import Change
@@ -48,8 +49,9 @@ class Applied:
 
 
 def _held(conn: Connection, publisher_id: int, generation: int, rtype: str, rid: str) -> bool:
-    c = TABLES[rtype].c
-    query = select(exists().where(c.publisher_id == publisher_id, c.generation == generation, c.source_id == rid))
+    table = TABLES[rtype]
+    current = of_generation(table, publisher_id, generation, by_partition=partitioned(conn))
+    query = select(exists().where(current, table.c.source_id == rid))
     return bool(conn.execute(query).scalar())
 
 
@@ -77,9 +79,8 @@ def apply_changes(
             if readable:  # keep the notification's order: what came before the removal is applied first
                 applied.counts += apply_incremental(conn, publisher_id, generation, readable, now_ms)
                 readable = []
-            c = table.c
-            key = (c.publisher_id == publisher_id, c.generation == generation, c.source_id == change.id)
-            deleted += conn.execute(delete(table).where(*key)).rowcount or 0
+            current = of_generation(table, publisher_id, generation, by_partition=partitioned(conn))
+            deleted += conn.execute(delete(table).where(current, table.c.source_id == change.id)).rowcount or 0
             continue
         if change.resource is None:
             applied.poll(f"{change.resource_type}/{change.id} changed (id only)")
