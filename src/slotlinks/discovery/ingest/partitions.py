@@ -22,7 +22,9 @@ deleted there.
 A statement about one publisher's Slots names their partitions by the key too (`of_generation`,
 `load_key_column`): said by `publisher_id` and `generation` alone it is planned over every
 partition, one per publisher, and with 200 publishers that planning and those probes were most of a
-search, an incremental round or a FHIR Slot query.
+search, an incremental round or a FHIR Slot query. A Slot named by its pk alone (a deep link) is
+looked for in the partitions whose pk range holds it (`pk_partitions`): a full load's rows take their
+pks from one sequence as they are copied in, and the flip records the range on the publisher row.
 
 SQLite keeps one `feed_slot` table with its indexes: there loads write into it directly.
 """
@@ -33,7 +35,18 @@ import logging
 import re
 
 import psycopg
-from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, MetaData, Table, and_, literal_column, or_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    and_,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.exc import OperationalError
 
 from slotlinks.discovery.store import tables as t
@@ -51,6 +64,8 @@ __all__ = [
     "load_table",
     "of_generation",
     "partitioned",
+    "pk_partitions",
+    "pk_range",
 ]
 
 #: Where the rows of no full load's own partition live (`load_key` 0).
@@ -100,6 +115,26 @@ def in_partitions(
 def load_key_column(table: Table = t.slot) -> ColumnElement[int]:
     """`load_key` of `feed_slot` (or of an alias of it): a PostgreSQL-only column the Table does not declare."""
     return literal_column(f"{table.name}.load_key", BigInteger)
+
+
+def pk_range(conn: Connection, table: Table) -> tuple[int | None, int | None]:
+    """The lowest and highest pk of a loaded table (by its primary key's index), for the flip to record."""
+    low, high = conn.exec_driver_sql(f"SELECT min(pk), max(pk) FROM {table.name}").one()
+    return low, high
+
+
+def pk_partitions(conn: Connection, pk: int) -> tuple[ColumnElement[bool], ...]:
+    """On PostgreSQL, the partitions of `feed_slot` that can hold Slot `pk` if it is of a publisher's
+    current generation: the full loads whose recorded pk range holds it, and `feed_slot_other`. Said
+    without them the statement is planned over every partition. Nothing on SQLite. A Slot of a
+    replaced generation whose partition is not dropped yet is not among them: a caller that wants it
+    asks again without these conditions."""
+    if not partitioned(conn):
+        return ()
+    p = t.publisher
+    publishers = conn.execute(select(p.c.id, p.c.generation).where(p.c.slot_pk_low <= pk, p.c.slot_pk_high >= pk)).all()
+    keys = [load_key(row.id, row.generation) for row in publishers]
+    return (load_key_column(t.slot).in_([*keys, 0]),)
 
 
 def load_table(publisher_id: int, generation: int) -> Table:

@@ -41,7 +41,7 @@ from starlette.responses import Response
 
 from slotlinks.config import Settings
 from slotlinks.discovery.geo import Point
-from slotlinks.discovery.ingest.partitions import of_generation, partitioned
+from slotlinks.discovery.ingest.partitions import of_generation, partitioned, pk_partitions
 from slotlinks.discovery.search.execute import LocationResult, local_instant, search, service_names, zone_named
 from slotlinks.discovery.search.query import DEFAULT_DAYS, DEFAULT_RADIUS_MILES, SearchRequest
 from slotlinks.discovery.store import tables as t
@@ -250,7 +250,10 @@ def load_slot(conn: Connection, slot_pk: int) -> SlotTarget | None:
     was rendered before a refresh) resolves to the current generation's slot with the same source id
     and start, when there is one."""
     sl = t.slot
-    row = conn.execute(_target_query().where(sl.c.pk == slot_pk)).mappings().first()
+    narrowed = pk_partitions(conn, slot_pk)
+    row = conn.execute(_target_query().where(sl.c.pk == slot_pk, *narrowed)).mappings().first()
+    if row is None and narrowed:  # perhaps of a replaced generation whose partition is still there
+        row = conn.execute(_target_query().where(sl.c.pk == slot_pk)).mappings().first()
     if row is None:
         return None
     if row["generation"] != row["current_generation"]:

@@ -81,6 +81,10 @@ publisher = Table(
     Column("last_success_ms", BigInteger, nullable=True),  # when its data was last known good
     # When its current data last changed other than by a full load (store/changes.py): the data version.
     Column("data_changed_ms", BigInteger, nullable=False, default=0, server_default="0"),
+    # The pks of the current generation's full-load partition on PostgreSQL, lowest and highest
+    # (ingest/partitions.py `pk_partitions`); NULL on SQLite.
+    Column("slot_pk_low", BigInteger, nullable=True),
+    Column("slot_pk_high", BigInteger, nullable=True),
     Column("last_error", Text, nullable=True),
     # Sync lease (sync/leases.py): the worker polling this publisher, and when its claim lapses unless
     # renewed; both NULL when no worker holds it.

@@ -41,6 +41,7 @@ from slotlinks.discovery.ingest.partitions import (
     index_load_table,
     load_key,
     partitioned,
+    pk_range,
 )
 from slotlinks.discovery.ingest.quirks import Warnings, read_manifest, read_resource
 from slotlinks.discovery.ingest.resolve import (
@@ -239,16 +240,18 @@ class _Poll:
                 self.result.warnings.update(dangling_references(conn, pub.id, new, slots=slots))
                 counts = diff_generations(conn, pub.id, old, new, slots=slots)
                 carry_unchanged_stamps(conn, pub.id, old, new, slots=slots)
+            pks: dict[str, int | None] = {}
             if by_partition:
                 # After the stamps: rewriting unchanged rows then touches no index. The load's own
                 # table, which nothing else uses: no turn, no guard.
                 with store.write() as conn:
                     index_load_table(conn, slots)
+                    pks["slot_pk_low"], pks["slot_pk_high"] = pk_range(conn, slots)
             with loads.transaction() as conn:
                 guard(conn)
                 if by_partition:
                     conn.exec_driver_sql(attach_sql(slots, pub.id, new))
-                flip_generation(conn, pub.id, new, **self.state)
+                flip_generation(conn, pub.id, new, **self.state, **pks)
             discard(new)
             return counts
 
