@@ -384,3 +384,28 @@ def test_a_deep_links_slot_is_looked_for_in_the_partition_that_holds_its_pk(
             assert OTHER_PARTITION in scanned
     finally:
         store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_full_reload_compares_with_its_publishers_own_partitions_only(
+    pg_url: str, settings: Settings, raw: RawServer
+) -> None:
+    # Said without the partition key, each comparison of the new load with the old (what was added,
+    # changed, removed; which rows keep their stamps) read every publisher's Slots: with 200
+    # publishers a full reload took minutes instead of seconds.
+    store = open_store(pg_url)
+    try:
+        (first, second), far = _near_and_far(store, settings, raw)
+        feed(raw, "a", [slot(i) for i in range(4)], tx="2026-01-02T00:00:00Z")
+        with _statements(store) as statements:
+            assert sync(store, settings)[first].outcome == "full"
+        assert held(store, first)["Slot"] == 4
+        with store.read() as conn:
+            others = {f"feed_slot_p{p}_g1" for p in (second, far)}
+            assert others <= attached(conn)
+        against_old = [(s, p) for s, p in statements if "feed_slot AS o" in s]
+        assert len(against_old) >= 4  # added, changed, removed; unchanged rows' stamps
+        for statement, parameters in against_old:
+            assert not set(_scanned(store, statement, parameters)) & others, statement
+    finally:
+        store.dispose()

@@ -36,6 +36,7 @@ import re
 
 import psycopg
 from sqlalchemy import (
+    Alias,
     BigInteger,
     ColumnElement,
     Connection,
@@ -48,6 +49,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from slotlinks.discovery.store import tables as t
 
@@ -89,7 +91,9 @@ def load_key(publisher_id: int, generation: int) -> int:
     return (int(publisher_id) << 32) + int(generation)
 
 
-def of_generation(table: Table, publisher_id: int, generation: int, *, by_partition: bool) -> ColumnElement[bool]:
+def of_generation(
+    table: NamedFromClause, publisher_id: int, generation: int, *, by_partition: bool
+) -> ColumnElement[bool]:
     """A publisher's rows of one generation in `table`. For `feed_slot` on PostgreSQL (`by_partition`)
     said by the partition key as well (`in_partitions`), so the planner reads that generation's two
     partitions rather than every publisher's: with 200 publishers, a statement over one publisher's
@@ -99,12 +103,14 @@ def of_generation(table: Table, publisher_id: int, generation: int, *, by_partit
 
 
 def in_partitions(
-    table: Table, publisher_id: int, generation: int, *, by_partition: bool
+    table: NamedFromClause, publisher_id: int, generation: int, *, by_partition: bool
 ) -> tuple[ColumnElement[bool], ...]:
     """The partitions of a publisher's generation of Slots (its full load's and `feed_slot_other`) by
     the partition key alone, for a statement whose other conditions already say which rows (a
-    Schedule's Slots by `schedule_pk`); nothing on SQLite or for another table."""
-    if not by_partition or table.name != t.slot.name:
+    Schedule's Slots by `schedule_pk`); nothing on SQLite or for another table. `table` may be an
+    alias of `feed_slot`."""
+    named = table.element if isinstance(table, Alias) else table
+    if not by_partition or not isinstance(named, Table) or named.name != t.slot.name:
         return ()
     key = load_key_column(table)
     # Two comparisons rather than IN: an IN list is bound as an expanding parameter, which
@@ -112,7 +118,7 @@ def in_partitions(
     return (or_(key == load_key(publisher_id, generation), key == 0),)
 
 
-def load_key_column(table: Table = t.slot) -> ColumnElement[int]:
+def load_key_column(table: NamedFromClause = t.slot) -> ColumnElement[int]:
     """`load_key` of `feed_slot` (or of an alias of it): a PostgreSQL-only column the Table does not declare."""
     return literal_column(f"{table.name}.load_key", BigInteger)
 

@@ -33,7 +33,7 @@ from slotlinks.discovery.ingest.audience import SCHEDULE_AUDIENCE_COLUMNS
 from slotlinks.discovery.ingest.descriptive import Lookups, schedule_row
 from slotlinks.discovery.ingest.fastslot import reference_id
 from slotlinks.discovery.ingest.generation import TABLES
-from slotlinks.discovery.ingest.partitions import drop_other_generations, of_generation, partitioned
+from slotlinks.discovery.ingest.partitions import drop_other_generations, in_partitions, of_generation, partitioned
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.resources import HealthcareService, Reference, Schedule
 
@@ -110,11 +110,13 @@ def diff_generations(
     """Added, changed and removed resources between two generations of one publisher (the new
     generation's Slots in `slots`: on PostgreSQL a full load's own table, partitions.py)."""
     counts = ChangeCounts()
+    by_partition = partitioned(conn)
     for rtype, table in TABLES.items():
         new, old = (slots if rtype == "Slot" else table).alias("n"), table.alias("o")
-        match = and_(_key_match(new, old, rtype), old.c.generation == old_gen)
+        old_partitions = in_partitions(old, publisher_id, old_gen, by_partition=by_partition)
+        match = and_(_key_match(new, old, rtype), old.c.generation == old_gen, *old_partitions)
         in_new = and_(new.c.publisher_id == publisher_id, new.c.generation == new_gen)
-        in_old = and_(old.c.publisher_id == publisher_id, old.c.generation == old_gen)
+        in_old = and_(old.c.publisher_id == publisher_id, old.c.generation == old_gen, *old_partitions)
         if not _has_rows(conn, table, publisher_id, old_gen):  # e.g. a first load: all added
             counts.added += conn.execute(select(func.count()).select_from(new).where(in_new)).scalar_one()
             continue
@@ -132,7 +134,8 @@ def diff_generations(
 
 
 def _has_rows(conn: Connection, table: Table, publisher_id: int, generation: int) -> bool:
-    query = select(table.c.pk).where(table.c.publisher_id == publisher_id, table.c.generation == generation).limit(1)
+    query = select(table.c.pk).where(of_generation(table, publisher_id, generation, by_partition=partitioned(conn)))
+    query = query.limit(1)
     return conn.execute(query).first() is not None
 
 
@@ -142,11 +145,17 @@ def carry_unchanged_stamps(
     """Rows of the new generation identical to their old selves keep the old `updated_ms`, so a full
     refresh that changed little looks small to `_since` readers of the aggregate publication (the new
     Slots in `slots`, as for `diff_generations`)."""
+    by_partition = partitioned(conn)
     for rtype, stored in TABLES.items():
         if not _has_rows(conn, stored, publisher_id, old_gen):
             continue
         old, table = stored.alias("o"), slots if rtype == "Slot" else stored
-        same = and_(_key_match(table, old, rtype), old.c.generation == old_gen, old.c.resource == table.c.resource)
+        same = and_(
+            _key_match(table, old, rtype),
+            old.c.generation == old_gen,
+            *in_partitions(old, publisher_id, old_gen, by_partition=by_partition),
+            old.c.resource == table.c.resource,
+        )
         previous = select(func.min(old.c.updated_ms)).where(same).scalar_subquery()
         conn.execute(
             update(table)
