@@ -440,7 +440,8 @@ def test_booking_attempts_are_rate_limited_per_client(make_server: MakeServer) -
             assert browser.submit(action="book", name="").status_code == 422
         limited = browser.submit(action="book", **PATIENT)
         assert limited.status_code == 429
-        assert limited.headers["retry-after"] == "200"  # one attempt per 200 s
+        # One attempt per 200 s, counted from the first; a slow machine may have spent a second or two since.
+        assert 190 <= int(limited.headers["retry-after"]) <= 200
         assert "Please wait about 4 minutes" in limited.text
         assert "frame-ancestors 'none'" in limited.headers["content-security-policy"]
         assert browser.client.post(action, data={"csrf": "x"}).status_code == 429

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from slotlinks.db.engine import make_engine, reading
+from slotlinks.discovery.store.store import open_store
 
 
 @pytest.mark.postgres
@@ -42,3 +43,38 @@ def test_eight_concurrent_reads_keep_their_connections(pg_url: str) -> None:
         assert second == first, "the second round's requests found the first round's connections kept"
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_closing_a_store_closes_a_connection_still_lent_out_once_it_is_back(pg_url: str) -> None:
+    # A request or a load still in a thread at shutdown: its connection went back to a pool nothing
+    # used any more and stayed open (a PostgreSQL session) until the garbage collector found it.
+    store = open_store(pg_url)
+    lent, back = threading.Event(), threading.Event()
+    pids: list[int] = []
+
+    def request() -> None:
+        with store.read() as conn:
+            pids.append(int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one()))
+            lent.set()
+            time.sleep(0.3)
+        back.set()
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    assert lent.wait(10)
+    store.dispose()
+    assert back.is_set(), "closing waited for the lent connection"
+    thread.join()
+    admin = make_engine(pg_url)
+    try:
+        deadline = time.monotonic() + 5  # the server ends a closed session's process a moment later
+        while True:
+            with reading(admin) as conn:
+                query = text("SELECT pid FROM pg_stat_activity WHERE pid = :pid")
+                if conn.execute(query, {"pid": pids[0]}).first() is None:
+                    break
+            assert time.monotonic() < deadline, "the lent connection's session ended"
+            time.sleep(0.05)
+    finally:
+        admin.dispose()

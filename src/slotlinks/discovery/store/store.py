@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from slotlinks.clock import Clock, system_clock
 from slotlinks.clock import now_ms as clock_ms
-from slotlinks.db.engine import make_engine, reading, writing
+from slotlinks.db.engine import close_engine, make_engine, reading, writing
 from slotlinks.db.migrate import upgrade
 
 __all__ = ["DiscoveryStore", "open_store"]
@@ -42,7 +42,7 @@ class DiscoveryStore:
             yield conn
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        close_engine(self.engine)
 
 
 def open_store(url: str, *, migrate: bool = True, clock: Clock = system_clock) -> DiscoveryStore:

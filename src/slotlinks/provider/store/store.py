@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, case, inspect, select, update
 
 from slotlinks.clock import Clock, system_clock
 from slotlinks.clock import now_ms as clock_ms
-from slotlinks.db.engine import make_engine, reading, writing
+from slotlinks.db.engine import close_engine, make_engine, reading, writing
 from slotlinks.db.migrate import upgrade
 from slotlinks.provider.store import tables as t
 
@@ -102,7 +102,7 @@ class ProviderStore:
         return "dataset" in inspect(self.engine).get_table_names()
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        close_engine(self.engine)
 
 
 def open_store(url: str, *, migrate: bool = True, clock: Clock = system_clock) -> ProviderStore:
