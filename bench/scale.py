@@ -11,7 +11,8 @@ real `slotlinks` process whose peak RSS is sampled:
 2. a full load into another PostgreSQL schema by two workers at once (they share the publishers
    through leases), checked that no publisher was loaded twice, and its rate against one worker's;
 3. an incremental round on each database: every publisher answers `_since` with 1 % of its slots
-   changed (free and busy swapped);
+   changed (free and busy swapped); then a full reload on each (no `_since`: what a publisher
+   without it costs at every poll), each generation compared with the one it replaces;
 4. search latency over HTTP (`slotlinks serve discovery --no-sync` on each database, one server
    process and `--server-workers`, by default one per CPU) under `--clients` concurrent clients,
    the queries of bench/discovery.py (25 miles of a ZIP, the next 14 days, a service);
@@ -556,6 +557,18 @@ def main() -> None:
                     f"{r.seconds:.1f} s, {r.seconds / full[name].seconds:.1%} of the full load, "
                     f"peak RSS {mb(r.peak_rss[0])}",
                 )
+            # A publisher without `_since` is loaded whole at each poll: every generation replaced.
+            reload: dict[str, Run] = {}
+            for name, db in (("SQLite", lite), ("PostgreSQL", pg_one)):
+                forget_transaction_times(db)
+                reload[name] = r = measured_sync(db, 1, scratch)
+                check_once(db, args.publishers, "full", rounds=2)
+                row(
+                    f"full reload (every generation replaced), {name}",
+                    f"{r.seconds:.1f} s, {r.seconds / full[name].seconds:.0%} of the first full load, "
+                    f"peak RSS {mb(r.peak_rss[0])}",
+                )
+            row("full reload, PostgreSQL/SQLite rate", f"{reload['SQLite'].seconds / reload['PostgreSQL'].seconds:.2f}")
             row("database size, SQLite", mb(sqlite_size(lite_path)))
             row(
                 "database size, PostgreSQL",

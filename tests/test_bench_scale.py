@@ -31,6 +31,9 @@ def test_scale_bench_runs_at_two_thousand_slots(pg_url: str, tmp_path: Path) -> 
     # ... each database took the `_since` answer as an incremental round (checked per publisher) ...
     assert "incremental round (1% of slots changed), SQLite" in table
     assert "incremental round (1% of slots changed), PostgreSQL" in table
+    # ... both reloaded every publisher whole (checked: each loaded in full twice) ...
+    assert "full reload (every generation replaced), SQLite" in table
+    assert "full reload (every generation replaced), PostgreSQL" in table
     # ... and searches over HTTP, by one server process and by two, found locations near the ZIP codes
     # the exports use.
     for name in ("SQLite", "PostgreSQL"):
