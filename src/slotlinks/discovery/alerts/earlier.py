@@ -40,6 +40,7 @@ from slotlinks.discovery.alerts.offer_text import (
     TIME_PASSED,
 )
 from slotlinks.discovery.alerts.store import SlotKey
+from slotlinks.discovery.ingest.partitions import slot_by_pk
 from slotlinks.discovery.search.execute import search
 from slotlinks.discovery.search.query import MAX_PER_LOCATION, SearchRequest
 from slotlinks.discovery.store import tables as t
@@ -105,7 +106,7 @@ def _booked_slot(conn: Connection, found: Booking) -> Any:
     )
     row = conn.execute(current).first()
     if row is None and found.slot_pk is not None:
-        row = conn.execute(query.where(sl.c.pk == found.slot_pk)).first()
+        return slot_by_pk(conn, query, found.slot_pk)
     return row
 
 

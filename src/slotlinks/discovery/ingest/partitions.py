@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import psycopg
 from sqlalchemy import (
@@ -42,7 +43,10 @@ from sqlalchemy import (
     Connection,
     Engine,
     MetaData,
+    Row,
+    Select,
     Table,
+    Update,
     and_,
     literal_column,
     or_,
@@ -68,6 +72,7 @@ __all__ = [
     "partitioned",
     "pk_partitions",
     "pk_range",
+    "slot_by_pk",
 ]
 
 #: Where the rows of no full load's own partition live (`load_key` 0).
@@ -141,6 +146,18 @@ def pk_partitions(conn: Connection, pk: int) -> tuple[ColumnElement[bool], ...]:
     publishers = conn.execute(select(p.c.id, p.c.generation).where(p.c.slot_pk_low <= pk, p.c.slot_pk_high >= pk)).all()
     keys = [load_key(row.id, row.generation) for row in publishers]
     return (load_key_column(t.slot).in_([*keys, 0]),)
+
+
+def slot_by_pk(conn: Connection, query: Select[Any] | Update, pk: int) -> Row[Any] | None:
+    """The first row of `query` (a SELECT over `feed_slot`, or an UPDATE of it RETURNING something)
+    for Slot `pk`: looked for in the partitions that hold the current generations' pks
+    (`pk_partitions`), then, when it is not there (of a replaced generation whose partition is not
+    dropped yet), in every one."""
+    narrowed = pk_partitions(conn, pk)
+    row = conn.execute(query.where(t.slot.c.pk == pk, *narrowed)).first()
+    if row is None and narrowed:
+        row = conn.execute(query.where(t.slot.c.pk == pk)).first()
+    return row
 
 
 def load_table(publisher_id: int, generation: int) -> Table:

@@ -41,7 +41,7 @@ from starlette.responses import Response
 
 from slotlinks.config import Settings
 from slotlinks.discovery.geo import Point
-from slotlinks.discovery.ingest.partitions import of_generation, partitioned, pk_partitions
+from slotlinks.discovery.ingest.partitions import of_generation, partitioned, slot_by_pk
 from slotlinks.discovery.search.execute import LocationResult, local_instant, search, service_names, zone_named
 from slotlinks.discovery.search.query import DEFAULT_DAYS, DEFAULT_RADIUS_MILES, SearchRequest
 from slotlinks.discovery.store import tables as t
@@ -250,14 +250,12 @@ def load_slot(conn: Connection, slot_pk: int) -> SlotTarget | None:
     was rendered before a refresh) resolves to the current generation's slot with the same source id
     and start, when there is one."""
     sl = t.slot
-    narrowed = pk_partitions(conn, slot_pk)
-    row = conn.execute(_target_query().where(sl.c.pk == slot_pk, *narrowed)).mappings().first()
-    if row is None and narrowed:  # perhaps of a replaced generation whose partition is still there
-        row = conn.execute(_target_query().where(sl.c.pk == slot_pk)).mappings().first()
-    if row is None:
+    found = slot_by_pk(conn, _target_query(), slot_pk)
+    if found is None:
         return None
+    row = found._mapping
     if row["generation"] != row["current_generation"]:
-        row = (
+        current = (
             conn.execute(
                 _target_query().where(
                     of_generation(sl, row["publisher_id"], row["current_generation"], by_partition=partitioned(conn)),
@@ -268,8 +266,9 @@ def load_slot(conn: Connection, slot_pk: int) -> SlotTarget | None:
             .mappings()
             .first()
         )
-        if row is None:
+        if current is None:
             return None
+        row = current
     service = None
     if row["schedule_pk"] is not None:
         service = service_names(conn, [int(row["schedule_pk"])]).get(int(row["schedule_pk"]))

@@ -34,6 +34,7 @@ import orjson
 from sqlalchemy import Connection, and_, or_, select, update
 
 from slotlinks.config import Settings
+from slotlinks.discovery.ingest.partitions import slot_by_pk
 from slotlinks.discovery.referrals.deeplinks import is_referral_id, link_origin
 from slotlinks.discovery.store import tables as t
 from slotlinks.discovery.store.changes import mark_changed
@@ -201,12 +202,8 @@ def _set_slot_status(conn: Connection, pk: int, resource: str, status: str, now_
             resource = orjson.dumps(data).decode()
     except orjson.JSONDecodeError:
         pass
-    changed = conn.execute(
-        update(t.slot)
-        .where(t.slot.c.pk == pk)
-        .values(status=status, resource=resource, updated_ms=now_ms)
-        .returning(t.slot.c.publisher_id)
-    ).first()
+    change = update(t.slot).values(status=status, resource=resource, updated_ms=now_ms).returning(t.slot.c.publisher_id)
+    changed = slot_by_pk(conn, change, pk)
     if changed is not None:
         mark_changed(conn, changed.publisher_id, now_ms)
 
@@ -228,9 +225,7 @@ def _apply(conn: Connection, referral_id: str, answer: _Answer | None, now_ms: i
     wanted = {"booked": "busy", "held": "busy-tentative"}.get(answer.outcome)
     if row.local_status and row.marked_slot_pk is not None and answer.outcome in FINAL_OUTCOMES:
         # Our mark is undone only where it still stands (a newer publication is authoritative).
-        marked = conn.execute(
-            select(t.slot.c.pk, t.slot.c.status, t.slot.c.resource).where(t.slot.c.pk == row.marked_slot_pk)
-        ).first()
+        marked = slot_by_pk(conn, select(t.slot.c.pk, t.slot.c.status, t.slot.c.resource), row.marked_slot_pk)
         if marked is not None and marked.status == row.local_status:
             _set_slot_status(conn, int(marked.pk), marked.resource, "free", now_ms)
         values.update(local_status=None, marked_slot_pk=None)
