@@ -422,6 +422,12 @@ def test_a_full_reload_compares_the_new_slots_with_the_old_ones_in_one_pass_each
         finally:
             event.remove(store.engine, "before_cursor_execute", explain)
         assert held(store, first)["Slot"] == 4
+        with store.read() as conn:
+            # Three Slots as they were keep their stamps: no dead row versions left behind (as an UPDATE
+            # in place left) in a partition nothing vacuums. Each row's place in the table's one page
+            # says how many versions there were.
+            places = f"SELECT max((ctid::text::point)[1])::int FROM feed_slot_p{first}_g2"
+            assert conn.exec_driver_sql(places).scalar_one() == 4
 
         assert len(plans) >= 3  # added, changed, removed
         others = {f"feed_slot_p{p}_g1" for p in (second, far)}

@@ -39,6 +39,7 @@ import psycopg
 from sqlalchemy import (
     Alias,
     BigInteger,
+    Column,
     ColumnElement,
     Connection,
     Engine,
@@ -48,6 +49,7 @@ from sqlalchemy import (
     Table,
     Update,
     and_,
+    insert,
     literal_column,
     or_,
     select,
@@ -72,6 +74,7 @@ __all__ = [
     "partitioned",
     "pk_partitions",
     "pk_range",
+    "rewrite_load_table",
     "slot_by_pk",
 ]
 
@@ -160,16 +163,16 @@ def slot_by_pk(conn: Connection, query: Select[Any] | Update, pk: int) -> Row[An
     return row
 
 
-def load_table(publisher_id: int, generation: int) -> Table:
+def load_table(publisher_id: int, generation: int, *, suffix: str = "") -> Table:
     """The table a full load of `generation` writes its Slots into: `feed_slot`'s columns, its own name."""
-    return t.slot.to_metadata(MetaData(), name=f"{t.slot.name}_p{int(publisher_id)}_g{int(generation)}")
+    return t.slot.to_metadata(MetaData(), name=f"{t.slot.name}_p{int(publisher_id)}_g{int(generation)}{suffix}")
 
 
-def create_load_table(conn: Connection, publisher_id: int, generation: int) -> Table:
+def create_load_table(conn: Connection, publisher_id: int, generation: int, *, suffix: str = "") -> Table:
     """An empty table for the load's Slots, without indexes (a leftover of the same name is dropped),
     its columns' statistics targets those of `feed_slot` (migrations 0014, 0015), which LIKE leaves
-    behind, and its partition bound checked."""
-    table = load_table(publisher_id, generation)
+    behind, and its partition bound checked. `suffix` names a table to be renamed the load's later."""
+    table = load_table(publisher_id, generation, suffix=suffix)
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
     conn.exec_driver_sql(f"CREATE TABLE {table.name} (LIKE {t.slot.name} INCLUDING DEFAULTS)")
     # The partition's bound as a constraint of its own, checked as the rows are copied in: attaching
@@ -186,6 +189,23 @@ def create_load_table(conn: Connection, publisher_id: int, generation: int) -> T
         columns = ", ".join(f"ALTER COLUMN {name} SET STATISTICS {int(target)}" for name, target in targets)
         conn.exec_driver_sql(f"ALTER TABLE {table.name} {columns}")
     return table
+
+
+def rewrite_load_table(
+    conn: Connection, table: Table, publisher_id: int, generation: int, updated_ms: ColumnElement[int]
+) -> None:
+    """Replace the loaded table by a copy of it whose `updated_ms` is `updated_ms` (an expression over
+    `table`: the stamps a reload carries over from the old generation, resolve.py). An UPDATE in
+    place left a dead version of each row that no vacuum ever takes from a partition (and VACUUM
+    FULL keeps while any other load's transaction is open): a reloaded partition took twice the space
+    of a first load's. Writing the copy costs what the UPDATE did."""
+    copy = create_load_table(conn, publisher_id, generation, suffix="_w")
+    target = Table(copy.name, MetaData(), *(Column(c.name, c.type) for c in table.c), Column("load_key", BigInteger))
+    names = [c.name for c in table.c if c.name != "updated_ms"]
+    rows = select(*(table.c[name] for name in names), load_key_column(table), updated_ms)
+    conn.execute(insert(target).from_select([*names, "load_key", "updated_ms"], rows))
+    conn.exec_driver_sql(f"DROP TABLE {table.name}")
+    conn.exec_driver_sql(f"ALTER TABLE {copy.name} RENAME TO {table.name}")
 
 
 def index_load_table(conn: Connection, table: Table) -> None:

@@ -33,7 +33,13 @@ from slotlinks.discovery.ingest.audience import SCHEDULE_AUDIENCE_COLUMNS
 from slotlinks.discovery.ingest.descriptive import Lookups, schedule_row
 from slotlinks.discovery.ingest.fastslot import reference_id
 from slotlinks.discovery.ingest.generation import TABLES
-from slotlinks.discovery.ingest.partitions import drop_other_generations, in_partitions, of_generation, partitioned
+from slotlinks.discovery.ingest.partitions import (
+    drop_other_generations,
+    in_partitions,
+    of_generation,
+    partitioned,
+    rewrite_load_table,
+)
 from slotlinks.discovery.store import tables as t
 from slotlinks.fhir.resources import HealthcareService, Reference, Schedule
 
@@ -159,7 +165,7 @@ def carry_unchanged_stamps(
 ) -> None:
     """Rows of the new generation identical to their old selves keep the old `updated_ms`, so a full
     refresh that changed little looks small to `_since` readers of the aggregate publication (the new
-    Slots in `slots`, as for `diff_generations`)."""
+    Slots in `slots`, as for `diff_generations`; on PostgreSQL rewritten whole, partitions.py)."""
     by_partition = partitioned(conn)
     for rtype, stored in TABLES.items():
         if not _has_rows(conn, stored, publisher_id, old_gen):
@@ -172,6 +178,10 @@ def carry_unchanged_stamps(
             old.c.resource == table.c.resource,
         )
         previous = select(func.min(old.c.updated_ms)).where(same).scalar_subquery()
+        if by_partition and table is slots and slots is not t.slot:
+            stamp = func.coalesce(previous, table.c.updated_ms)
+            rewrite_load_table(conn, slots, publisher_id, new_gen, stamp)
+            continue
         conn.execute(
             update(table)
             .where(table.c.publisher_id == publisher_id, table.c.generation == new_gen, exists().where(same))
