@@ -178,7 +178,7 @@ def carry_unchanged_stamps(
             old.c.resource == table.c.resource,
         )
         previous = select(func.min(old.c.updated_ms)).where(same).scalar_subquery()
-        if by_partition and table is slots and slots is not t.slot:
+        if rtype == "Slot" and slots is not t.slot:  # a full load's own table (PostgreSQL)
             stamp = func.coalesce(previous, table.c.updated_ms)
             rewrite_load_table(conn, slots, publisher_id, new_gen, stamp)
             continue
