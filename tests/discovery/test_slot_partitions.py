@@ -314,6 +314,43 @@ def test_a_search_looks_for_each_schedules_first_time_in_its_own_partitions_only
 
 
 @pytest.mark.postgres
+def test_a_search_runs_the_plans_its_connection_prepared_whatever_it_finds(
+    pg_url: str, settings: Settings, raw: RawServer
+) -> None:
+    # Planned anew for each search's values (an IN list a location, a UNION ALL a schedule), a
+    # search's statements spent most of PostgreSQL's time in planning at 10 million slots.
+    store = open_store(pg_url)
+    try:
+        _near_and_far(store, settings, raw)
+        day = {"from": "2026-03-01", "to": "2026-03-01"}
+        requests = [
+            parse_search({"near": near, "radius": "25mi", **day, **more}, now=datetime(2026, 3, 1))
+            for near in ("02139", "98101", "42.36,-71.06")
+            for more in ({}, {"per_location": "2"}, {"new_patients": "true"})
+        ]
+        found: Counter[int] = Counter()
+        with _statements(store) as statements, store.read() as conn:
+            for _ in range(3):
+                for request in requests:
+                    found[len(search(conn, request, now_ms=store.now_ms(), link_base="http://127.0.0.1"))] += 1
+            prepared = conn.exec_driver_sql(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %(t)s",
+                {"t": "%feed_%"},
+            ).all()
+            mode = conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
+        assert set(found) >= {1, 2}, "searches that find different numbers of locations"
+        texts = {statement for statement, _ in statements if "feed_" in statement}
+        assert len(texts) == 6  # locations, schedules, service names, times, details; times for new patients
+        # Each prepared (in PostgreSQL's placeholders; psycopg prepares a text again for arrays of
+        # another integer width).
+        assert len({statement for statement, _, _ in prepared}) == len(texts)
+        assert all(generic > 0 and custom == 0 for _, generic, custom in prepared), prepared
+        assert mode == "auto", "the rest of the transaction plans as before"
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
 def test_the_aggregate_reads_a_publishers_slots_in_its_own_partitions_only(
     pg_url: str, settings: Settings, raw: RawServer
 ) -> None:

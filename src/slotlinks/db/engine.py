@@ -19,7 +19,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-__all__ = ["close_engine", "is_sqlite", "make_engine", "reading", "stream_tuples", "writing", "writing_on"]
+__all__ = [
+    "close_engine",
+    "generic_plans",
+    "is_sqlite",
+    "make_engine",
+    "reading",
+    "stream_tuples",
+    "writing",
+    "writing_on",
+]
 
 _WRITE = "slotlinks_write"
 #: PostgreSQL connections a process keeps open. A server runs requests in a pool of threads; each one
@@ -107,6 +116,26 @@ def reading(engine: Engine) -> Iterator[Connection]:
             conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             yield conn
+
+
+@contextmanager
+def generic_plans(conn: Connection) -> Iterator[Connection]:
+    """Inside a transaction on PostgreSQL: the statements run here reuse the plan their connection
+    prepared for them instead of planning each execution for its values.
+
+    psycopg prepares a statement the fifth time a connection runs its text; PostgreSQL then plans it
+    for each execution's values unless the plan for any values looks no costlier, which for a
+    partitioned table it never does (that plan lists every partition and prunes them as it runs).
+    For statements written so that one plan suits every value (search/execute.py), planning was
+    most of their time. SQLite plans each statement once per prepared statement anyway.
+    """
+    if is_sqlite(conn.engine):
+        yield conn
+        return
+    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    yield conn
+    # Only on the way out in order: after an error the transaction is rolled back, setting and all.
+    conn.exec_driver_sql("SET LOCAL plan_cache_mode TO DEFAULT")
 
 
 @contextmanager

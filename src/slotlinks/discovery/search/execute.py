@@ -11,19 +11,22 @@ half-replaced data set. The plan, chosen to stay within a few milliseconds on a 
    `ORDER BY start_ms LIMIT 1` subquery: one index range scan on (schedule_pk, start_ms) per schedule
    (on PostgreSQL in the schedule's own partitions only: `_own_partitions`).
 3. Ranking (ranking.py) on distance and first time; only the top `limit` locations go on.
-4. Their next `per_location` times: a UNION ALL of each schedule's `ORDER BY start_ms LIMIT n`
-   subquery (one short index range scan each), one statement for up to 90 schedules, merged per
-   location.
+4. Their next `per_location` times: each schedule's `ORDER BY start_ms LIMIT n` subquery (one short
+   index range scan each), merged per location; on PostgreSQL one LATERAL statement over the
+   schedules bound as arrays, on SQLite a UNION ALL of up to 90 of them.
 
 Each step's statement is built once per shape of request (which filters it has) with its values
-bound, so a search costs the statements' execution, not their construction.
+bound, so a search costs the statements' execution, not their construction. On PostgreSQL lists are
+bound as arrays, so a statement's text does not depend on how many locations or schedules a search
+finds, and a search runs the plans its connection prepared (`generic_plans`) instead of planning
+every statement for its values.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import orjson
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     BindParameter,
     ColumnElement,
@@ -40,6 +44,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    any_,
     bindparam,
     cast,
     func,
@@ -50,6 +55,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from slotlinks.db.engine import generic_plans
 from slotlinks.discovery.geo import KM_PER_MILE, bounding_box, haversine_miles
 from slotlinks.discovery.ingest.partitions import load_key, load_key_column, partitioned
 from slotlinks.discovery.publishers.freshness import describe_age
@@ -76,6 +82,7 @@ __all__ = [
     "zone_named",
 ]
 
+_INSTANT_LENGTH = len("2026-01-01T09:00:00+00:00")
 _CHUNK = 900  # bound parameters per IN list (SQLite's historical limit is 999)
 _T = TypeVar("_T")
 
@@ -170,6 +177,16 @@ def _code_or_text_values(name: str, value: str) -> dict[str, object]:
     return {f"{name}_any_system": f"%|{code} %", f"{name}_bare": f"% {code} %", f"{name}_text": _within(value)}
 
 
+def _one_of(column: ColumnElement[Any], name: str, *, array: bool) -> ColumnElement[bool]:
+    """`column` is one of the values bound as `name`: on PostgreSQL (`array`) one array parameter, so
+    the statement's text, and its prepared plan, are the same whatever the number of values; elsewhere
+    an IN list of that many parameters."""
+    if array:
+        element = BigInteger if isinstance(column.type, BigInteger) else Integer
+        return column == any_(bindparam(name, type_=ARRAY(element)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def _slot_status(free_only: bool) -> ColumnElement[bool]:
     s = t.slot
     return and_(s.c.status == "free", s.c.capacity > 0) if free_only else true()
@@ -246,31 +263,36 @@ def _locations(conn: Connection, req: SearchRequest) -> dict[int, _Place]:
     return out
 
 
-_DETAILS = (
-    select(
-        t.location.c.pk,
-        t.location.c.name,
-        t.location.c.city,
-        t.location.c.state,
-        t.location.c.postal_code,
-        t.location.c.latitude,
-        t.location.c.longitude,
-        t.location.c.tz,
-        t.location.c.phone,
-        t.location.c.publisher_id,
-        t.publisher.c.name.label("publisher_name"),
-        t.publisher.c.last_success_ms,
+def _details_query(array: bool) -> Select[Any]:
+    return (
+        select(
+            t.location.c.pk,
+            t.location.c.name,
+            t.location.c.city,
+            t.location.c.state,
+            t.location.c.postal_code,
+            t.location.c.latitude,
+            t.location.c.longitude,
+            t.location.c.tz,
+            t.location.c.phone,
+            t.location.c.publisher_id,
+            t.publisher.c.name.label("publisher_name"),
+            t.publisher.c.last_success_ms,
+        )
+        .join(t.publisher, t.publisher.c.id == t.location.c.publisher_id)
+        .where(_one_of(t.location.c.pk, "pks", array=array))
     )
-    .join(t.publisher, t.publisher.c.id == t.location.c.publisher_id)
-    .where(t.location.c.pk.in_(bindparam("pks", expanding=True)))
-)
+
+
+_DETAILS = {array: _details_query(array) for array in (False, True)}
 
 
 def _details(conn: Connection, pks: Sequence[int]) -> dict[int, Any]:
     """The chosen locations' names, addresses, time zones, phones and publishers."""
     out: dict[int, Any] = {}
-    for chunk in _chunks(pks):
-        for row in conn.execute(_DETAILS, {"pks": list(chunk)}).mappings():
+    array = partitioned(conn)
+    for chunk in [pks] if array else _chunks(pks):
+        for row in conn.execute(_DETAILS[array], {"pks": list(chunk)}).mappings():
             out[int(row["pk"])] = row
     return out
 
@@ -377,15 +399,16 @@ def _schedules_query(shape: _ScheduleShape) -> Select[Any]:
     if shape.organization:
         names = (p.c.name, loc.c.organization_text, s.c.organization_text)
         conditions.append(or_(*(_contains(column, "organization") for column in names)))
+    array = shape.by_partition
     if shape.virtual is True:
-        conditions.append(or_(s.c.virtual.is_(True), s.c.location_pk.in_(bindparam("virtual_pks", expanding=True))))
+        conditions.append(or_(s.c.virtual.is_(True), _one_of(s.c.location_pk, "virtual_pks", array=array)))
     elif shape.virtual is False:
         conditions.append(s.c.virtual.is_(False))
     query = (
         select(s.c.pk, s.c.location_pk, s.c.publisher_id, s.c.generation, s.c.service_text, first.label("first_ms"))
         .add_columns(s.c.practitioner_display, s.c.patients, s.c.referral, s.c.min_age, s.c.max_age, s.c.languages)
         .join(p, and_(p.c.id == s.c.publisher_id, p.c.generation == s.c.generation))
-        .where(*conditions, s.c.location_pk.in_(bindparam("locations", expanding=True)))
+        .where(*conditions, _one_of(s.c.location_pk, "locations", array=array))
     )
     if shape.organization:
         query = query.join(loc, loc.c.pk == s.c.location_pk)
@@ -401,7 +424,8 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
     elif req.virtual is False:
         locations = {pk: place for pk, place in locations.items() if not place.virtual}
     out = []
-    for chunk in _chunks(sorted(locations)):
+    pks = sorted(locations)
+    for chunk in [pks] if by_partition else _chunks(pks):
         if by_partition:
             values["load_keys"] = sorted({locations[pk].load_key for pk in chunk} | {0})
         for row in conn.execute(query, {**values, "locations": list(chunk)}):
@@ -421,21 +445,16 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
 _SCHEDULES_PER_STATEMENT = 90
 
 
-@lru_cache(maxsize=128)
-def _next_slots_query(
-    count: int, free_only: bool, new_patients: bool, by_partition: bool
-) -> Select[Any] | CompoundSelect[Any]:
-    """Step 4's statement for `count` schedules: each one's first slots by an `ORDER BY start_ms LIMIT n`
-    subquery (one index range scan), the `count` of them in a UNION ALL; bound as `schedule_{i}`,
-    `generation_{i}`, `first_{i}` (and `patients_{i}`, the Schedule's own status for the Slots that
-    say nothing, when new_patients asks for it), with `end_ms` and `per_location`.
+_NEXT_COLUMNS = ("pk", "schedule_pk", "start_ms", "end_ms", "status", "capacity", "booking_phone", "patients")
 
-    With `by_partition` (PostgreSQL: ingest/partitions.py) each subquery finds its generation by the
-    two partitions its Slots can be in (`_in_generation`), so the planner plans two index scans, not
-    one per partition: at 10 million slots in 21 partitions, planning this statement took 11 ms a
-    search, running it under 1 ms."""
+
+@lru_cache(maxsize=128)
+def _next_slots_query(count: int, free_only: bool, new_patients: bool) -> Select[Any] | CompoundSelect[Any]:
+    """Step 4's statement on SQLite, for `count` schedules: each one's first slots by an `ORDER BY
+    start_ms LIMIT n` subquery (one index range scan), the `count` of them in a UNION ALL; bound as
+    `schedule_{i}`, `generation_{i}`, `first_{i}` (and `patients_{i}`, the Schedule's own status for
+    the Slots that say nothing, when new_patients asks for it), with `end_ms` and `per_location`."""
     sl = t.slot
-    columns = (sl.c.pk, sl.c.schedule_pk, sl.c.start_ms, sl.c.end_ms, sl.c.status, sl.c.capacity)
     end: BindParameter[int] = bindparam("end_ms")
     per_location = bindparam("per_location", type_=Integer)
     parts = []
@@ -443,10 +462,10 @@ def _next_slots_query(
         fallback = bindparam(f"patients_{i}", type_=sl.c.patients.type)
         # SQLite takes a limited SELECT in a compound one only as a subquery.
         limited = (
-            select(*columns, sl.c.booking_phone, sl.c.patients)
+            select(*(sl.c[name] for name in _NEXT_COLUMNS))
             .where(
                 sl.c.schedule_pk == bindparam(f"schedule_{i}"),
-                _in_generation(i) if by_partition else sl.c.generation == bindparam(f"generation_{i}"),
+                sl.c.generation == bindparam(f"generation_{i}"),
                 sl.c.start_ms >= bindparam(f"first_{i}"),
                 sl.c.start_ms < end,
                 _slot_status(free_only),
@@ -460,44 +479,85 @@ def _next_slots_query(
     return parts[0] if count == 1 else union_all(*parts)
 
 
+@lru_cache(maxsize=8)
+def _next_slots_lateral(free_only: bool, new_patients: bool) -> Select[Any]:
+    """Step 4's statement on PostgreSQL: the schedules as arrays (`schedules`, `load_keys`,
+    `generations`, `firsts`, `patients`), each one's first slots by a LATERAL `ORDER BY start_ms
+    LIMIT n` subquery. One text for any number of schedules, so a connection prepares it once and
+    reuses its plan (`generic_plans`): planning the UNION ALL of SQLite's form, one subquery a schedule,
+    was most of PostgreSQL's time in a search at 10 million slots (0.9 ms of 1.1).
+
+    A schedule's Slots are in its full load's partition (`load_key`) or in `feed_slot_other`
+    (`load_key` 0: an incremental load's, or older than partitions); said by the partition key, the
+    executor prunes every other partition for each schedule, and the planner does not take
+    `generation = x` (no statistics, migration 0014) for a few rows to read whole and sort."""
+    sl = t.slot
+    wanted = (
+        func.unnest(
+            bindparam("schedules", type_=ARRAY(Integer)),
+            bindparam("load_keys", type_=ARRAY(BigInteger)),
+            bindparam("generations", type_=ARRAY(Integer)),
+            bindparam("firsts", type_=ARRAY(BigInteger)),
+            bindparam("patients", type_=ARRAY(sl.c.patients.type)),
+        )
+        .table_valued("schedule_pk", "load_key", "generation", "first_ms", "patients")
+        .render_derived(name="wanted")
+    )
+    key = load_key_column()
+    other = and_(key == literal(0, BigInteger), sl.c.generation == wanted.c.generation)
+    generation = or_(key == wanted.c.load_key, other)
+    limited = (
+        select(*(sl.c[name] for name in _NEXT_COLUMNS))
+        .where(
+            sl.c.schedule_pk == wanted.c.schedule_pk,
+            generation,
+            sl.c.start_ms >= wanted.c.first_ms,
+            sl.c.start_ms < bindparam("end_ms", type_=BigInteger),
+            _slot_status(free_only),
+            *slot_condition(sl, wanted.c.patients, new_patients=new_patients),
+        )
+        .order_by(sl.c.start_ms)
+        .limit(bindparam("per_location", type_=Integer))
+        .lateral("next")
+    )
+    return select(limited).select_from(wanted).join(limited, true())
+
+
 def _own_partitions(s: Table) -> tuple[ColumnElement[bool], ...]:
     """Step 2's subquery on PostgreSQL: a schedule's Slots are in its load's partition or in
-    `feed_slot_other` (ingest/partitions.py). The chunk's publishers' keys (`load_keys`, bound) leave
-    the planner those publishers' partitions only; the schedule's own key, known per row, leaves the
-    executor two of them for each schedule. With every partition in the subquery, at 200 publishers
-    (201 partitions of 10,000 slots) the planner merged one start-time index scan per partition and
-    read each one's whole window for every schedule: 0.8 s a search."""
+    `feed_slot_other` (ingest/partitions.py). The locations' publishers' keys (`load_keys`, bound)
+    leave the executor those publishers' partitions only; the schedule's own key, known per row, two
+    of them for each schedule. With every partition in the subquery, at 200 publishers (201
+    partitions of 10,000 slots) the planner merged one start-time index scan per partition and read
+    each one's whole window for every schedule: 0.8 s a search."""
     key = load_key_column()
     shifted = cast(s.c.publisher_id, BigInteger).op("<<")(literal(32, Integer))
     own = (shifted + s.c.generation).self_group()  # as load_key() computes it
-    return key.in_(bindparam("load_keys", expanding=True)), key.in_([own, literal(0, BigInteger)])
-
-
-def _in_generation(i: int) -> ColumnElement[bool]:
-    """The `i`th schedule's generation on PostgreSQL: its full load's partition (`load_{i}`), or its
-    rows in `feed_slot_other` (an incremental load's, or older than partitions). Said by the partition
-    key, not by `generation = x`: `generation` has no statistics (migration 0014), so the planner would
-    take that for a few rows, read all of the schedule's and sort them, instead of the first few in
-    index order."""
-    key = load_key_column()
-    own = key == bindparam(f"load_{i}", type_=BigInteger)
-    return or_(own, and_(key == literal(0, BigInteger), t.slot.c.generation == bindparam(f"generation_{i}")))
+    return _one_of(key, "load_keys", array=True), key.in_([own, literal(0, BigInteger)])
 
 
 def _next_slots(conn: Connection, req: SearchRequest, schedules: Sequence[_Schedule]) -> list[Any]:
     """Step 4: the first `per_location` slots of each schedule, one statement for many schedules."""
+    if not schedules:
+        return []
+    common: dict[str, object] = {"end_ms": req.end_ms, "per_location": req.per_location}
+    if partitioned(conn):
+        arrays = {
+            "schedules": [sc.pk for sc in schedules],
+            "load_keys": [load_key(sc.publisher_id, sc.generation) for sc in schedules],
+            "generations": [sc.generation for sc in schedules],
+            "firsts": [sc.first_ms for sc in schedules],
+            "patients": [sc.patients for sc in schedules],
+        }
+        return list(conn.execute(_next_slots_lateral(req.free_only, req.new_patients), {**common, **arrays}))
     rows: list[Any] = []
-    by_partition = partitioned(conn)
     for chunk in _chunks(schedules, _SCHEDULES_PER_STATEMENT):
-        values: dict[str, object] = {"end_ms": req.end_ms, "per_location": req.per_location}
+        values = dict(common)
         for i, sc in enumerate(chunk):
             values.update({f"schedule_{i}": sc.pk, f"generation_{i}": sc.generation, f"first_{i}": sc.first_ms})
             if req.new_patients:
                 values[f"patients_{i}"] = sc.patients
-            if by_partition:
-                values[f"load_{i}"] = load_key(sc.publisher_id, sc.generation)
-        query = _next_slots_query(len(chunk), req.free_only, req.new_patients, by_partition)
-        rows.extend(conn.execute(query, values))
+        rows.extend(conn.execute(_next_slots_query(len(chunk), req.free_only, req.new_patients), values))
     return rows
 
 
@@ -513,11 +573,21 @@ def zone_named(*names: str | None) -> ZoneInfo:
 
 
 def local_instant(ms: int, zone: ZoneInfo) -> str:
-    """A UTC millisecond time as a FHIR instant in `zone`'s local time."""
-    return format_instant(datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone))
+    """A UTC millisecond time as a FHIR instant in `zone`'s local time, as `format_instant` writes it.
+
+    By `isoformat` (a search writes two of these a time, so this was a tenth of a search's Python);
+    `format_instant` only for an offset `isoformat` would write with seconds (which it refuses)."""
+    local = datetime.fromtimestamp(ms / 1000, zone)
+    text = local.isoformat(timespec="seconds")
+    if len(text) != _INSTANT_LENGTH:
+        return format_instant(local)
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-_RESOURCES = select(t.schedule.c.pk, t.schedule.c.resource).where(t.schedule.c.pk.in_(bindparam("pks", expanding=True)))
+_RESOURCES = {
+    array: select(t.schedule.c.pk, t.schedule.c.resource).where(_one_of(t.schedule.c.pk, "pks", array=array))
+    for array in (False, True)
+}
 
 
 def service_names(conn: Connection, schedule_pks: list[int]) -> dict[int, str]:
@@ -526,7 +596,7 @@ def service_names(conn: Connection, schedule_pks: list[int]) -> dict[int, str]:
     names: dict[int, str] = {}
     if not schedule_pks:
         return names
-    rows = conn.execute(_RESOURCES, {"pks": schedule_pks})
+    rows = conn.execute(_RESOURCES[partitioned(conn)], {"pks": schedule_pks})
     for pk, resource in rows:
         for concept in orjson.loads(resource).get("serviceType") or []:
             if not isinstance(concept, dict):
@@ -545,6 +615,11 @@ def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str)
     `link_base` is the discovery server's public URL (settings.discovery_url); slot times are written
     as FHIR instants in the location's time zone (else the patient's).
     """
+    with generic_plans(conn):
+        return _search(conn, req, now_ms=now_ms, link_base=link_base)
+
+
+def _search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str) -> list[LocationResult]:
     locations = _locations(conn, req)
     if not locations:
         return []
