@@ -15,9 +15,10 @@ never a mix, as before (store/tables.py). Attaching locks nothing searches or wr
 
 A replaced generation is dropped whole (`drop_other_generations`): no dead rows, no vacuum debt. A
 dropped partition takes a short exclusive lock on the parent, which searches wait for; the drop waits
-at most `DROP_LOCK_TIMEOUT` for it and, when searches hold it longer, leaves the partition (which no
-search reads) to the next load of the publisher. Rows of other generations in `feed_slot_other` are
-deleted there.
+at most `DROP_LOCK_TIMEOUT` for it and, when searches or another load's transaction hold it longer,
+leaves the partition (which no search reads) to the sync engine's upkeep after its loads
+(`replaced_partitions`, sync/upkeep.py) or to the next load of the publisher. Rows of other
+generations in `feed_slot_other` are deleted there.
 
 A statement about one publisher's Slots names their partitions by the key too (`of_generation`,
 `load_key_column`): said by `publisher_id` and `generation` alone it is planned over every
@@ -65,6 +66,7 @@ __all__ = [
     "attach_sql",
     "create_load_table",
     "drop_other_generations",
+    "drop_partition",
     "in_partitions",
     "index_load_table",
     "load_key",
@@ -74,6 +76,7 @@ __all__ = [
     "partitioned",
     "pk_partitions",
     "pk_range",
+    "replaced_partitions",
     "rewrite_load_table",
     "slot_by_pk",
 ]
@@ -276,3 +279,36 @@ def drop_other_generations(
         f"DELETE FROM {OTHER_PARTITION} WHERE publisher_id = %(id)s AND generation <> ALL(%(kept)s)",
         {"id": publisher_id, "kept": sorted(kept)},
     )
+
+
+def replaced_partitions(conn: Connection) -> list[str]:
+    """The attached partitions of a generation older than their publisher's current one: those whose
+    drop at the flip found the parent busy (a load's transaction that read the old generation, a
+    long search). Only older ones: generations only grow, so one older than the current generation
+    read here is stale for good, whatever flips meanwhile; a load under way is not attached yet."""
+    names = conn.exec_driver_sql(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = %(parent)s::regclass",
+        {"parent": t.slot.name},
+    ).scalars()
+    current = {int(i): int(g) for i, g in conn.exec_driver_sql("SELECT id, generation FROM publisher")}
+    stale = []
+    for name in names:
+        match = _LOAD_NAME.match(name)
+        if match is not None and int(match.group(2)) < current.get(int(match.group(1)), 0):
+            stale.append(name)
+    return sorted(stale)
+
+
+def drop_partition(conn: Connection, name: str, *, lock_timeout: str = DROP_LOCK_TIMEOUT) -> bool:
+    """Drop a replaced partition (`replaced_partitions`) in a transaction of its own on `conn`,
+    waiting at most `lock_timeout` for the parent; False when it had to be left."""
+    try:
+        with conn.begin():
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{lock_timeout}'")
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    except OperationalError as exc:
+        if not isinstance(exc.orig, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected):
+            raise
+        return False
+    return True
