@@ -86,20 +86,28 @@ def test_each_full_load_is_a_partition_and_the_replaced_one_is_dropped(
         store.dispose()
 
 
+@contextmanager
+def _reloaded_during_a_search(store: DiscoveryStore, settings: Settings, raw: RawServer) -> Iterator[int]:
+    """A publisher loaded (3 Slots), then loaded in full again (5) while a long search holds
+    `feed_slot` and its partitions; the block runs while the search still does. Yields its id."""
+    pid = registry.add_publisher(store, url=feed(raw, "p"), name="p").id
+    assert sync(store, settings)[pid].outcome == "full"
+    feed(raw, "p", [slot(i) for i in range(5)], tx="2026-01-02T00:00:00Z")
+    with store.read() as search:
+        assert search.execute(select(func.count()).select_from(t.slot)).scalar_one() == 3
+        started = time.monotonic()
+        assert sync(store, settings)[pid].outcome == "full"
+        assert time.monotonic() - started < 10
+        yield pid
+
+
 @pytest.mark.postgres
 def test_a_search_under_way_holds_up_no_flip_and_a_partition_it_kept_goes_with_the_next_load(
     pg_url: str, settings: Settings, raw: RawServer
 ) -> None:
     store = open_store(pg_url)
     try:
-        pid = registry.add_publisher(store, url=feed(raw, "p"), name="p").id
-        assert sync(store, settings)[pid].outcome == "full"
-        feed(raw, "p", [slot(i) for i in range(5)], tx="2026-01-02T00:00:00Z")
-        with store.read() as search:  # a long search: it holds `feed_slot` and its partitions until it ends
-            assert search.execute(select(func.count()).select_from(t.slot)).scalar_one() == 3
-            started = time.monotonic()
-            assert sync(store, settings)[pid].outcome == "full"
-            assert time.monotonic() - started < 10
+        with _reloaded_during_a_search(store, settings, raw) as pid:
             assert held(store, pid)["Slot"] == 5  # flipped while the search went on
         with store.read() as conn:  # the replaced partition waited for the search in vain: left
             assert load_tables(conn, pid) == [f"feed_slot_p{pid}_g1", f"feed_slot_p{pid}_g2"]
@@ -123,12 +131,7 @@ def test_a_replaced_partition_left_at_the_flip_is_dropped_by_the_upkeep_after_th
     # found the table busy: 7 of 20 replaced partitions stayed, 1.4 GB at 10 million slots.
     store = open_store(pg_url)
     try:
-        pid = registry.add_publisher(store, url=feed(raw, "p"), name="p").id
-        assert sync(store, settings)[pid].outcome == "full"
-        feed(raw, "p", [slot(i) for i in range(5)], tx="2026-01-02T00:00:00Z")
-        with store.read() as search:
-            assert search.execute(select(func.count()).select_from(t.slot)).scalar_one() == 3
-            assert sync(store, settings)[pid].outcome == "full"
+        with _reloaded_during_a_search(store, settings, raw) as pid:
             started = time.monotonic()
             assert f"DROP TABLE feed_slot_p{pid}_g1" not in upkeep(store, vacuum=False), "still read: left"
             assert time.monotonic() - started < 10
