@@ -123,9 +123,10 @@ def generic_plans(conn: Connection) -> Iterator[Connection]:
     """Inside a transaction on PostgreSQL: the statements run here reuse the plan their connection
     prepared for them instead of planning each execution for its values.
 
-    psycopg prepares a statement the fifth time a connection runs its text; PostgreSQL then plans it
-    for each execution's values unless the plan for any values looks no costlier, which for a
-    partitioned table it never does (that plan lists every partition and prunes them as it runs).
+    psycopg prepares a statement once a connection has run its text a few times (its
+    `prepare_threshold`, 5); PostgreSQL then plans it for each execution's values unless the plan for
+    any values looks no costlier, which for a partitioned table it never does (that plan lists every
+    partition and prunes them as it runs).
     For statements written so that one plan suits every value (search/execute.py), planning was
     most of their time. SQLite plans each statement once per prepared statement anyway.
     """
