@@ -264,15 +264,10 @@ def drop_other_generations(
         match = _LOAD_NAME.match(name)
         if match is None or int(match.group(1)) != publisher_id or int(match.group(2)) in kept:
             continue
-        try:
-            with conn.begin_nested():
-                conn.exec_driver_sql(f"DROP TABLE {name}")
-        except OperationalError as exc:
-            if not isinstance(exc.orig, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected):
-                raise
+        if not _drop_or_leave(conn, name):
             # Searches held the parent longer than the timeout: no search reads this table, and the
-            # publisher's next load drops it.
-            log.info("partition %s left to the next load: the parent table is busy", name)
+            # upkeep after the loads, or the publisher's next load, drops it.
+            log.info("partition %s left for the upkeep or the next load: the parent table is busy", name)
     if lock_timeout is not None:
         conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
     conn.exec_driver_sql(
@@ -303,9 +298,16 @@ def replaced_partitions(conn: Connection) -> list[str]:
 def drop_partition(conn: Connection, name: str, *, lock_timeout: str = DROP_LOCK_TIMEOUT) -> bool:
     """Drop a replaced partition (`replaced_partitions`) in a transaction of its own on `conn`,
     waiting at most `lock_timeout` for the parent; False when it had to be left."""
+    with conn.begin():
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{lock_timeout}'")
+        return _drop_or_leave(conn, name)
+
+
+def _drop_or_leave(conn: Connection, name: str) -> bool:
+    """DROP TABLE `name` in a savepoint; False, the table left, when the parent's lock did not come
+    within the transaction's lock_timeout (or the wait deadlocked)."""
     try:
-        with conn.begin():
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{lock_timeout}'")
+        with conn.begin_nested():
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
     except OperationalError as exc:
         if not isinstance(exc.orig, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected):
