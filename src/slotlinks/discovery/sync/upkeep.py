@@ -17,12 +17,12 @@ The partitioned `feed_slot` (migration 0013) is never vacuumed: a reload drops i
 generation's partition whole, at its flip or, when the table was busy then (another load's
 transaction had read it: in a full reload of 20 publishers at 10 million slots, 7 of 20 replaced
 partitions, 1.4 GB), here after the loads. Each partition nobody has analyzed yet (a load's new
-one, unless autovacuum was there first) is analyzed: 17 ms for 100,000 slots at its statistics target (migration
-0015), so its plans need not wait up to a minute for autovacuum, nor forever when it is off. The
-parent's own statistics (of the table as a whole, which the planner uses for joins) are never
-autovacuum's; but ANALYZE of the parent also analyzes every partition, so it runs when the parent
-never was analyzed, or was last more than `PARENT_ANALYZE_SECONDS` ago, by whichever worker gets
-there first (the time is the database's, shared by every worker and `--once` run).
+one, unless autovacuum was there first) is analyzed: 17 ms for 100,000 slots at its statistics
+target (migration 0015), so its plans need not wait up to a minute for autovacuum, nor forever when
+it is off. The parent's own statistics (of the table as a whole, which the planner uses for joins)
+are never autovacuum's; but ANALYZE of the parent also analyzes every partition, so it runs when the
+parent never was analyzed, or was last more than `PARENT_ANALYZE_SECONDS` ago, by whichever worker
+gets there first (the time is the database's, shared by every worker and `--once` run).
 """
 
 from __future__ import annotations
