@@ -9,7 +9,9 @@ loads share (their turn at the store, their connection and its checkpoint thread
 Any number of engines, in one process or on several machines, may share one database: each claims
 publishers through a lease (sync/leases.py) before polling them, and never claims more than it has
 room to poll (`sync_concurrency`), so the others take the rest. A publisher leased by any engine
-(this one included) is left out of a pass, forced ones too ("sync now", `--once`, push's polls).
+(this one included) is left out of a pass, forced ones too ("sync now", `--once`, push's polls), and so is
+one whose poll by another engine began after a forced pass did: workers running forced passes at
+once poll each publisher once between them.
 
 An engine changes nothing of the process it runs in (no collector or thread-switch settings), so a web
 server can run it beside its requests.
@@ -82,19 +84,26 @@ class SyncEngine:
         deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
     ) -> list[SyncResult]:
         """One pass: poll every unpaused publisher that is due (all of them with `force`), at most
-        `sync_concurrency` at once, each at most once. A publisher some engine holds a lease on when
-        its turn comes is left out of the pass (and of its results)."""
+        `sync_concurrency` at once, each at most once. A publisher that some engine holds a lease on
+        at any moment of the pass, or whose poll by another engine started after the pass did, is
+        polled by that engine: it is left out of this pass (and of its results). So workers that run
+        forced passes at once (several `slotlinks sync --once`) poll each publisher once between them."""
         own = client is None
         http = client or make_client(self.settings)
         results: list[SyncResult] = []
         seen: set[int] = set()
         running: set[asyncio.Task[SyncResult | None]] = set()
+        started_ms = self.store.now_ms()
+
+        def claim(room: int) -> list[Row[Any]]:
+            seen.update(self.leases.held())
+            since = started_ms if force else None
+            return self.leases.claim(limit=room, force=force, only=publisher_ids, skip=sorted(seen), polled_after=since)
+
         try:
             while True:
                 room = max(1, self.settings.sync_concurrency) - len(running)
-                claimed = await asyncio.to_thread(
-                    self.leases.claim, limit=room, force=force, only=publisher_ids, skip=sorted(seen)
-                )
+                claimed = await asyncio.to_thread(claim, room) if room > 0 else []
                 for pub in claimed:
                     seen.add(int(pub.id))
                     running.add(asyncio.create_task(self._poll(http, pub, deadline_seconds)))

@@ -56,10 +56,17 @@ class Leases:
         self.lease_ms = max(1, int(lease_seconds * 1000))
 
     def claim(
-        self, *, limit: int, force: bool, only: Sequence[int] | None = None, skip: Sequence[int] = ()
+        self,
+        *,
+        limit: int,
+        force: bool,
+        only: Sequence[int] | None = None,
+        skip: Sequence[int] = (),
+        polled_after: int | None = None,
     ) -> list[Row[Any]]:
         """Claim up to `limit` unpaused publishers no worker holds: those due for a poll (any, with
-        `force`), of `only` when given, never those in `skip`; answers their rows, leases included."""
+        `force`), of `only` when given, never those in `skip` nor those whose last poll started after
+        `polled_after` (ms); answers their rows, leases included."""
         if limit <= 0:
             return []
         p = t.publisher.c
@@ -68,6 +75,8 @@ class Leases:
         wanted = select(p.id).where(p.paused.is_(False), free).order_by(p.next_poll_ms, p.id).limit(limit)
         if not force:
             wanted = wanted.where(p.next_poll_ms <= now)
+        if polled_after is not None:
+            wanted = wanted.where(or_(p.last_attempt_ms.is_(None), p.last_attempt_ms <= polled_after))
         if only is not None:
             wanted = wanted.where(p.id.in_(list(only)))
         if skip:
@@ -82,6 +91,13 @@ class Leases:
         )
         with self.store.write() as conn:
             return sorted(conn.execute(claim), key=lambda row: (row.next_poll_ms, row.id))
+
+    def held(self) -> set[int]:
+        """The publishers some worker (this one included) holds a lease on now."""
+        p = t.publisher.c
+        with self.store.read() as conn:
+            query = select(p.id).where(p.lease_owner.is_not(None), p.lease_until_ms > self.store.now_ms())
+            return {int(pk) for pk in conn.execute(query).scalars()}
 
     def renew(self, publisher_id: int) -> bool:
         """Extend this worker's lease on the publisher; False when it holds it no longer."""
