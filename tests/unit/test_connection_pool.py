@@ -8,6 +8,7 @@ import time
 import pytest
 from sqlalchemy import text
 
+from slotlinks.db import engine as engine_module
 from slotlinks.db.engine import make_engine, reading
 from slotlinks.discovery.store.store import open_store
 
@@ -77,4 +78,47 @@ def test_closing_a_store_closes_a_connection_still_lent_out_once_it_is_back(pg_u
             assert time.monotonic() < deadline, "the lent connection's session ended"
             time.sleep(0.05)
     finally:
+        admin.dispose()
+
+
+def _last_statement(admin_url: str, pid: int) -> str:
+    admin = make_engine(admin_url)
+    try:
+        with reading(admin) as conn:
+            return str(conn.execute(text("SELECT query FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar())
+    finally:
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_back_a_moment_ago_is_lent_without_a_ping(pg_url: str) -> None:
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        with reading(engine) as conn:
+            pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        with reading(engine) as conn:
+            # The session's last statement is still the end of our transaction: no ping came between.
+            assert _last_statement(pg_url, pid) == "COMMIT"
+            assert int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one()) == pid
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_an_idle_connection_the_server_ended_is_replaced_before_it_is_lent(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.05)
+    engine = make_engine(pg_url, pool_size=1)
+    admin = make_engine(pg_url)
+    try:
+        with reading(engine) as conn:
+            pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        with reading(admin) as conn:  # a server restart, or a firewall that dropped the idle session
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        time.sleep(0.1)
+        with reading(engine) as conn:
+            assert int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one()) != pid
+    finally:
+        engine.dispose()
         admin.dispose()
