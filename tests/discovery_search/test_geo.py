@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import zipcodes
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,6 +28,20 @@ def test_zip_centroid() -> None:
     assert zip_centroid("02114-1234") == point
     assert zip_centroid("00000") is None
     assert zip_centroid("abcde") is None
+
+
+def test_zip_centroids_are_the_packages_own_for_every_code_in_a_sample_across_the_range() -> None:
+    # Read once per process by prefix (geo._zip_table); the package's look-up of one code is the truth.
+    for n in range(0, 100_000, 61):
+        five = f"{n:05d}"
+        found = zipcodes.matching(five)  # type: ignore[no-untyped-call]
+        point = zip_centroid(five)
+        if not found:
+            assert point is None, five
+            continue
+        assert point is not None, five
+        assert (point.lat, point.lon) == (float(found[0]["lat"]), float(found[0]["long"])), five
+        assert point.tz == (found[0]["timezone"] or None), five
 
 
 def test_parse_near_and_radius() -> None:
