@@ -4,8 +4,9 @@ The Slot Discovery Client "finds slots across publishers" (SPEC-NOTES, Roles). O
 `generation` equals their publisher's `generation` are visible (tables.py), so a search never sees a
 half-replaced data set. The plan, chosen to stay within a few milliseconds on a million slots:
 
-1. Locations: a latitude/longitude bounding box in SQL (`ix_feed_location_lat_lon`), then the exact
-   great-circle distance in Python. Virtual searches add the locations that have no position.
+1. Locations, with what a result shows of each: a latitude/longitude bounding box in SQL
+   (`ix_feed_location_lat_lon`), then the exact great-circle distance in Python. Virtual searches
+   add the locations that have no position.
 2. Schedules of those locations (`ix_feed_schedule_location`) that match the service, specialty,
    vaccine, practitioner and virtual filters, each with its first matching slot found by a correlated
    `ORDER BY start_ms LIMIT 1` subquery: one index range scan on (schedule_pk, start_ms) per schedule
@@ -41,6 +42,7 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Integer,
+    Row,
     Select,
     Table,
     and_,
@@ -201,6 +203,27 @@ class _Place(NamedTuple):
     virtual: bool
     miles: float | None
     load_key: int  # its publisher's current full load's partition key (ingest/partitions.py)
+    row: Row[Any]  # what a result shows of it (`_LOCATION_COLUMNS`)
+
+
+# What a result shows of a location, read with the candidates in step 1: a few more columns for the
+# locations not chosen cost less than a statement more for those that are.
+_LOCATION_COLUMNS = (
+    t.location.c.pk,
+    t.location.c.name,
+    t.location.c.city,
+    t.location.c.state,
+    t.location.c.postal_code,
+    t.location.c.latitude,
+    t.location.c.longitude,
+    t.location.c.virtual,
+    t.location.c.tz,
+    t.location.c.phone,
+    t.publisher.c.id.label("publisher_id"),
+    t.publisher.c.generation,
+    t.publisher.c.name.label("publisher_name"),
+    t.publisher.c.last_success_ms,
+)
 
 
 @lru_cache(maxsize=64)
@@ -209,9 +232,7 @@ def _locations_query(
 ) -> Select[Any]:
     """Step 1's statement for one shape of request; its values are bound (`_locations`)."""
     loc, p = t.location, t.publisher
-    query = select(loc.c.pk, loc.c.latitude, loc.c.longitude, loc.c.virtual, p.c.id, p.c.generation).join(
-        p, and_(p.c.id == loc.c.publisher_id, p.c.generation == loc.c.generation)
-    )
+    query = select(*_LOCATION_COLUMNS).join(p, and_(p.c.id == loc.c.publisher_id, p.c.generation == loc.c.generation))
     if publisher == "id":
         query = query.where(p.c.id == bindparam("publisher_id"))
     elif publisher == "name":
@@ -229,9 +250,8 @@ def _locations_query(
 
 
 def _locations(conn: Connection, req: SearchRequest) -> dict[int, _Place]:
-    """Step 1: visible locations in range, each with its distance in miles (None without a position).
-
-    Only what ranking needs is read here; the chosen few's details come later (`_details`)."""
+    """Step 1: visible locations in range, each with its distance in miles (None without a position)
+    and what a result shows of it."""
     values: dict[str, object] = {}
     publisher: Literal["id", "name"] | None = None
     if req.publisher is not None:
@@ -250,7 +270,8 @@ def _locations(conn: Connection, req: SearchRequest) -> dict[int, _Place]:
     query = _locations_query(publisher, one, in_box, wraps, bool(req.virtual))
     near, limit_to_radius = req.near, not one
     out: dict[int, _Place] = {}
-    for pk, lat, lon, virtual, publisher_id, generation in conn.execute(query, values):
+    for row in conn.execute(query, values):
+        lat, lon = row.latitude, row.longitude
         miles: float | None = None
         if near is not None:
             if lat is not None and lon is not None:
@@ -259,41 +280,7 @@ def _locations(conn: Connection, req: SearchRequest) -> dict[int, _Place]:
                     continue
             elif limit_to_radius and not req.virtual:
                 continue
-        out[pk] = _Place(bool(virtual), miles, load_key(publisher_id, generation))
-    return out
-
-
-def _details_query(array: bool) -> Select[Any]:
-    return (
-        select(
-            t.location.c.pk,
-            t.location.c.name,
-            t.location.c.city,
-            t.location.c.state,
-            t.location.c.postal_code,
-            t.location.c.latitude,
-            t.location.c.longitude,
-            t.location.c.tz,
-            t.location.c.phone,
-            t.location.c.publisher_id,
-            t.publisher.c.name.label("publisher_name"),
-            t.publisher.c.last_success_ms,
-        )
-        .join(t.publisher, t.publisher.c.id == t.location.c.publisher_id)
-        .where(_one_of(t.location.c.pk, "pks", array=array))
-    )
-
-
-_DETAILS = {array: _details_query(array) for array in (False, True)}
-
-
-def _details(conn: Connection, pks: Sequence[int]) -> dict[int, Any]:
-    """The chosen locations' names, addresses, time zones, phones and publishers."""
-    out: dict[int, Any] = {}
-    array = partitioned(conn)
-    for chunk in [pks] if array else _chunks(pks):
-        for row in conn.execute(_DETAILS[array], {"pks": list(chunk)}).mappings():
-            out[int(row["pk"])] = row
+        out[row.pk] = _Place(bool(row.virtual), miles, load_key(row.publisher_id, row.generation), row)
     return out
 
 
@@ -655,12 +642,11 @@ def _search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str
     for row in _next_slots(conn, req, wanted):
         slots_by_location[location_of[int(row.schedule_pk)]].append(row)
 
-    details = _details(conn, [c.pk for c in chosen])
     base_url = link_base.rstrip("/")  # as slot_link writes it, once for every time
     results = []
     for c in chosen:
-        row, miles, virtual = details[c.pk], locations[c.pk].miles, locations[c.pk].virtual
-        zone = zone_named(row["tz"], req.tz)
+        row, miles, virtual = locations[c.pk].row, locations[c.pk].miles, locations[c.pk].virtual
+        zone = zone_named(row.tz, req.tz)
         slot_rows = sorted(slots_by_location[c.pk], key=lambda r: (r.start_ms, r.pk))[: req.per_location]
         slots = [
             SlotResult(
@@ -677,22 +663,22 @@ def _search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str
             )
             for r in slot_rows
         ]
-        phone = next((s.booking_phone for s in slots if s.booking_phone), None) or row["phone"]
-        last = row["last_success_ms"]
+        phone = next((s.booking_phone for s in slots if s.booking_phone), None) or row.phone
+        last = row.last_success_ms
         results.append(
             LocationResult(
                 pk=c.pk,
-                name=row["name"],
-                city=row["city"],
-                state=row["state"],
-                postal_code=row["postal_code"],
-                latitude=row["latitude"],
-                longitude=row["longitude"],
+                name=row.name,
+                city=row.city,
+                state=row.state,
+                postal_code=row.postal_code,
+                latitude=row.latitude,
+                longitude=row.longitude,
                 virtual=virtual,
                 tz=zone.key,
                 distance_miles=None if miles is None else round(miles, 2),
                 distance_km=None if miles is None else round(miles * KM_PER_MILE, 2),
-                publisher=PublisherRef(id=int(row["publisher_id"]), name=row["publisher_name"]),
+                publisher=PublisherRef(id=int(row.publisher_id), name=row.publisher_name),
                 as_of=None if last is None else ms_to_instant(int(last)),
                 freshness=describe_age(now_ms, None if last is None else int(last)),
                 phone=phone,
