@@ -133,9 +133,9 @@ def test_bidi_controls_and_invisible_characters_are_not_shown(
         conn.execute(update(t.publisher).where(t.publisher.c.id == data.pub2).values(name="Health\ufeff\u200fCo"))
         pk = add_location(conn, data.pub2, name, (42.36, -71.06), city="Bos\u200bton\u2060")
         schedule = add_schedule(conn, data.pub2, pk, "flu shot")
-        conn.execute(
-            update(t.schedule).where(t.schedule.c.pk == schedule).values(resource=orjson.dumps(service).decode())
-        )
+        # As ingest stores it: the resource, and the service's name as a patient reads it.
+        values = {"resource": orjson.dumps(service).decode(), "service_name": "Flu\u200b shot\u2066\u2069"}
+        conn.execute(update(t.schedule).where(t.schedule.c.pk == schedule).values(**values))
         add_slot(conn, data.pub2, schedule, NOW_MS + 3_600_000)
         add_slot(conn, data.pub2, add_schedule(conn, data.pub2, pk, "other"), NOW_MS + 7_200_000)
     for path in ("/search?near=02114", f"/locations/{pk}"):

@@ -137,6 +137,16 @@ def _unique_lower(items: list[str]) -> str:
     return " ".join(seen)
 
 
+def service_name(schedule: Schedule) -> str | None:
+    """What a patient reads as the Schedule's service: its first serviceType that names one, by its
+    text, else its first display (the lower-cased `service_text` is for matching, not for reading)."""
+    for concept in schedule.serviceType:
+        name = concept.text or next((c.display for c in concept.coding if c.display), None)
+        if name:
+            return name
+    return None
+
+
 def schedule_row(schedule: Schedule, lookups: Lookups) -> dict[str, Any]:
     """Schedule search keys: location, service text, codes, practitioner names, virtual."""
     texts: list[str] = []
@@ -184,6 +194,7 @@ def schedule_row(schedule: Schedule, lookups: Lookups) -> dict[str, Any]:
     return {
         "location_source_id": location_id,
         "service_text": service_text,
+        "service_name": service_name(schedule),
         "codes": " ".join(dict.fromkeys(codes)),
         "practitioner_text": _unique_lower(names),
         "virtual": service_virtual or any(w in service_text for w in _VIRTUAL_WORDS),

@@ -255,6 +255,7 @@ def resolve_generation(
             s.location_source_id,
             s.location_pk,
             s.service_text,
+            s.service_name,
             s.codes,
             s.practitioner_text,
             s.virtual,

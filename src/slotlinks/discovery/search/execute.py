@@ -33,7 +33,6 @@ from typing import Any, Literal, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-import orjson
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -290,6 +289,7 @@ class _Schedule(NamedTuple):
     publisher_id: int
     generation: int
     service_text: str
+    service_name: str | None  # as a patient reads it
     first_ms: int
     practitioners: str
     # Who its slots are for (audience.slot_audience reads these by name).
@@ -392,7 +392,8 @@ def _schedules_query(shape: _ScheduleShape) -> Select[Any]:
     elif shape.virtual is False:
         conditions.append(s.c.virtual.is_(False))
     query = (
-        select(s.c.pk, s.c.location_pk, s.c.publisher_id, s.c.generation, s.c.service_text, first.label("first_ms"))
+        select(s.c.pk, s.c.location_pk, s.c.publisher_id, s.c.generation, s.c.service_text, s.c.service_name)
+        .add_columns(first.label("first_ms"))
         .add_columns(s.c.practitioner_display, s.c.patients, s.c.referral, s.c.min_age, s.c.max_age, s.c.languages)
         .join(p, and_(p.c.id == s.c.publisher_id, p.c.generation == s.c.generation))
         .where(*conditions, _one_of(s.c.location_pk, "locations", array=array))
@@ -422,7 +423,17 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
                 audience = (row.patients, row.referral, row.min_age, row.max_age, row.languages)
                 first_ms = int(row.first_ms)
                 out.append(
-                    _Schedule(row.pk, row.location_pk, row.publisher_id, row.generation, text, first_ms, who, *audience)
+                    _Schedule(
+                        row.pk,
+                        row.location_pk,
+                        row.publisher_id,
+                        row.generation,
+                        text,
+                        row.service_name,
+                        first_ms,
+                        who,
+                        *audience,
+                    )
                 )
     return out
 
@@ -571,29 +582,19 @@ def local_instant(ms: int, zone: ZoneInfo) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-_RESOURCES = {
-    array: select(t.schedule.c.pk, t.schedule.c.resource).where(_one_of(t.schedule.c.pk, "pks", array=array))
+_SERVICE_NAMES = {
+    array: select(t.schedule.c.pk, t.schedule.c.service_name).where(_one_of(t.schedule.c.pk, "pks", array=array))
     for array in (False, True)
 }
 
 
 def service_names(conn: Connection, schedule_pks: list[int]) -> dict[int, str]:
-    """Patient-facing service names of the given schedules: serviceType text, else its first display
-    (the lower-cased search text is for matching, not for reading)."""
-    names: dict[int, str] = {}
+    """Patient-facing service names of the given schedules, those that have one (ingest/descriptive.py
+    `service_name`: the lower-cased search text is for matching, not for reading)."""
     if not schedule_pks:
-        return names
-    rows = conn.execute(_RESOURCES[partitioned(conn)], {"pks": schedule_pks})
-    for pk, resource in rows:
-        for concept in orjson.loads(resource).get("serviceType") or []:
-            if not isinstance(concept, dict):
-                continue
-            displays = [c.get("display") for c in concept.get("coding") or [] if isinstance(c, dict)]
-            name = concept.get("text") or next((d for d in displays if isinstance(d, str) and d), None)
-            if isinstance(name, str) and name:
-                names[int(pk)] = name
-                break
-    return names
+        return {}
+    rows = conn.execute(_SERVICE_NAMES[partitioned(conn)], {"pks": schedule_pks})
+    return {int(pk): str(name) for pk, name in rows if name}
 
 
 def search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str) -> list[LocationResult]:
@@ -622,7 +623,6 @@ def _search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str
     wanted = [sc for sc in schedules if sc.location_pk in chosen_pks]
     location_of = {sc.pk: sc.location_pk for sc in wanted}
     services: dict[int, set[str]] = defaultdict(set)
-    names = service_names(conn, [sc.pk for sc in wanted])
     offered: dict[int, tuple[str | None, str | None]] = {}  # schedule pk -> (service, practitioners)
     schedule_of = {sc.pk: sc for sc in wanted}
     audiences: dict[tuple[str | None, int], SlotAudience] = {}  # a schedule's slots share a few
@@ -634,7 +634,7 @@ def _search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str
         return found
 
     for sc in wanted:
-        name = names.get(sc.pk) or sc.service_text
+        name = sc.service_name or sc.service_text
         if name:
             services[sc.location_pk].add(name)
         offered[sc.pk] = (name or None, sc.practitioners or None)

@@ -224,6 +224,9 @@ schedule = _data_table(
     Column("location_source_id", String(200), nullable=True),
     Column("location_pk", Integer, nullable=True),
     Column("service_text", Text, nullable=False, default=""),
+    # What a patient reads as the service: its first serviceType's text, else that type's first
+    # display (migration 0018); NULL when it names none.
+    Column("service_name", Text, nullable=True),
     Column("codes", Text, nullable=False, default=""),
     Column("practitioner_text", Text, nullable=False, default=""),
     Column("virtual", Boolean, nullable=False, default=False),
