@@ -377,7 +377,7 @@ def test_a_search_runs_the_plans_its_connection_prepared_whatever_it_finds(
             mode = conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
         assert set(found) >= {1, 2}, "searches that find different numbers of locations"
         texts = {statement for statement, _ in statements if "feed_" in statement}
-        assert len(texts) == 6  # locations, schedules, service names, times, details; times for new patients
+        assert len(texts) == 4  # locations, schedules, times; times for new patients
         # Each prepared (in PostgreSQL's placeholders; psycopg prepares a text again for arrays of
         # another integer width).
         assert len({statement for statement, _, _ in prepared}) == len(texts)

@@ -9,9 +9,9 @@ loads share (their turn at the store, their connection and its checkpoint thread
 Any number of engines, in one process or on several machines, may share one database: each claims
 publishers through a lease (sync/leases.py) before polling them, and never claims more than it has
 room to poll (`sync_concurrency`), so the others take the rest. A publisher leased by any engine
-(this one included) is left out of a pass, forced ones too ("sync now", `--once`, push's polls), and so is
-one whose poll by another engine began after a forced pass did: workers running forced passes at
-once poll each publisher once between them.
+(this one included) is left out of a pass, forced ones too ("sync now", `--once`, push's polls), and
+so is one whose poll by another engine began after a forced pass did: workers running forced passes
+at once poll each publisher once between them.
 
 An engine changes nothing of the process it runs in (no collector or thread-switch settings), so a web
 server can run it beside its requests.
@@ -85,8 +85,8 @@ class SyncEngine:
     ) -> list[SyncResult]:
         """One pass: poll every unpaused publisher that is due (all of them with `force`), at most
         `sync_concurrency` at once, each at most once. A publisher that some engine holds a lease on
-        at any moment of the pass, or whose poll by another engine started after the pass did, is
-        polled by that engine: it is left out of this pass (and of its results). So workers that run
+        when this pass claims, or whose poll by another engine started after the pass did, is that
+        engine's: it is left out of this pass (and of its results). So workers that run
         forced passes at once (several `slotlinks sync --once`) poll each publisher once between them."""
         own = client is None
         http = client or make_client(self.settings)
