@@ -110,10 +110,14 @@ def test_many_changes_in_a_short_window_coalesce(rig: Rig) -> None:
         assert rig.admin("PATCH", f"/Slot/{slot_id}", {"status": "busy-unavailable"}).status_code == 200
     rig.receiver.hang = False
     rig.receiver.release.set()
-    wait_for(lambda: len(rig.receiver.events()) == 30, what="all 30 events")
+    wait_for(lambda: set(rig.receiver.events()) >= set(range(1, 31)), what="all 30 events")
     notes = rig.receiver.of("event-notification")
     assert len(notes) <= 3, [n.event_numbers for n in notes]
-    assert rig.receiver.events() == list(range(1, 31))
+    events = rig.receiver.events()
+    # Delivery is at least once: on a machine slow enough for the held notification to outlast its
+    # timeout, that one is sent again. Nothing else may repeat, and the rest come in order.
+    assert [e for i, e in enumerate(events) if e not in events[:i]] == list(range(1, 31))
+    assert {e for i, e in enumerate(events) if e in events[:i]} <= {1}, events
     assert set(rig.receiver.focus()) == {f"{rig.base}/Slot/{s}" for s in slot_ids}
 
 
