@@ -142,11 +142,15 @@ class GuardedClient:
         self, url: str, *, content: bytes, headers: Mapping[str, str] | None = None, deadline: float | None = None
     ) -> Reply | NoReply:
         """POST `content` to `url`: the answer's status and headers (its body is not read, whatever
-        its size). `deadline`, in seconds, bounds the whole exchange; like `get`, never raises for
-        what the server or the network does."""
+        its size). `deadline`, in seconds, bounds the whole exchange and is also how long the answer
+        may take to begin (a subscriber's own timeout may well exceed the client's per-phase one);
+        like `get`, never raises for what the server or the network does."""
+        timeout = self._client.timeout if deadline is None else httpx.Timeout(deadline)
         try:
             async with asyncio.timeout(deadline):
-                request = self._client.build_request("POST", url, content=content, headers=dict(headers or {}))
+                request = self._client.build_request(
+                    "POST", url, content=content, headers=dict(headers or {}), timeout=timeout
+                )
                 response = await self._client.send(request, stream=True)
                 await response.aclose()
                 return Reply(response.status_code, response.headers)
