@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from slotlinks.config import Settings
 from slotlinks.db.migrate import upgrade
@@ -383,6 +384,41 @@ def test_a_search_runs_the_plans_its_connection_prepared_whatever_it_finds(
         assert len({statement for statement, _, _ in prepared}) == len(texts)
         assert all(generic > 0 and custom == 0 for _, generic, custom in prepared), prepared
         assert mode == "auto", "the rest of the transaction plans as before"
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_searching_transaction_sends_only_its_begin_and_the_searchs_statements(
+    pg_url: str, settings: Settings, raw: RawServer
+) -> None:
+    # Each round trip is a share of what a search costs the server and PostgreSQL: the plan setting
+    # goes with BEGIN and ends with the transaction, which commits so the prepared plans are kept.
+    store = open_store(pg_url)
+    try:
+        _near_and_far(store, settings, raw)
+        request = parse_search({"near": "02139", "radius": "25mi", "from": "2026-03-01"}, now=datetime(2026, 3, 1))
+        store.engine.dispose()  # the loads' connections gone, one at a time serves every search below
+        with _statements(store) as statements:
+            for _ in range(8):
+                with store.searching() as conn:
+                    assert search(conn, request, now_ms=store.now_ms(), link_base="http://127.0.0.1")
+        begins = [statement for statement, _ in statements if statement.startswith("BEGIN")]
+        assert len(begins) == 8
+        assert len(statements) == 8 * 4, [statement for statement, _ in statements]  # begin and three
+        assert all("plan_cache_mode = force_generic_plan" in begin for begin in begins)
+        with store.searching() as conn:
+            prepared = conn.exec_driver_sql(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %(t)s",
+                {"t": "%feed_%"},
+            ).all()
+            with pytest.raises(DBAPIError, match="read-only"):
+                conn.exec_driver_sql("DELETE FROM feed_slot")
+        assert prepared
+        assert all(generic >= 3 and custom == 0 for generic, custom in prepared), prepared
+        with store.read() as conn:
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "auto"
+            assert conn.exec_driver_sql("SHOW transaction_read_only").scalar_one() == "off"
     finally:
         store.dispose()
 

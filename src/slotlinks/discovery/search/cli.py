@@ -93,7 +93,7 @@ def search_command(
         except InvalidInput as exc:
             err.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
             raise typer.Exit(2) from exc
-        with store.read() as conn:
+        with store.searching() as conn:
             results = search(conn, req, now_ms=store.now_ms(), link_base=settings.discovery_url)
     finally:
         store.dispose()

@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Literal, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -269,7 +270,7 @@ def _locations(conn: Connection, req: SearchRequest) -> dict[int, _Place]:
     query = _locations_query(publisher, one, in_box, wraps, bool(req.virtual))
     near, limit_to_radius = req.near, not one
     out: dict[int, _Place] = {}
-    for row in conn.execute(query, values):
+    for row in conn.execute(query, values).all():
         lat, lon = row.latitude, row.longitude
         miles: float | None = None
         if near is not None:
@@ -416,7 +417,7 @@ def _schedules(conn: Connection, req: SearchRequest, locations: dict[int, _Place
     for chunk in [pks] if by_partition else _chunks(pks):
         if by_partition:
             values["load_keys"] = sorted({locations[pk].load_key for pk in chunk} | {0})
-        for row in conn.execute(query, {**values, "locations": list(chunk)}):
+        for row in conn.execute(query, {**values, "locations": list(chunk)}).all():
             if row.first_ms is not None:
                 text = str(row.service_text or "")
                 who = str(row.practitioner_display or "")
@@ -444,6 +445,7 @@ _SCHEDULES_PER_STATEMENT = 90
 
 
 _NEXT_COLUMNS = ("pk", "schedule_pk", "start_ms", "end_ms", "status", "capacity", "booking_phone", "patients")
+_START_AND_PK = itemgetter(_NEXT_COLUMNS.index("start_ms"), _NEXT_COLUMNS.index("pk"))
 
 
 @lru_cache(maxsize=128)
@@ -534,7 +536,7 @@ def _own_partitions(s: Table) -> tuple[ColumnElement[bool], ...]:
     return _one_of(key, "load_keys", array=True), key.in_([own, literal(0, BigInteger)])
 
 
-def _next_slots(conn: Connection, req: SearchRequest, schedules: Sequence[_Schedule]) -> list[Any]:
+def _next_slots(conn: Connection, req: SearchRequest, schedules: Sequence[_Schedule]) -> Sequence[Any]:
     """Step 4: the first `per_location` slots of each schedule, one statement for many schedules."""
     if not schedules:
         return []
@@ -547,7 +549,7 @@ def _next_slots(conn: Connection, req: SearchRequest, schedules: Sequence[_Sched
             "firsts": [sc.first_ms for sc in schedules],
             "patients": [sc.patients for sc in schedules],
         }
-        return list(conn.execute(_next_slots_lateral(req.free_only, req.new_patients), {**common, **arrays}))
+        return conn.execute(_next_slots_lateral(req.free_only, req.new_patients), {**common, **arrays}).all()
     rows: list[Any] = []
     for chunk in _chunks(schedules, _SCHEDULES_PER_STATEMENT):
         values = dict(common)
@@ -555,7 +557,7 @@ def _next_slots(conn: Connection, req: SearchRequest, schedules: Sequence[_Sched
             values.update({f"schedule_{i}": sc.pk, f"generation_{i}": sc.generation, f"first_{i}": sc.first_ms})
             if req.new_patients:
                 values[f"patients_{i}"] = sc.patients
-        rows.extend(conn.execute(_next_slots_query(len(chunk), req.free_only, req.new_patients), values))
+        rows.extend(conn.execute(_next_slots_query(len(chunk), req.free_only, req.new_patients), values).all())
     return rows
 
 
@@ -647,21 +649,24 @@ def _search(conn: Connection, req: SearchRequest, *, now_ms: int, link_base: str
     for c in chosen:
         row, miles, virtual = locations[c.pk].row, locations[c.pk].miles, locations[c.pk].virtual
         zone = zone_named(row.tz, req.tz)
-        slot_rows = sorted(slots_by_location[c.pk], key=lambda r: (r.start_ms, r.pk))[: req.per_location]
         slots = [
             SlotResult(
-                pk=int(r.pk),
-                start=local_instant(int(r.start_ms), zone),
-                end=local_instant(int(r.end_ms), zone),
-                status=str(r.status),
-                capacity=int(r.capacity),
-                link=f"{base_url}/go/{r.pk}",
-                booking_phone=r.booking_phone,
-                service=offered[int(r.schedule_pk)][0],
-                practitioner=offered[int(r.schedule_pk)][1],
-                audience=audience(r.patients, int(r.schedule_pk)),
+                pk=pk,
+                start=local_instant(start_ms, zone),
+                end=local_instant(end_ms, zone),
+                status=status,
+                capacity=capacity,
+                link=f"{base_url}/go/{pk}",
+                booking_phone=booking_phone,
+                service=offered[schedule_pk][0],
+                practitioner=offered[schedule_pk][1],
+                audience=audience(patients, schedule_pk),
             )
-            for r in slot_rows
+            # Unpacked as plain tuples (`_NEXT_COLUMNS`' order), by (start, pk): a search builds
+            # dozens of these, and a Row's attributes are looked up by name.
+            for pk, schedule_pk, start_ms, end_ms, status, capacity, booking_phone, patients in sorted(
+                slots_by_location[c.pk], key=_START_AND_PK
+            )[: req.per_location]
         ]
         phone = next((s.booking_phone for s in slots if s.booking_phone), None) or row.phone
         last = row.last_success_ms

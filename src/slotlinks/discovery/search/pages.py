@@ -231,7 +231,7 @@ def web_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
         return html_page(env, "index.html", form=form, services=known, filters_on=_filters_on(form))
 
     def _search(req: SearchRequest) -> list[LocationResult]:
-        with store.read() as conn:
+        with store.searching() as conn:
             return search(conn, req, now_ms=store.now_ms(), link_base=settings.discovery_url)
 
     @router.get("/search", response_class=HTMLResponse)

@@ -128,7 +128,7 @@ def search_router(settings: Settings, store: DiscoveryStore) -> APIRouter:
 
     def run(params: dict[str, str | None]) -> SearchResponse:
         req = parse_search(params, now=store.clock())
-        with store.read() as conn:
+        with store.searching() as conn:
             found = search(conn, req, now_ms=store.now_ms(), link_base=settings.discovery_url)
         return SearchResponse(
             window=SearchWindow(start=ms_to_instant(req.start_ms), end=ms_to_instant(req.end_ms), tz=req.tz),

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from slotlinks.clock import Clock, system_clock
 from slotlinks.clock import now_ms as clock_ms
-from slotlinks.db.engine import close_engine, make_engine, reading, writing
+from slotlinks.db.engine import close_engine, make_engine, reading, searching, writing
 from slotlinks.db.migrate import upgrade
 
 __all__ = ["DiscoveryStore", "open_store"]
@@ -33,6 +33,12 @@ class DiscoveryStore:
     def read(self) -> Iterator[Connection]:
         """A read transaction: one consistent snapshot."""
         with reading(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def searching(self) -> Iterator[Connection]:
+        """A read transaction for running searches in, and nothing else (db/engine.py `searching`)."""
+        with searching(self.engine) as conn:
             yield conn
 
     @contextmanager
