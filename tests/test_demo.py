@@ -89,7 +89,9 @@ def test_demo_searches_both_providers_and_links_into_a_portal(demo: int, tmp_pat
     assert landing.status_code == 200
     assert "<form" in landing.text
 
-    aggregate = httpx.get(f"{base}/aggregate/$bulk-publish", timeout=10)
+    # The demo's first aggregate manifest is built while its background sync is still writing; on a
+    # slow, busy host that took over 10 s (not investigated yet: see the notes).
+    aggregate = httpx.get(f"{base}/aggregate/$bulk-publish", timeout=60)
     assert aggregate.status_code == 200
 
     # Alert messages are caught as .eml files in the demo's data directory, not sent.
