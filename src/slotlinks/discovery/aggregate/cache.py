@@ -1,14 +1,14 @@
 """The aggregate publication encoded once per data version, on disk (spec "Bulk Publication", "Slot Aggregators"),
 in the versioned cache of `slotlinks.publishing.versions`.
 
-The data version is a digest of every publisher's sync state (generation, failures, last attempt and
-success) and of each feed table's row count and latest `updated_ms`: any sync that changes data, any
-failure or recovery, and any row written in place changes it. The content also depends on the clock
-(a Schedule's `has-availability` turns `none` once its last free slot has started; a publisher's data
-turns stale), so each build also records until when it stays right (`valid_until_ms`).
+The data version is a digest of every publisher's row (generation, data change time, failures, last
+attempt and success): any sync that changes data, any failure or recovery, and any row written in
+place changes it (`data_state`). The content also depends on the clock (a Schedule's
+`has-availability` turns `none` once its last free slot has started; a publisher's data turns stale),
+so each build also records until when it stays right (`valid_until_ms`).
 
-Reading the data version scans every feed table, so it is read at most once per `recheck_ms`, by one
-request at a time. Gzip siblings are made on first demand.
+The data version is read at most once per `recheck_ms`, by one request at a time. Gzip siblings are
+made on first demand.
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ class AggregateCache(VersionedCache[AggregateStamp]):
     """The discovery server's encoded aggregate under `directory`, rebuilt when the data version or the
     clock requires.
 
-    `recheck_ms` bounds how often the data version is read (a scan of each feed table); 0 reads it
-    on every request.
+    `recheck_ms` bounds how often the data version is read (a statement of its own); 0 reads it on
+    every request.
     """
 
     def __init__(self, store: DiscoveryStore, settings: Settings, directory: Path, *, recheck_ms: int = 1000) -> None:
