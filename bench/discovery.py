@@ -33,6 +33,7 @@ import psutil
 from sqlalchemy import create_engine, func, select
 
 from slotlinks.config import Settings, sqlite_url
+from slotlinks.discovery.aggregate.cache import AggregateCache
 from slotlinks.discovery.publishers.registry import add_publisher, list_publishers
 from slotlinks.discovery.search.execute import search
 from slotlinks.discovery.search.query import parse_search
@@ -186,6 +187,19 @@ def fresh_store(path: Path, manifests: list[str]) -> DiscoveryStore:
     for url, (name, states) in zip(manifests, PROVIDERS, strict=True):
         add_publisher(store, url=url, name=name, states=states)
     return store
+
+
+def bench_aggregate(store: DiscoveryStore, settings: Settings, directory: Path, runs: int) -> list[float]:
+    """Seconds to build the whole aggregate publication (every NDJSON file written, no gzip), each
+    time into a new cache, as the first `$bulk-publish` request after a data change does."""
+    times = []
+    for run in range(runs):
+        cache = AggregateCache(store, settings, directory / f"aggregate{run}", recheck_ms=0)
+        started = time.perf_counter()
+        cache.current()
+        times.append(time.perf_counter() - started)
+        shutil.rmtree(directory / f"aggregate{run}")
+    return times
 
 
 def cpu(procs: list[psutil.Process]) -> float:
@@ -356,6 +370,12 @@ def main() -> None:
             f"search ({len(times)} searches after 30 warm-up: 25 mi of a ZIP, next 14 days, {'/'.join(SERVICES)}; "
             f"{mean_found:.1f} locations found on average, {empty} found none): "
             f"median {statistics.median(times) * 1000:.2f} ms, p99 {p99:.2f} ms (target p99 < 25 ms)"
+        )
+        built = bench_aggregate(store, settings, scratch, 3)
+        took = statistics.median(built)
+        print(
+            f"aggregate publication built whole (median of {len(built)}, each into a new cache): {took:.2f} s, "
+            f"{slots / took:,.0f} slots/s; {(slots / took) / (slots / ingest):.2f}x the ingest rate"
         )
         if args.postgres:
             bench_postgres(args.postgres, manifests, settings, procs, args.runs, slots / ingest)

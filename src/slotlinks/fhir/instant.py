@@ -161,8 +161,10 @@ def format_instant(dt: datetime, *, millis: bool = False, utc_as_z: bool = True)
     return text + format_offset(offset, utc_as_z=utc_as_z)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def ms_to_instant(ms: int) -> str:
     """Write milliseconds since the Unix epoch (our stores' timestamps) as a UTC instant with `.sss`."""
+    # Cached: rows stored by one load share their `updated_ms`, and rendering them writes it per row.
     return format_instant(_EPOCH + timedelta(milliseconds=ms), millis=True)
 
 

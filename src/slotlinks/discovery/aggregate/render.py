@@ -93,7 +93,7 @@ def _slot_resource(
     res["status"] = status
     res["schedule"] = {
         **(res.get("schedule") or {}),
-        "reference": f"Schedule/{aggregate_id(src.id, schedule_source_id)}",
+        "reference": f"Schedule/{rewriter.new_id(schedule_source_id)}",
     }
     res["schedule"].pop("identifier", None)
     res["schedule"].pop("type", None)
@@ -112,14 +112,13 @@ def _slot_lines(
     if since_ms is not None:
         query = query.where(s.updated_ms > since_ms)
     schedules = src.ids["Schedule"]
-    for row in conn.execution_options(yield_per=5000).execute(query):
-        if row.schedule_source_id not in schedules:
+    rows = conn.execution_options(yield_per=5000).execute(query)
+    for source_id, raw, updated_ms, start_ms, schedule_id, status in rows:
+        if schedule_id not in schedules:
             continue  # its Schedule is not published: a client could not use it
-        res = _slot_resource(
-            src, rewriter, row.source_id, row.resource, row.updated_ms, row.start_ms, row.schedule_source_id, row.status
-        )
-        state = src.schedule_state.get(row.schedule_source_id)
-        name = file_name("slots", state, _local_day(res.get("start"), row.start_ms))
+        res = _slot_resource(src, rewriter, source_id, raw, updated_ms, start_ms, schedule_id, status)
+        state = src.schedule_state.get(schedule_id)
+        name = file_name("slots", state, _local_day(res.get("start"), start_ms))
         yield "Slot", name, state, _dumps(res)
 
 

@@ -32,6 +32,8 @@ __all__ = ["Rewriter", "aggregate_id"]
 
 # Types whose profile allows one identifier (the 2026 Practitioner profile: its NPI).
 _ONE_IDENTIFIER = frozenset({"Practitioner"})
+# A tuple, not `dict | list`: that expression builds a union at each evaluation, once per JSON value.
+_CONTAINERS = (dict, list)
 
 
 def aggregate_id(publisher_id: int, source_id: str, start_ms: int | None = None) -> str:
@@ -56,6 +58,15 @@ class Rewriter:
         self.now_ms = now_ms
         self.base = src.base
         self.sync = ms_to_instant(src.last_success_ms) if src.last_success_ms is not None else None
+        self._ids: dict[str, str] = {}  # source id -> aggregate id, of referenced resources
+
+    def new_id(self, source_id: str) -> str:
+        """The aggregate's id of this publisher's resource `source_id` (not a Slot's: see `aggregate_id`),
+        remembered: every Slot names its Schedule."""
+        known = self._ids.get(source_id)
+        if known is None:
+            known = self._ids[source_id] = aggregate_id(self.src.id, source_id)
+        return known
 
     def reference(self, ref: dict[str, Any]) -> None:
         """Points a Reference at the aggregate's id, or makes it logical when the aggregate does not
@@ -70,7 +81,7 @@ class Rewriter:
             ref.setdefault("display", text)
             return
         if parsed.id in self.src.ids.get(parsed.type, ()):
-            ref["reference"] = f"{parsed.type}/{aggregate_id(self.src.id, parsed.id)}"
+            ref["reference"] = f"{parsed.type}/{self.new_id(parsed.id)}"
             return
         # Not published by the aggregate: a logical reference names it without claiming to resolve.
         del ref["reference"]
@@ -83,7 +94,7 @@ class Rewriter:
             if "reference" in node:
                 self.reference(node)
             for key, value in node.items():
-                if key != "identifier" and isinstance(value, dict | list):
+                if key != "identifier" and isinstance(value, _CONTAINERS):
                     self.walk(value)
         elif isinstance(node, list):
             for item in node:
