@@ -57,8 +57,10 @@ ENGLISH_WORDS = frozenset(
     ]
 )
 _WORD = re.compile(r"[A-Za-z]+")
+# Links and paths are not prose: a random token in one can spell a word ("...R15we6...").
+_LINK = re.compile(r"\S*[/=]\S*")
 
 
 def english_words(text: str) -> set[str]:
-    """The English words of `text` (case-insensitive)."""
-    return {word.lower() for word in _WORD.findall(text)} & ENGLISH_WORDS
+    """The English words of `text` (case-insensitive), links and paths left out."""
+    return {word.lower() for word in _WORD.findall(_LINK.sub(" ", text))} & ENGLISH_WORDS
